@@ -1,0 +1,142 @@
+"""What each ``headwater`` sub-command does."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from typing import Any
+
+import uvicorn
+from headwater.cli.runtime import stop_on_signals
+from headwater.common.bus.memory import InProcessBus
+from headwater.common.bus.nats import NatsBus
+from headwater.common.db.engine import make_engine, make_sessionmaker
+from headwater.common.db.migrate import upgrade
+from headwater.common.settings import Settings
+from headwater.common.subjects import Names
+
+log = logging.getLogger("headwater")
+
+
+def _uvicorn_config(app: Any, host: str, port: int, log_level: str) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning" if log_level == "info" else log_level,
+        lifespan="on",
+        loop="none",
+        http="httptools",
+    )
+
+
+def nats_bus(settings: Settings, client_name: str) -> NatsBus:
+    """The cluster bus with the settings' namespace and limits."""
+    return NatsBus(
+        settings.nats_url,
+        Names(settings.namespace),
+        ack_wait=settings.ack_wait_s,
+        max_deliver=settings.max_deliver,
+        retention=settings.event_retention_s,
+        client_name=client_name,
+    )
+
+
+async def run_dev(settings: Settings, *, start_simllm: bool) -> None:
+    """API + worker in one process: in-process bus, SQLite, the simulator unless an LLM is set."""
+    from headwater.api.app import SharedResources, create_app
+    from headwater.worker.service import worker_components
+
+    await asyncio.to_thread(upgrade, settings.database_url)
+    async with contextlib.AsyncExitStack() as stack:
+        if start_simllm:
+            from headwater.simllm.config import SimConfig
+            from headwater.simllm.server import serve_in_background
+
+            sim_server, sim_task, sim_port = await serve_in_background(SimConfig(), "127.0.0.1", 0)
+            os.environ["HEADWATER_LLM_BASE_URL"] = f"http://127.0.0.1:{sim_port}/v1"
+
+            async def stop_sim() -> None:
+                sim_server.should_exit = True
+                await sim_task
+
+            stack.push_async_callback(stop_sim)
+        bus = InProcessBus(
+            ack_wait=settings.ack_wait_s,
+            max_deliver=settings.max_deliver,
+            retention=settings.event_retention_s,
+        )
+        await bus.start()
+        stack.push_async_callback(bus.close)
+        engine = make_engine(settings.database_url)
+        stack.push_async_callback(engine.dispose)
+        worker = await stack.enter_async_context(
+            worker_components(settings, bus, make_sessionmaker(engine))
+        )
+        stop = asyncio.Event()
+        worker_task = asyncio.create_task(worker.run(stop))
+        app = create_app(settings, SharedResources(bus=bus, engine=engine))
+        server = uvicorn.Server(
+            _uvicorn_config(app, settings.host, settings.port, settings.log_level)
+        )
+        base = f"http://{settings.host}:{settings.port}"
+        print(
+            f"\nHeadwater dev is starting\n  API:       {base}\n  API docs:  {base}/docs\n"
+            f"  LLM:       {os.environ.get('HEADWATER_LLM_BASE_URL')}\n  Graphs:    {settings.config}\n",
+            flush=True,
+        )
+        try:
+            await server.serve()
+        finally:
+            stop.set()
+            await worker_task
+
+
+async def run_worker(settings: Settings) -> None:
+    """A cluster worker: NATS bus, the configured database, until SIGTERM."""
+    from headwater.worker.service import worker_components
+
+    stop = stop_on_signals()
+    bus = nats_bus(settings, "headwater-worker")
+    await bus.start()
+    engine = make_engine(settings.database_url)
+    try:
+        async with worker_components(settings, bus, make_sessionmaker(engine)) as worker:
+            log.info("worker ready (concurrency %d)", settings.worker_concurrency)
+            await worker.run(stop)
+    finally:
+        await bus.close()
+        await engine.dispose()
+
+
+async def run_api(settings: Settings) -> None:
+    """A cluster API replica."""
+    from headwater.api.app import create_app
+
+    server = uvicorn.Server(
+        _uvicorn_config(create_app(settings), settings.host, settings.port, settings.log_level)
+    )
+    await server.serve()
+
+
+async def run_memory(settings: Settings) -> None:
+    """The memory service."""
+    from headwater.memory.app import create_app
+
+    server = uvicorn.Server(
+        _uvicorn_config(create_app(settings), settings.host, settings.port, settings.log_level)
+    )
+    await server.serve()
+
+
+async def run_migrate(settings: Settings, *, streams: bool) -> None:
+    """Apply database migrations; with ``streams``, also create the NATS streams and consumer."""
+    await asyncio.to_thread(upgrade, settings.database_url)
+    log.info("database migrated: %s", settings.database_url.split("@")[-1])
+    if streams:
+        bus = nats_bus(settings, "headwater-migrate")
+        await bus.start()
+        await bus.close()
+        log.info("NATS streams and consumer ready under namespace %r", settings.namespace)

@@ -1,0 +1,141 @@
+"""The Bus interface every implementation fulfils (see tests/contract)."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from headwater.common.schemas import RunControl, RunRequest
+
+RequestHandler = Callable[[bytes, Mapping[str, str]], Awaitable[bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class RunEvent:
+    """One stored event of a run: its sequence (the SSE ``id``), name and JSON body."""
+
+    seq: int
+    event: str
+    data: bytes
+    headers: Mapping[str, str]
+
+
+class RunDelivery(abc.ABC):
+    """A run request handed to a worker, with JetStream's acknowledgement verbs."""
+
+    request: RunRequest
+    headers: Mapping[str, str]
+    attempt: int
+
+    @abc.abstractmethod
+    async def ack(self) -> None:
+        """The run reached a final status: never deliver it again."""
+
+    @abc.abstractmethod
+    async def nak(self, delay: float | None = None) -> None:
+        """Hand the run back for redelivery after ``delay`` seconds."""
+
+    @abc.abstractmethod
+    async def term(self) -> None:
+        """Poison message: never deliver it again."""
+
+    @abc.abstractmethod
+    async def in_progress(self) -> None:
+        """Still working: reset the redelivery timer."""
+
+
+class EventSubscription(abc.ABC):
+    """A live, replaying view of one run's events. Close it when done."""
+
+    @abc.abstractmethod
+    def __aiter__(self) -> AsyncIterator[RunEvent]:
+        """Iterate events in sequence order, forever (the caller stops at ``__end__``)."""
+
+    @abc.abstractmethod
+    async def next_batch(self, timeout: float | None) -> list[RunEvent]:
+        """Wait up to ``timeout`` for events; return every event already waiting."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Stop receiving; idempotent."""
+
+
+class ControlSubscription(abc.ABC):
+    """Control messages addressed to one run."""
+
+    @abc.abstractmethod
+    async def get(self) -> RunControl:
+        """Wait for the next control message."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Stop receiving; idempotent."""
+
+
+class Bus(abc.ABC):
+    """Transport between the API, workers and memory service."""
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Connect and make sure streams and consumers exist."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Flush and disconnect."""
+
+    @abc.abstractmethod
+    async def healthy(self) -> bool:
+        """Whether the transport is reachable now."""
+
+    # runs -----------------------------------------------------------------
+    @abc.abstractmethod
+    async def submit_run(
+        self, request: RunRequest, headers: Mapping[str, str] | None = None
+    ) -> None:
+        """Queue a run request; resubmitting the same ``run_id`` is deduplicated."""
+
+    @abc.abstractmethod
+    async def fetch_runs(self, batch: int, timeout: float) -> list[RunDelivery]:
+        """Take up to ``batch`` run requests, waiting at most ``timeout`` seconds."""
+
+    # events ---------------------------------------------------------------
+    @abc.abstractmethod
+    async def publish_event(
+        self, run_id: str, event: str, data: bytes, headers: Mapping[str, str] | None = None
+    ) -> None:
+        """Append an event to the run's stream without waiting for a round trip."""
+
+    @abc.abstractmethod
+    async def publish_event_confirmed(
+        self, run_id: str, event: str, data: bytes, headers: Mapping[str, str] | None = None
+    ) -> int:
+        """Append an event, wait until it (and everything before it) is stored; its seq."""
+
+    @abc.abstractmethod
+    async def subscribe_events(self, run_id: str, after_seq: int = 0) -> EventSubscription:
+        """Events of ``run_id`` with sequence greater than ``after_seq``, then live ones."""
+
+    # control --------------------------------------------------------------
+    @abc.abstractmethod
+    async def send_control(self, message: RunControl) -> None:
+        """Deliver a control message to whoever holds the run now."""
+
+    @abc.abstractmethod
+    async def subscribe_control(self, run_id: str) -> ControlSubscription:
+        """Receive control messages for one run."""
+
+    # request-reply --------------------------------------------------------
+    @abc.abstractmethod
+    async def request(
+        self, payload: bytes, timeout: float, headers: Mapping[str, str] | None = None
+    ) -> bytes:
+        """Ask any worker a graph question; raise ``TimeoutError`` if none answers."""
+
+    @abc.abstractmethod
+    async def serve_requests(self, handler: RequestHandler) -> None:
+        """Answer graph questions (one of the queue group answers each)."""
+
+    @abc.abstractmethod
+    async def stop_serving(self) -> None:
+        """Stop answering graph questions and taking runs (a draining worker)."""

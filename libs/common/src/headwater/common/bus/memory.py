@@ -1,0 +1,258 @@
+"""The in-process Bus: one asyncio loop, no network. For ``headwater dev`` and unit tests.
+
+It keeps JetStream's semantics that the rest of Headwater relies on: at-least-once run
+delivery with redelivery after ``ack_wait``, de-duplication by run id, per-run event logs
+replayable from a sequence number, and request-reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+
+from headwater.common.bus.base import (
+    Bus,
+    ControlSubscription,
+    EventSubscription,
+    RequestHandler,
+    RunDelivery,
+    RunEvent,
+)
+from headwater.common.schemas import RunControl, RunRequest
+
+
+@dataclass(slots=True)
+class _Queued:
+    request: RunRequest
+    headers: Mapping[str, str]
+    delivered: int = 0
+    deadline: float = 0.0
+    done: bool = False
+
+
+@dataclass(slots=True)
+class _RunLog:
+    events: list[RunEvent] = field(default_factory=list)
+    listeners: set[asyncio.Queue[RunEvent]] = field(default_factory=set)
+    touched: float = field(default_factory=time.monotonic)
+
+
+class _MemoryDelivery(RunDelivery):
+    def __init__(self, bus: InProcessBus, item: _Queued) -> None:
+        self._bus = bus
+        self._item = item
+        self.request = item.request
+        self.headers = item.headers
+        self.attempt = item.delivered
+
+    async def ack(self) -> None:
+        self._bus._finish(self._item)
+
+    async def term(self) -> None:
+        self._bus._finish(self._item)
+
+    async def nak(self, delay: float | None = None) -> None:
+        self._bus._requeue(self._item, delay or 0.0)
+
+    async def in_progress(self) -> None:
+        self._item.deadline = time.monotonic() + self._bus.ack_wait
+
+
+class _MemoryEvents(EventSubscription):
+    def __init__(self, log: _RunLog, after_seq: int) -> None:
+        self._log = log
+        self._queue: asyncio.Queue[RunEvent] = asyncio.Queue()
+        for event in log.events:
+            if event.seq > after_seq:
+                self._queue.put_nowait(event)
+        log.listeners.add(self._queue)
+
+    async def __aiter__(self) -> AsyncIterator[RunEvent]:  # type: ignore[override]
+        while True:
+            yield await self._queue.get()
+
+    async def next_batch(self, timeout: float | None) -> list[RunEvent]:
+        if self._queue.empty():
+            try:
+                first = await asyncio.wait_for(self._queue.get(), timeout)
+            except TimeoutError:
+                return []
+            batch = [first]
+        else:
+            batch = []
+        while not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        return batch
+
+    async def close(self) -> None:
+        self._log.listeners.discard(self._queue)
+
+
+class _MemoryControl(ControlSubscription):
+    def __init__(self, registry: dict[str, set[asyncio.Queue[RunControl]]], run_id: str) -> None:
+        self._registry = registry
+        self._run_id = run_id
+        self._queue: asyncio.Queue[RunControl] = asyncio.Queue()
+        registry.setdefault(run_id, set()).add(self._queue)
+
+    async def get(self) -> RunControl:
+        return await self._queue.get()
+
+    async def close(self) -> None:
+        listeners = self._registry.get(self._run_id)
+        if listeners is not None:
+            listeners.discard(self._queue)
+            if not listeners:
+                del self._registry[self._run_id]
+
+
+class InProcessBus(Bus):
+    """A Bus inside one event loop; create it in a lifespan, never at import."""
+
+    def __init__(
+        self, *, ack_wait: float = 30.0, max_deliver: int = 3, retention: float = 3600.0
+    ) -> None:
+        self.ack_wait = ack_wait
+        self.max_deliver = max_deliver
+        self.retention = retention
+        self._ready: asyncio.Queue[_Queued] = asyncio.Queue()
+        self._in_flight: set[int] = set()
+        self._items: dict[int, _Queued] = {}
+        self._seen_run_ids: dict[str, float] = {}
+        self._logs: dict[str, _RunLog] = {}
+        self._seq = 0
+        self._control: dict[str, set[asyncio.Queue[RunControl]]] = {}
+        self._handlers: list[RequestHandler] = []
+        self._next_handler = 0
+        self._reaper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._reaper is None:
+            self._reaper = asyncio.create_task(self._reap(), name="inprocess-bus-reaper")
+
+    async def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+            self._reaper = None
+
+    async def healthy(self) -> bool:
+        return True
+
+    # runs -----------------------------------------------------------------
+    async def submit_run(
+        self, request: RunRequest, headers: Mapping[str, str] | None = None
+    ) -> None:
+        if request.run_id in self._seen_run_ids:
+            return
+        self._seen_run_ids[request.run_id] = time.monotonic()
+        item = _Queued(request=request, headers=dict(headers or {}))
+        self._items[id(item)] = item
+        self._ready.put_nowait(item)
+
+    async def fetch_runs(self, batch: int, timeout: float) -> list[RunDelivery]:
+        out: list[RunDelivery] = []
+        try:
+            first = await asyncio.wait_for(self._ready.get(), timeout)
+        except TimeoutError:
+            return out
+        pending = [first]
+        while len(pending) < batch and not self._ready.empty():
+            pending.append(self._ready.get_nowait())
+        for item in pending:
+            if item.done:
+                continue
+            item.delivered += 1
+            item.deadline = time.monotonic() + self.ack_wait
+            self._in_flight.add(id(item))
+            out.append(_MemoryDelivery(self, item))
+        return out
+
+    def _finish(self, item: _Queued) -> None:
+        item.done = True
+        self._in_flight.discard(id(item))
+        self._items.pop(id(item), None)
+
+    def _requeue(self, item: _Queued, delay: float) -> None:
+        self._in_flight.discard(id(item))
+        if item.done or item.delivered >= self.max_deliver:
+            self._finish(item)
+            return
+        if delay > 0:
+            asyncio.get_running_loop().call_later(delay, self._ready.put_nowait, item)
+        else:
+            self._ready.put_nowait(item)
+
+    async def _reap(self) -> None:
+        while True:
+            await asyncio.sleep(min(0.25, self.ack_wait / 4))
+            now = time.monotonic()
+            for key in list(self._in_flight):
+                item = self._items.get(key)
+                if item is not None and not item.done and item.deadline < now:
+                    self._requeue(item, 0.0)
+            for run_id, log in list(self._logs.items()):
+                if not log.listeners and now - log.touched > self.retention:
+                    del self._logs[run_id]
+            for run_id, seen in list(self._seen_run_ids.items()):
+                if now - seen > 120.0:
+                    del self._seen_run_ids[run_id]
+
+    # events ---------------------------------------------------------------
+    async def publish_event(
+        self, run_id: str, event: str, data: bytes, headers: Mapping[str, str] | None = None
+    ) -> None:
+        self._append(run_id, event, data, headers)
+
+    async def publish_event_confirmed(
+        self, run_id: str, event: str, data: bytes, headers: Mapping[str, str] | None = None
+    ) -> int:
+        return self._append(run_id, event, data, headers)
+
+    def _append(
+        self, run_id: str, event: str, data: bytes, headers: Mapping[str, str] | None
+    ) -> int:
+        self._seq += 1
+        log = self._logs.get(run_id)
+        if log is None:
+            log = self._logs[run_id] = _RunLog()
+        item = RunEvent(seq=self._seq, event=event, data=data, headers=headers or {})
+        log.events.append(item)
+        log.touched = time.monotonic()
+        for listener in log.listeners:
+            listener.put_nowait(item)
+        return self._seq
+
+    async def subscribe_events(self, run_id: str, after_seq: int = 0) -> EventSubscription:
+        log = self._logs.get(run_id)
+        if log is None:
+            log = self._logs[run_id] = _RunLog()
+        return _MemoryEvents(log, after_seq)
+
+    # control --------------------------------------------------------------
+    async def send_control(self, message: RunControl) -> None:
+        for listener in self._control.get(message.run_id, ()):
+            listener.put_nowait(message)
+
+    async def subscribe_control(self, run_id: str) -> ControlSubscription:
+        return _MemoryControl(self._control, run_id)
+
+    # request-reply --------------------------------------------------------
+    async def request(
+        self, payload: bytes, timeout: float, headers: Mapping[str, str] | None = None
+    ) -> bytes:
+        if not self._handlers:
+            raise TimeoutError("no worker answers graph requests")
+        handler = self._handlers[self._next_handler % len(self._handlers)]
+        self._next_handler += 1
+        return await asyncio.wait_for(handler(payload, headers or {}), timeout)
+
+    async def serve_requests(self, handler: RequestHandler) -> None:
+        self._handlers.append(handler)
+
+    async def stop_serving(self) -> None:
+        self._handlers.clear()

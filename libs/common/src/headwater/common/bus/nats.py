@@ -1,0 +1,358 @@
+"""The NATS JetStream Bus, for the cluster.
+
+- run requests: a work-queue stream, one durable pull consumer shared by all workers,
+  ``Nats-Msg-Id = run_id`` so a resubmitted run is stored once;
+- run events: a limits stream with a retention window; workers publish one message per
+  stream part (body = SSE data, event name in a header) without a round trip, readers use
+  an ordered push consumer that starts at a stream sequence (the SSE ``id``);
+- control: core subjects; graph questions: core request-reply in a queue group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import nats
+from headwater.common.bus.base import (
+    Bus,
+    ControlSubscription,
+    EventSubscription,
+    RequestHandler,
+    RunDelivery,
+    RunEvent,
+)
+from headwater.common.schemas import (
+    RunControl,
+    RunRequest,
+    encoder,
+    run_control_decoder,
+    run_request_decoder,
+)
+from headwater.common.subjects import EVENT_HEADER, Names
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext
+from nats.js import api as js_api
+from nats.js.errors import BadRequestError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+
+class _NatsDelivery(RunDelivery):
+    def __init__(self, msg: Msg) -> None:
+        self._msg = msg
+        self.request = run_request_decoder.decode(msg.data)
+        self.headers = dict(msg.headers or {})
+        self.attempt = msg.metadata.num_delivered
+
+    async def ack(self) -> None:
+        await self._msg.ack()
+
+    async def nak(self, delay: float | None = None) -> None:
+        await self._msg.nak(delay=delay)
+
+    async def term(self) -> None:
+        await self._msg.term()
+
+    async def in_progress(self) -> None:
+        await self._msg.in_progress()
+
+
+def _to_event(msg: Msg) -> RunEvent:
+    headers = msg.headers or {}
+    # Reply subject: $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>
+    seq = int(msg.reply.split(".")[-4]) if msg.reply else 0
+    return RunEvent(
+        seq=seq, event=headers.get(EVENT_HEADER, "message"), data=msg.data, headers=headers
+    )
+
+
+class _NatsEvents(EventSubscription):
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[RunEvent] = asyncio.Queue()
+        self.sub: Subscription | None = None
+
+    async def on_msg(self, msg: Msg) -> None:
+        self._queue.put_nowait(_to_event(msg))
+
+    async def __aiter__(self) -> AsyncIterator[RunEvent]:  # type: ignore[override]
+        while True:
+            yield await self._queue.get()
+
+    async def next_batch(self, timeout: float | None) -> list[RunEvent]:
+        if self._queue.empty():
+            try:
+                first = await asyncio.wait_for(self._queue.get(), timeout)
+            except TimeoutError:
+                return []
+            batch = [first]
+        else:
+            batch = []
+        while not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        return batch
+
+    async def close(self) -> None:
+        if self.sub is not None:
+            sub, self.sub = self.sub, None
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+
+class _NatsControl(ControlSubscription):
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[RunControl] = asyncio.Queue()
+        self.sub: Subscription | None = None
+
+    async def on_msg(self, msg: Msg) -> None:
+        try:
+            self._queue.put_nowait(run_control_decoder.decode(msg.data))
+        except ValueError:
+            log.warning("ignoring malformed control message on %s", msg.subject)
+
+    async def get(self) -> RunControl:
+        return await self._queue.get()
+
+    async def close(self) -> None:
+        if self.sub is not None:
+            sub, self.sub = self.sub, None
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+
+class NatsBus(Bus):
+    """Bus over NATS JetStream. Build it in a lifespan and ``await start()``."""
+
+    def __init__(
+        self,
+        url: str,
+        names: Names,
+        *,
+        ack_wait: float = 30.0,
+        max_deliver: int = 3,
+        retention: float = 3600.0,
+        client_name: str = "headwater",
+    ) -> None:
+        self.url = url
+        self.names = names
+        self.ack_wait = ack_wait
+        self.max_deliver = max_deliver
+        self.retention = retention
+        self.client_name = client_name
+        self._nc: NatsClient | None = None
+        self._js: JetStreamContext | None = None
+        self._pull: JetStreamContext.PullSubscription | None = None
+        self._request_subs: list[Subscription] = []
+        self._answering: set[asyncio.Task[None]] = set()
+
+    @property
+    def nc(self) -> NatsClient:
+        assert self._nc is not None, "NatsBus.start() was not awaited"
+        return self._nc
+
+    @property
+    def js(self) -> JetStreamContext:
+        assert self._js is not None, "NatsBus.start() was not awaited"
+        return self._js
+
+    async def start(self) -> None:
+        async def on_error(exc: Exception) -> None:
+            log.warning("nats: %s", exc)
+
+        self._nc = await nats.connect(
+            self.url,
+            name=self.client_name,
+            error_cb=on_error,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            connect_timeout=5,
+        )
+        self._js = self._nc.jetstream()
+        await self.ensure_streams()
+
+    async def ensure_streams(self) -> None:
+        """Create or update the RUNS and EVENTS streams and the workers' consumer (idempotent)."""
+        runs = js_api.StreamConfig(
+            name=self.names.runs_stream,
+            subjects=[self.names.run_requests],
+            retention=js_api.RetentionPolicy.WORK_QUEUE,
+            storage=js_api.StorageType.FILE,
+            duplicate_window=120.0,
+        )
+        events = js_api.StreamConfig(
+            name=self.names.events_stream,
+            subjects=[self.names.all_events],
+            retention=js_api.RetentionPolicy.LIMITS,
+            storage=js_api.StorageType.FILE,
+            max_age=self.retention,
+            duplicate_window=2.0,
+        )
+        for config in (runs, events):
+            await self._add_or_update(config)
+        consumer = js_api.ConsumerConfig(
+            durable_name=self.names.workers_consumer,
+            ack_policy=js_api.AckPolicy.EXPLICIT,
+            ack_wait=self.ack_wait,
+            max_deliver=self.max_deliver,
+            filter_subject=self.names.run_requests,
+            max_ack_pending=10_000,
+        )
+        try:
+            await self.js.add_consumer(self.names.runs_stream, consumer)
+        except BadRequestError:
+            log.info(
+                "consumer %s exists with another config; keeping it", self.names.workers_consumer
+            )
+
+    async def _add_or_update(self, config: js_api.StreamConfig) -> None:
+        try:
+            await self.js.add_stream(config)
+        except BadRequestError:
+            await self.js.update_stream(config)
+
+    async def close(self) -> None:
+        if self._nc is None:
+            return
+        nc, self._nc = self._nc, None
+        with contextlib.suppress(Exception):
+            await nc.drain()
+        if not nc.is_closed:
+            await nc.close()
+
+    async def healthy(self) -> bool:
+        if self._nc is None or not self._nc.is_connected:
+            return False
+        try:
+            await self.js.stream_info(self.names.runs_stream)
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            return False
+        return True
+
+    async def delete_streams(self) -> None:
+        """Remove this namespace's streams (test clean-up)."""
+        for name in (self.names.runs_stream, self.names.events_stream):
+            with contextlib.suppress(NotFoundError):
+                await self.js.delete_stream(name)
+
+    # runs -----------------------------------------------------------------
+    async def submit_run(
+        self, request: RunRequest, headers: Mapping[str, str] | None = None
+    ) -> None:
+        hdrs: dict[str, Any] = dict(headers or {})
+        hdrs["Nats-Msg-Id"] = request.run_id
+        await self.js.publish(
+            self.names.run_requests,
+            encoder.encode(request),
+            stream=self.names.runs_stream,
+            headers=hdrs,
+        )
+
+    async def fetch_runs(self, batch: int, timeout: float) -> list[RunDelivery]:
+        if self._pull is None:
+            self._pull = await self.js.pull_subscribe_bind(
+                self.names.workers_consumer, stream=self.names.runs_stream
+            )
+        try:
+            msgs = await self._pull.fetch(batch, timeout=timeout)
+        except TimeoutError:
+            return []
+        out: list[RunDelivery] = []
+        for msg in msgs:
+            try:
+                out.append(_NatsDelivery(msg))
+            except ValueError:
+                log.error("terminating undecodable run request %s", msg.metadata.sequence)
+                await msg.term()
+        return out
+
+    # events ---------------------------------------------------------------
+    async def publish_event(
+        self, run_id: str, event: str, data: bytes, headers: Mapping[str, str] | None = None
+    ) -> None:
+        hdrs = {EVENT_HEADER: event, **headers} if headers else {EVENT_HEADER: event}
+        await self.nc.publish(self.names.run_events(run_id), data, headers=hdrs)
+
+    async def publish_event_confirmed(
+        self, run_id: str, event: str, data: bytes, headers: Mapping[str, str] | None = None
+    ) -> int:
+        hdrs = {EVENT_HEADER: event, **headers} if headers else {EVENT_HEADER: event}
+        ack = await self.js.publish(
+            self.names.run_events(run_id), data, stream=self.names.events_stream, headers=hdrs
+        )
+        return int(ack.seq)
+
+    async def subscribe_events(self, run_id: str, after_seq: int = 0) -> EventSubscription:
+        events = _NatsEvents()
+        if after_seq > 0:
+            config = js_api.ConsumerConfig(
+                deliver_policy=js_api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after_seq + 1
+            )
+        else:
+            config = js_api.ConsumerConfig(deliver_policy=js_api.DeliverPolicy.ALL)
+        events.sub = await self.js.subscribe(
+            self.names.run_events(run_id),
+            stream=self.names.events_stream,
+            cb=events.on_msg,
+            ordered_consumer=True,
+            idle_heartbeat=1.0,
+            config=config,
+            pending_msgs_limit=1_000_000,
+        )
+        return events
+
+    # control --------------------------------------------------------------
+    async def send_control(self, message: RunControl) -> None:
+        await self.nc.publish(self.names.run_control(message.run_id), encoder.encode(message))
+        await self.nc.flush()
+
+    async def subscribe_control(self, run_id: str) -> ControlSubscription:
+        control = _NatsControl()
+        control.sub = await self.nc.subscribe(self.names.run_control(run_id), cb=control.on_msg)
+        await self.nc.flush()  # the server knows the subscription before the run is claimed
+        return control
+
+    # request-reply --------------------------------------------------------
+    async def request(
+        self, payload: bytes, timeout: float, headers: Mapping[str, str] | None = None
+    ) -> bytes:
+        try:
+            msg = await self.nc.request(
+                self.names.graph_requests, payload, timeout=timeout, headers=dict(headers or {})
+            )
+        except nats.errors.NoRespondersError as exc:
+            raise TimeoutError("no worker answers graph requests") from exc
+        except nats.errors.TimeoutError as exc:
+            raise TimeoutError("graph request timed out") from exc
+        return bytes(msg.data)
+
+    async def serve_requests(self, handler: RequestHandler) -> None:
+        async def answer(msg: Msg) -> None:
+            reply = await handler(msg.data, dict(msg.headers or {}))
+            await msg.respond(reply)
+
+        async def on_request(msg: Msg) -> None:
+            # Answer concurrently: one slow state load must not queue the others.
+            task = asyncio.create_task(answer(msg))
+            self._answering.add(task)
+            task.add_done_callback(self._answering.discard)
+
+        sub = await self.nc.subscribe(
+            self.names.graph_requests, queue=self.names.graph_queue_group, cb=on_request
+        )
+        self._request_subs.append(sub)
+
+    async def stop_serving(self) -> None:
+        """Stop answering graph questions and pulling runs (worker drain)."""
+        for sub in self._request_subs:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        self._request_subs.clear()
+        if self._pull is not None:
+            with contextlib.suppress(Exception):
+                await self._pull.unsubscribe()
+            self._pull = None

@@ -1,0 +1,79 @@
+"""Tables of assistants, threads and runs. Every row carries metadata and an owner."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Integer, String
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> dt.datetime:
+    """Timezone-aware now."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of Headwater's tables."""
+
+
+class AssistantRow(Base):
+    """An assistant: a graph plus configuration."""
+
+    __tablename__ = "assistants"
+
+    assistant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    graph_id: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(String, nullable=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    context: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JsonType, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    owner: Mapped[str] = mapped_column(String(255), default="", index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ThreadRow(Base):
+    """A conversation; its checkpoints live in the LangGraph checkpointer."""
+
+    __tablename__ = "threads"
+
+    thread_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="idle", index=True)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JsonType, default=dict)
+    config: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    values: Mapped[Any] = mapped_column(JsonType, nullable=True)
+    interrupts: Mapped[Any] = mapped_column(JsonType, nullable=True)
+    error: Mapped[Any] = mapped_column(JsonType, nullable=True)
+    owner: Mapped[str] = mapped_column(String(255), default="", index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    state_updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RunRow(Base):
+    """One execution of an assistant on a thread."""
+
+    __tablename__ = "runs"
+
+    run_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    thread_id: Mapped[str] = mapped_column(String(36), index=True)
+    assistant_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JsonType, default=dict)
+    kwargs: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    multitask_strategy: Mapped[str] = mapped_column(String(16), default="enqueue")
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    owner: Mapped[str] = mapped_column(String(255), default="", index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,264 @@
+"""SQL for assistants, threads and runs, shared by the API (admission) and workers (status).
+
+Functions take an ``AsyncSession`` and never commit unless their name says so; callers own
+the transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from headwater.common.db.models import AssistantRow, RunRow, ThreadRow, utcnow
+from sqlalchemy import ColumnElement, and_, delete, func, select, true, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+ACTIVE_RUN_STATUSES = ("pending", "running")
+FINAL_RUN_STATUSES = ("success", "error", "timeout", "interrupted")
+SortOrder = Literal["asc", "desc"]
+
+
+def aware(value: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes; they are UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def metadata_matches(
+    column: InstrumentedAttribute[Any], wanted: dict[str, Any], dialect: str
+) -> ColumnElement[bool]:
+    """``column`` contains every key/value of ``wanted`` (JSONB ``@>`` on PostgreSQL)."""
+    if not wanted:
+        return true()
+    if dialect == "postgresql":
+        return column.contains(wanted)  # type: ignore[no-any-return]
+    clauses: list[ColumnElement[bool]] = []
+    for key, value in wanted.items():
+        path = "$." + json.dumps(str(key))
+        extracted = func.json_extract(column, path)
+        if isinstance(value, dict | list):
+            clauses.append(
+                func.json(func.json_extract(column, path))
+                == json.dumps(value, separators=(",", ":"))
+            )
+        elif isinstance(value, bool):
+            clauses.append(extracted == (1 if value else 0))
+        elif value is None:
+            clauses.append(func.json_type(column, path) == "null")
+        else:
+            clauses.append(extracted == value)
+    return and_(*clauses)
+
+
+# assistants --------------------------------------------------------------------------
+async def ensure_system_assistant(
+    session: AsyncSession, assistant_id: str, graph_id: str, name: str
+) -> None:
+    """Register a graph's default assistant once (idempotent across replicas)."""
+    if await session.get(AssistantRow, assistant_id) is not None:
+        return
+    now = utcnow()
+    session.add(
+        AssistantRow(
+            assistant_id=assistant_id,
+            graph_id=graph_id,
+            name=name,
+            description=None,
+            config={},
+            context={},
+            metadata_={"created_by": "system"},
+            version=1,
+            owner="",
+            created_at=now,
+            updated_at=now,
+        )
+    )
+
+
+async def search_assistants(
+    session: AsyncSession,
+    *,
+    graph_id: str | None,
+    metadata: dict[str, Any],
+    name: str | None,
+    limit: int,
+    offset: int,
+    sort_by: str,
+    sort_order: SortOrder,
+) -> tuple[Sequence[AssistantRow], int]:
+    """Assistants matching the filters, one page, plus the total count."""
+    dialect = session.bind.dialect.name
+    where = [metadata_matches(AssistantRow.metadata_, metadata, dialect)]
+    if graph_id:
+        where.append(AssistantRow.graph_id == graph_id)
+    if name:
+        where.append(func.lower(AssistantRow.name).contains(name.lower()))
+    order_col = getattr(AssistantRow, sort_by, AssistantRow.created_at)
+    order = order_col.asc() if sort_order == "asc" else order_col.desc()
+    rows = (
+        await session.scalars(
+            select(AssistantRow).where(*where).order_by(order).limit(limit).offset(offset)
+        )
+    ).all()
+    total = await session.scalar(select(func.count()).select_from(AssistantRow).where(*where))
+    return rows, int(total or 0)
+
+
+# threads -----------------------------------------------------------------------------
+def new_thread(
+    thread_id: str, metadata: dict[str, Any], owner: str, status: str = "idle"
+) -> ThreadRow:
+    """A fresh thread row."""
+    now = utcnow()
+    return ThreadRow(
+        thread_id=thread_id,
+        status=status,
+        metadata_=metadata,
+        config={},
+        values=None,
+        interrupts=None,
+        error=None,
+        owner=owner,
+        created_at=now,
+        updated_at=now,
+        state_updated_at=now,
+    )
+
+
+async def search_threads(
+    session: AsyncSession,
+    *,
+    ids: list[str] | None,
+    metadata: dict[str, Any],
+    status: str | None,
+    limit: int,
+    offset: int,
+    sort_by: str,
+    sort_order: SortOrder,
+    owner: str,
+) -> tuple[Sequence[ThreadRow], int]:
+    """The owner's threads matching the filters, one page, plus the total count."""
+    dialect = session.bind.dialect.name
+    where = [ThreadRow.owner == owner, metadata_matches(ThreadRow.metadata_, metadata, dialect)]
+    if ids:
+        where.append(ThreadRow.thread_id.in_(ids))
+    if status:
+        where.append(ThreadRow.status == status)
+    order_col = getattr(ThreadRow, sort_by, ThreadRow.created_at)
+    order = order_col.asc() if sort_order == "asc" else order_col.desc()
+    rows = (
+        await session.scalars(
+            select(ThreadRow).where(*where).order_by(order).limit(limit).offset(offset)
+        )
+    ).all()
+    total = await session.scalar(select(func.count()).select_from(ThreadRow).where(*where))
+    return rows, int(total or 0)
+
+
+async def delete_thread(session: AsyncSession, thread_id: str) -> bool:
+    """Delete a thread and its runs; False when it did not exist."""
+    result = await session.execute(delete(ThreadRow).where(ThreadRow.thread_id == thread_id))
+    await session.execute(delete(RunRow).where(RunRow.thread_id == thread_id))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# runs --------------------------------------------------------------------------------
+async def list_runs(
+    session: AsyncSession, thread_id: str, *, limit: int, offset: int, status: str | None
+) -> Sequence[RunRow]:
+    """A thread's runs, newest first."""
+    query = select(RunRow).where(RunRow.thread_id == thread_id)
+    if status:
+        query = query.where(RunRow.status == status)
+    query = (
+        query.order_by(RunRow.created_at.desc(), RunRow.run_id.desc()).limit(limit).offset(offset)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def cancel_if_pending(session: AsyncSession, run_id: str) -> bool:
+    """Mark a run that no worker has started as interrupted; True if it was pending."""
+    result = await session.execute(
+        update(RunRow)
+        .where(RunRow.run_id == run_id, RunRow.status == "pending")
+        .values(status="interrupted", updated_at=utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def claim_run(session: AsyncSession, run_id: str, attempt: int) -> RunRow | None:
+    """A worker takes a run: pending (or running, on redelivery) → running.
+
+    Returns None when the run is gone or already final, so a redelivered request of a
+    finished run is acknowledged and dropped (JetStream is at-least-once).
+    """
+    result = await session.execute(
+        update(RunRow)
+        .where(RunRow.run_id == run_id, RunRow.status.in_(ACTIVE_RUN_STATUSES))
+        .values(status="running", attempt=attempt, updated_at=utcnow())
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return None
+    return await session.get(RunRow, run_id)
+
+
+async def finish_run(
+    session: AsyncSession,
+    *,
+    run_id: str,
+    thread_id: str,
+    run_status: str,
+    thread_status: str | None,
+    values: Any = None,
+    interrupts: Any = None,
+    error: Any = None,
+    update_values: bool = True,
+) -> None:
+    """Record a run's final status and its thread's status and denormalised values."""
+    now = utcnow()
+    await session.execute(
+        update(RunRow).where(RunRow.run_id == run_id).values(status=run_status, updated_at=now)
+    )
+    if thread_status is None:
+        return
+    others = await session.scalar(
+        select(func.count())
+        .select_from(RunRow)
+        .where(
+            RunRow.thread_id == thread_id,
+            RunRow.run_id != run_id,
+            RunRow.status.in_(ACTIVE_RUN_STATUSES),
+        )
+    )
+    changes: dict[str, Any] = {
+        "status": "busy" if others else thread_status,
+        "updated_at": now,
+        "error": error,
+    }
+    if update_values:
+        changes.update(values=values, interrupts=interrupts, state_updated_at=now)
+    await session.execute(
+        update(ThreadRow).where(ThreadRow.thread_id == thread_id).values(**changes)
+    )
+
+
+async def thread_idle_unless_busy(session: AsyncSession, thread_id: str) -> None:
+    """After a pending run was cancelled: the thread is idle unless other runs are active."""
+    others = await session.scalar(
+        select(func.count())
+        .select_from(RunRow)
+        .where(RunRow.thread_id == thread_id, RunRow.status.in_(ACTIVE_RUN_STATUSES))
+    )
+    if not others:
+        await session.execute(
+            update(ThreadRow)
+            .where(ThreadRow.thread_id == thread_id, ThreadRow.status == "busy")
+            .values(status="idle", updated_at=utcnow())
+        )
+
+
+async def run_status(session: AsyncSession, run_id: str) -> str | None:
+    """A run's status, or None when it does not exist."""
+    return await session.scalar(select(RunRow.status).where(RunRow.run_id == run_id))

@@ -1,0 +1,122 @@
+"""Reading a ``langgraph.json`` as LangGraph projects write it.
+
+Only the description lives here; importing the graph objects is the worker's business
+(the API holds no user code).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import msgspec
+
+
+class GraphSpec(msgspec.Struct, frozen=True):
+    """One ``"graphs"`` entry: ``"./path/to/file.py:attribute"`` (or ``module:attr``)."""
+
+    graph_id: str
+    location: str
+    attribute: str
+    base_dir: str
+
+    @property
+    def is_file(self) -> bool:
+        """Whether ``location`` is a file path rather than a dotted module."""
+        return self.location.endswith(".py") or "/" in self.location
+
+
+class ProjectConfig(msgspec.Struct, frozen=True):
+    """What Headwater reads from a ``langgraph.json``."""
+
+    path: str
+    graphs: dict[str, GraphSpec]
+    env: dict[str, str]
+    raw: dict[str, Any]
+
+
+class ConfigError(ValueError):
+    """The langgraph.json is missing or malformed."""
+
+
+def load_project(path: str | os.PathLike[str]) -> ProjectConfig:
+    """Parse a langgraph.json; ``env`` may be a mapping or the path of a .env file."""
+    file = Path(path).resolve()
+    try:
+        raw = msgspec.json.decode(file.read_bytes())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {file}") from exc
+    except msgspec.DecodeError as exc:
+        raise ConfigError(f"{file} is not valid JSON: {exc}") from exc
+    if not isinstance(raw, dict) or not isinstance(raw.get("graphs"), dict) or not raw["graphs"]:
+        raise ConfigError(f'{file}: expected an object with a non-empty "graphs" mapping')
+    base = file.parent
+    graphs: dict[str, GraphSpec] = {}
+    for graph_id, entry in raw["graphs"].items():
+        target = entry.get("path") if isinstance(entry, dict) else entry
+        if not isinstance(target, str) or ":" not in target:
+            raise ConfigError(f'{file}: graph "{graph_id}" must be "path/to/file.py:attribute"')
+        location, attribute = target.rsplit(":", 1)
+        graphs[graph_id] = GraphSpec(graph_id, location, attribute, str(base))
+    return ProjectConfig(
+        path=str(file), graphs=graphs, env=_read_env(raw.get("env"), base), raw=raw
+    )
+
+
+def _read_env(env: Any, base: Path) -> dict[str, str]:
+    if env is None:
+        return {}
+    if isinstance(env, dict):
+        return {str(k): str(v) for k, v in env.items()}
+    if isinstance(env, str):
+        values: dict[str, str] = {}
+        env_file = (base / env).resolve()
+        if not env_file.exists():
+            return values
+        for line in env_file.read_text().splitlines():
+            line = line.strip()
+            if not line or line.startswith("#") or "=" not in line:
+                continue
+            key, value = line.split("=", 1)
+            values[key.strip().removeprefix("export ").strip()] = value.strip().strip("'\"")
+        return values
+    raise ConfigError('"env" must be an object or the path of a .env file')
+
+
+def apply_env(project: ProjectConfig) -> None:
+    """Export the project's ``env`` without overriding variables already set."""
+    for key, value in project.env.items():
+        os.environ.setdefault(key, value)
+
+
+def import_attribute(spec: GraphSpec) -> Any:
+    """Import the object a graph entry points at."""
+    module = _import_module(spec)
+    try:
+        return getattr(module, spec.attribute)
+    except AttributeError as exc:
+        raise ConfigError(
+            f'graph "{spec.graph_id}": {spec.location} has no attribute {spec.attribute!r}'
+        ) from exc
+
+
+def _import_module(spec: GraphSpec) -> ModuleType:
+    if not spec.is_file:
+        return importlib.import_module(spec.location)
+    file = (Path(spec.base_dir) / spec.location).resolve()
+    name = f"headwater_graph_{spec.graph_id}_{abs(hash(str(file)))}"
+    if name in sys.modules:
+        return sys.modules[name]
+    if str(file.parent) not in sys.path:
+        sys.path.insert(0, str(file.parent))
+    module_spec = importlib.util.spec_from_file_location(name, file)
+    if module_spec is None or module_spec.loader is None:
+        raise ConfigError(f'graph "{spec.graph_id}": cannot import {file}')
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module
+    module_spec.loader.exec_module(module)
+    return module

@@ -1,0 +1,89 @@
+"""Settings read once from ``HEADWATER_*`` environment variables and passed down."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+DEFAULT_PORT = 8123
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a Headwater process can be configured with.
+
+    Every field maps to ``HEADWATER_<FIELD NAME IN CAPS>``; see :data:`ENV_DOCS`.
+    """
+
+    config: str = "examples/agent/langgraph.json"
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    nats_url: str = "nats://127.0.0.1:4222"
+    database_url: str = "sqlite+aiosqlite:///.headwater/headwater.sqlite"
+    checkpoint_url: str = ""
+    llm_base_url: str = ""
+    llm_model: str = "headwater-sim"
+    llm_api_key: str = "EMPTY"
+    namespace: str = "hw"
+    worker_concurrency: int = 8
+    ack_wait_s: float = 30.0
+    max_deliver: int = 3
+    drain_timeout_s: float = 25.0
+    event_retention_s: float = 3600.0
+    request_timeout_s: float = 10.0
+    log_level: str = "info"
+
+    @property
+    def checkpoint_dsn(self) -> str:
+        """Where LangGraph checkpoints live: explicit, else derived from ``database_url``."""
+        if self.checkpoint_url:
+            return self.checkpoint_url
+        return checkpoint_dsn_from(self.database_url)
+
+
+ENV_DOCS: dict[str, str] = {
+    "HEADWATER_CONFIG": "path of the langgraph.json to serve (default: the example agent)",
+    "HEADWATER_HOST": "API bind address (default 127.0.0.1)",
+    "HEADWATER_PORT": "API port (default 8123)",
+    "HEADWATER_NATS_URL": "NATS server URL for cluster mode (default nats://127.0.0.1:4222)",
+    "HEADWATER_DATABASE_URL": "SQLAlchemy URL: postgresql+asyncpg://… or sqlite+aiosqlite:///…",
+    "HEADWATER_CHECKPOINT_URL": "LangGraph checkpointer DSN (default: derived from the database URL)",
+    "HEADWATER_LLM_BASE_URL": "OpenAI-compatible base URL of vLLM, e.g. http://vllm:8000/v1",
+    "HEADWATER_LLM_MODEL": "model name sent to the LLM (default headwater-sim)",
+    "HEADWATER_LLM_API_KEY": "API key sent to the LLM (default EMPTY)",
+    "HEADWATER_NAMESPACE": "prefix of every NATS stream, subject and consumer (default hw)",
+    "HEADWATER_WORKER_CONCURRENCY": "runs one worker executes at once (default 8)",
+    "HEADWATER_ACK_WAIT_S": "seconds before an unacknowledged run is redelivered (default 30)",
+    "HEADWATER_MAX_DELIVER": "attempts per run before it is failed (default 3)",
+    "HEADWATER_DRAIN_TIMEOUT_S": "seconds a worker finishes in-flight runs after SIGTERM (default 25)",
+    "HEADWATER_EVENT_RETENTION_S": "seconds run events stay replayable (default 3600)",
+    "HEADWATER_REQUEST_TIMEOUT_S": "timeout of API→worker requests such as thread state (default 10)",
+    "HEADWATER_LOG_LEVEL": "debug | info | warning (default info)",
+}
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build :class:`Settings` from ``env`` (default ``os.environ``) plus explicit overrides."""
+    source = os.environ if env is None else env
+    raw: dict[str, object] = {}
+    for field in msgspec.structs.fields(Settings):
+        value = source.get(f"HEADWATER_{field.name.upper()}")
+        if value is not None and value != "":
+            raw[field.name] = value
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    return msgspec.convert(raw, Settings, strict=False)
+
+
+def checkpoint_dsn_from(database_url: str) -> str:
+    """Translate a SQLAlchemy URL into the DSN the official checkpointers take."""
+    if database_url.startswith("postgresql"):
+        rest = database_url.split("://", 1)[1]
+        return f"postgresql://{rest}"
+    if database_url.startswith("sqlite"):
+        path = database_url.split(":///", 1)[1] if ":///" in database_url else ":memory:"
+        if path in ("", ":memory:"):
+            return ":memory:"
+        return str(Path(path).with_name(Path(path).stem + "-checkpoints.sqlite"))
+    raise ValueError(f"unsupported database URL: {database_url!r}")

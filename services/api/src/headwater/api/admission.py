@@ -1,0 +1,260 @@
+"""Run admission: validate a run request, write the run row, hand it to the bus.
+
+No Litestar here: controllers translate HTTP to these calls and errors back to HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from headwater.api.context import ApiContext
+from headwater.api.errors import ApiError, Conflict, NotFound, Unavailable, Unprocessable
+from headwater.api.schemas import RunCreate
+from headwater.common.db import repository
+from headwater.common.db.models import AssistantRow, RunRow, ThreadRow, utcnow
+from headwater.common.ids import assistant_id_for_graph, is_uuid, uuid7
+from headwater.common.schemas import RunControl, RunEnd, RunRequest, encoder
+from headwater.common.subjects import END_EVENT
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+STREAM_MODES = frozenset(
+    {"values", "updates", "messages", "messages-tuple", "custom", "debug", "tasks", "checkpoints"}
+)
+RESERVED_CONFIGURABLE = frozenset(
+    {
+        "langgraph_auth_user",
+        "langgraph_auth_user_id",
+        "langgraph_auth_permissions",
+        "langgraph_request_id",
+        "__request_start_time_ms__",
+        "__after_seconds__",
+        "__otel_traceparent__",
+        "__otel_tracestate__",
+    }
+)
+EXCLUDED_HEADERS = frozenset({"x-api-key", "x-tenant-id", "x-service-key"})
+REJECTED = "Thread is already running a task. Wait for it to finish or choose a different multitask strategy."
+
+
+def configurable_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """``x-*`` headers and ``user-agent`` go into ``config.configurable`` as langgraph-api does."""
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        lower = name.lower()
+        if (lower.startswith("x-") and lower not in EXCLUDED_HEADERS) or lower == "user-agent":
+            out[lower] = value
+    return out
+
+
+async def resolve_assistant(
+    session: AsyncSession, ctx: ApiContext, assistant_id: str
+) -> AssistantRow:
+    """An assistant by UUID or by graph name."""
+    if not is_uuid(assistant_id):
+        if assistant_id not in ctx.graph_ids:
+            raise Unprocessable(
+                f"Invalid assistant: '{assistant_id}'. Must be either a UUID or one of the registered graphs: {ctx.graph_ids}"
+            )
+        assistant_id = assistant_id_for_graph(assistant_id)
+    row = await session.get(AssistantRow, assistant_id)
+    if row is None:
+        raise NotFound("Thread or assistant not found.")
+    return row
+
+
+def stream_modes(body: RunCreate) -> list[str]:
+    """The requested stream modes as a list; unknown modes are a 422."""
+    modes = [body.stream_mode] if isinstance(body.stream_mode, str) else list(body.stream_mode)
+    unknown = [m for m in modes if m not in STREAM_MODES]
+    if unknown:
+        raise Unprocessable(
+            f"Invalid stream_mode {unknown}: expected any of {sorted(STREAM_MODES)}"
+        )
+    return modes or ["values"]
+
+
+def _merged_config(
+    assistant: AssistantRow, thread: ThreadRow, body: RunCreate, headers: dict[str, str]
+) -> dict[str, Any]:
+    request_config = dict(body.config or {})
+    configurable = {
+        **(assistant.config or {}).get("configurable", {}),
+        **(thread.config or {}).get("configurable", {}),
+        **headers,
+        **{
+            k: v
+            for k, v in request_config.get("configurable", {}).items()
+            if k not in RESERVED_CONFIGURABLE
+        },
+    }
+    config = {**(assistant.config or {}), **(thread.config or {}), **request_config}
+    config["configurable"] = configurable
+    return config
+
+
+class RunAdmission:
+    """Creates runs (row + bus request) and cancels them."""
+
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
+
+    async def create(
+        self,
+        body: RunCreate,
+        *,
+        thread_id: str | None,
+        owner: str,
+        headers: Mapping[str, str],
+    ) -> tuple[RunRow, RunRequest]:
+        """Validate and write a pending run; return it with the bus request to submit."""
+        modes = stream_modes(body)
+        if body.config and body.config.get("configurable") and body.context:
+            raise ApiError(
+                "Cannot specify both configurable and context. Prefer setting context alone."
+            )
+        if thread_id is None and body.command and "resume" in body.command:
+            raise ApiError("You must provide a thread_id when resuming.")
+        if thread_id is not None and not is_uuid(thread_id):
+            raise Unprocessable("Invalid thread ID: must be a UUID")
+        temporary = thread_id is None and body.on_completion == "delete"
+        run_id = uuid7()
+        async with self.ctx.sessions.begin() as session:
+            assistant = await resolve_assistant(session, self.ctx, body.assistant_id)
+            stamp = {"graph_id": assistant.graph_id, "assistant_id": assistant.assistant_id}
+            thread = await self._thread_for_run(session, body, thread_id, owner, stamp)
+            if body.multitask_strategy == "reject" and await self._active_runs(
+                session, thread.thread_id
+            ):
+                raise Conflict(REJECTED)
+            metadata = {
+                **(assistant.metadata_ or {}),
+                **(thread.metadata_ or {}),
+                **(body.metadata or {}),
+                **stamp,
+            }
+            config = _merged_config(assistant, thread, body, configurable_headers(headers))
+            checkpoint = dict(body.checkpoint or {})
+            if body.checkpoint_id:
+                checkpoint["checkpoint_id"] = body.checkpoint_id
+            kwargs = {
+                "input": body.input,
+                "command": body.command,
+                "config": config,
+                "context": body.context or {},
+                "stream_mode": modes,
+                "interrupt_before": body.interrupt_before,
+                "interrupt_after": body.interrupt_after,
+                "webhook": body.webhook,
+                "temporary": temporary,
+                "subgraphs": body.stream_subgraphs,
+                "resumable": body.stream_resumable,
+                "checkpoint": checkpoint or None,
+                "durability": body.durability or "async",
+            }
+            now = utcnow()
+            run = RunRow(
+                run_id=run_id,
+                thread_id=thread.thread_id,
+                assistant_id=assistant.assistant_id,
+                status="pending",
+                metadata_=metadata,
+                kwargs=kwargs,
+                multitask_strategy=body.multitask_strategy,
+                attempt=0,
+                owner=owner,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(run)
+            thread.status = "busy"
+            thread.metadata_ = {**(thread.metadata_ or {}), **stamp}
+            thread.updated_at = now
+        request = RunRequest(
+            run_id=run_id,
+            thread_id=run.thread_id,
+            assistant_id=assistant.assistant_id,
+            graph_id=assistant.graph_id,
+            input=body.input,
+            command=body.command,
+            config=config,
+            context=body.context,
+            stream_mode=modes,
+            stream_subgraphs=body.stream_subgraphs,
+            interrupt_before=body.interrupt_before,
+            interrupt_after=body.interrupt_after,
+            checkpoint=checkpoint or None,
+            temporary=temporary,
+            owner=owner,
+            metadata=metadata,
+        )
+        return run, request
+
+    async def _thread_for_run(
+        self,
+        session: AsyncSession,
+        body: RunCreate,
+        thread_id: str | None,
+        owner: str,
+        stamp: dict[str, str],
+    ) -> ThreadRow:
+        if thread_id is None:
+            thread = repository.new_thread(
+                uuid7(), {**(body.metadata or {}), **stamp}, owner, status="busy"
+            )
+            session.add(thread)
+            return thread
+        thread = await session.get(ThreadRow, thread_id, with_for_update=True)
+        if thread is None or thread.owner != owner:
+            if body.if_not_exists != "create" or thread is not None:
+                raise NotFound("Thread or assistant not found.")
+            thread = repository.new_thread(
+                thread_id, {**(body.metadata or {}), **stamp}, owner, status="busy"
+            )
+            session.add(thread)
+        return thread
+
+    async def _active_runs(self, session: AsyncSession, thread_id: str) -> int:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(RunRow)
+            .where(RunRow.thread_id == thread_id, RunRow.status.in_(repository.ACTIVE_RUN_STATUSES))
+        )
+        return int(count or 0)
+
+    async def submit(self, run: RunRow, request: RunRequest) -> None:
+        """Publish the run request; if the bus refuses, the run fails visibly."""
+        try:
+            await self.ctx.bus.submit_run(request)
+        except Exception as exc:
+            async with self.ctx.sessions.begin() as session:
+                await repository.finish_run(
+                    session,
+                    run_id=run.run_id,
+                    thread_id=run.thread_id,
+                    run_status="error",
+                    thread_status="idle",
+                    update_values=False,
+                )
+            raise Unavailable(f"Could not queue the run: {type(exc).__name__}") from exc
+
+    async def cancel(self, run: RunRow, action: str) -> bool:
+        """Stop a run. False when it had already finished."""
+        async with self.ctx.sessions.begin() as session:
+            was_pending = await repository.cancel_if_pending(session, run.run_id)
+            if was_pending:
+                await repository.thread_idle_unless_busy(session, run.thread_id)
+            status = await repository.run_status(session, run.run_id)
+        if was_pending:
+            end = RunEnd(run_id=run.run_id, status="interrupted")
+            await self.ctx.bus.publish_event_confirmed(run.run_id, END_EVENT, encoder.encode(end))
+            return True
+        if status == "running":
+            await self.ctx.bus.send_control(
+                RunControl(
+                    run_id=run.run_id, action="rollback" if action == "rollback" else "interrupt"
+                )
+            )
+            return True
+        return False

@@ -1,0 +1,95 @@
+"""The API application factory."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from headwater.api.assistants import AssistantsController, register_system_assistants
+from headwater.api.context import ApiContext
+from headwater.api.deps import DEPENDENCIES
+from headwater.api.errors import EXCEPTION_HANDLERS
+from headwater.api.meta import HEADWATER_VERSION, ROUTES
+from headwater.api.runs import StatelessRunsController, ThreadRunsController
+from headwater.api.threads import ThreadsController
+from headwater.common.bus import Bus
+from headwater.common.bus.nats import NatsBus
+from headwater.common.db.engine import make_engine, make_sessionmaker
+from headwater.common.graph_config import load_project
+from headwater.common.settings import Settings
+from headwater.common.subjects import Names
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+log = logging.getLogger(__name__)
+EXPOSED_HEADERS = ["x-pagination-total", "x-pagination-next", "content-location", "location"]
+
+
+@dataclass(slots=True)
+class SharedResources:
+    """Resources another component of the same process already owns (``headwater dev``)."""
+
+    bus: Bus
+    engine: AsyncEngine
+
+
+def create_app(settings: Settings, shared: SharedResources | None = None) -> Litestar:
+    """Build the API. Without ``shared``, the lifespan connects to NATS and the database."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            if shared is None:
+                engine = make_engine(settings.database_url)
+                stack.push_async_callback(engine.dispose)
+                bus: Bus = NatsBus(
+                    settings.nats_url,
+                    Names(settings.namespace),
+                    ack_wait=settings.ack_wait_s,
+                    max_deliver=settings.max_deliver,
+                    retention=settings.event_retention_s,
+                    client_name="headwater-api",
+                )
+                await bus.start()
+                stack.push_async_callback(bus.close)
+            else:
+                engine, bus = shared.engine, shared.bus
+            graph_ids = list(load_project(settings.config).graphs)
+            ctx = ApiContext(
+                settings=settings, bus=bus, sessions=make_sessionmaker(engine), graph_ids=graph_ids
+            )
+            try:
+                async with ctx.sessions.begin() as session:
+                    await register_system_assistants(session, graph_ids)
+            except IntegrityError:
+                log.info("system assistants registered concurrently by another replica")
+            app.state.ctx = ctx
+            yield
+
+    return Litestar(
+        route_handlers=[
+            *ROUTES,
+            AssistantsController,
+            ThreadsController,
+            ThreadRunsController,
+            StatelessRunsController,
+        ],
+        dependencies=DEPENDENCIES,
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        cors_config=CORSConfig(allow_origins=["*"], expose_headers=EXPOSED_HEADERS),
+        openapi_config=OpenAPIConfig(
+            title="Headwater",
+            version=HEADWATER_VERSION,
+            description="LangGraph Server API, served by Headwater",
+            path="/docs",
+            render_plugins=[ScalarRenderPlugin()],
+        ),
+        debug=False,
+    )

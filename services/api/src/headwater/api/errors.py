@@ -1,0 +1,94 @@
+"""Domain errors and their single mapping to HTTP ``{"detail": …}`` responses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error with the HTTP status the client should see."""
+
+    status_code = 400
+
+    def __init__(self, detail: str, status_code: int | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class NotFound(ApiError):
+    """404."""
+
+    status_code = 404
+
+
+class Conflict(ApiError):
+    """409."""
+
+    status_code = 409
+
+
+class Unprocessable(ApiError):
+    """422: the request is well-formed JSON but not valid."""
+
+    status_code = 422
+
+
+class Unavailable(ApiError):
+    """503: a dependency (NATS, a worker, the database) did not answer."""
+
+    status_code = 503
+
+
+def _detail(exc: ValidationException) -> str:
+    extra: Any = exc.extra
+    if isinstance(extra, list) and extra:
+        first = extra[0]
+        if isinstance(first, dict):
+            key = first.get("key")
+            message = first.get("message", exc.detail)
+            return f"{message}" + (f" (at `{key}`)" if key else "")
+    return str(exc.detail)
+
+
+def on_api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[dict[str, str]]:
+    """Domain errors → their status."""
+    return Response({"detail": exc.detail}, status_code=exc.status_code, media_type=MediaType.JSON)
+
+
+def on_validation_error(
+    _: Request[Any, Any, Any], exc: ValidationException
+) -> Response[dict[str, str]]:
+    """Invalid bodies and parameters → 422 as langgraph-api answers."""
+    return Response({"detail": _detail(exc)}, status_code=422, media_type=MediaType.JSON)
+
+
+def on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, str]]:
+    """Litestar's own HTTP errors (404 route, 405…) in the same shape."""
+    return Response(
+        {"detail": str(exc.detail)},
+        status_code=exc.status_code,
+        media_type=MediaType.JSON,
+        headers=exc.headers,
+    )
+
+
+def on_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, str]]:
+    """Anything else is our bug: log it, answer 500 without internals."""
+    log.exception("unhandled error", exc_info=exc)
+    return Response({"detail": "Internal server error"}, status_code=500, media_type=MediaType.JSON)
+
+
+EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+    ApiError: on_api_error,
+    ValidationException: on_validation_error,
+    HTTPException: on_http_error,
+    Exception: on_unexpected,
+}

@@ -1,0 +1,104 @@
+"""Relaying a run's bus events to a client: SSE frames, or the final ``/wait`` body.
+
+Event data is written as the worker encoded it; only the ``event:``/``data:``/``id:``
+framing is added here. Whatever is waiting when the client is ready is written at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from headwater.common.bus import EventSubscription
+from headwater.common.schemas import run_end_decoder
+from headwater.common.subjects import END_EVENT
+
+HEARTBEAT = b": heartbeat\r\n\r\n"
+HEARTBEAT_S = 5.0
+FIRST_STATUS_CHECK_S = 0.5
+
+StatusCheck = Callable[[], Awaitable[str | None]]
+"""Returns the run's status, or None when the run is gone."""
+
+
+def sse_frame(event: str, data: bytes, seq: int) -> bytes:
+    """``event: …\\r\\ndata: …\\r\\nid: …\\r\\n\\r\\n`` as langgraph-api frames it."""
+    return b"event: %s\r\ndata: %s\r\nid: %d\r\n\r\n" % (event.encode(), data, seq)
+
+
+async def _final_status(status_of: StatusCheck) -> bool:
+    status = await status_of()
+    return status is None or status not in ("pending", "running")
+
+
+async def sse_events(
+    subscription: EventSubscription,
+    status_of: StatusCheck,
+    *,
+    on_abandon: Callable[[], Awaitable[None]] | None = None,
+) -> AsyncIterator[bytes]:
+    """SSE bytes of a run until its end event; heartbeats while idle.
+
+    When idle, the run's status is checked too, so a run whose end event is gone (expired,
+    or its worker died after finishing) never leaves the client hanging.
+    """
+    finished = False
+    wait = FIRST_STATUS_CHECK_S
+    try:
+        while True:
+            batch = await subscription.next_batch(wait)
+            if not batch:
+                if await _final_status(status_of):
+                    finished = True
+                    return
+                wait = HEARTBEAT_S
+                yield HEARTBEAT
+                continue
+            out = bytearray()
+            for item in batch:
+                if item.event == END_EVENT:
+                    finished = True
+                    break
+                out += sse_frame(item.event, item.data, item.seq)
+            if out:
+                yield bytes(out)
+            if finished:
+                return
+    finally:
+        if not finished and on_abandon is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(on_abandon())
+        await subscription.close()
+
+
+async def final_result(
+    subscription: EventSubscription,
+    status_of: StatusCheck,
+    fallback: Callable[[], Awaitable[bytes]],
+    *,
+    on_abandon: Callable[[], Awaitable[None]] | None = None,
+) -> AsyncIterator[bytes]:
+    """The ``/wait`` and ``/join`` body: newline keep-alives, then the run's result JSON."""
+    finished = False
+    wait = FIRST_STATUS_CHECK_S
+    try:
+        while True:
+            batch = await subscription.next_batch(wait)
+            for item in batch:
+                if item.event == END_EVENT:
+                    finished = True
+                    yield bytes(run_end_decoder.decode(item.data).result)
+                    return
+            if not batch:
+                if await _final_status(status_of):
+                    finished = True
+                    yield await fallback()
+                    return
+                wait = HEARTBEAT_S
+                yield b"\n"
+    finally:
+        if not finished and on_abandon is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(on_abandon())
+        await subscription.close()

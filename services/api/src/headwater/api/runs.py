@@ -1,0 +1,366 @@
+"""Thread runs and stateless runs: create, stream, wait, join, get, list, cancel, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from headwater.api.admission import RunAdmission
+from headwater.api.context import ApiContext
+from headwater.api.deps import require_uuid
+from headwater.api.errors import NotFound, Unprocessable
+from headwater.api.relay import final_result, sse_events
+from headwater.api.schemas import RunCreate
+from headwater.api.wire import run_json
+from headwater.common.codec import dumps
+from headwater.common.db import repository
+from headwater.common.db.models import RunRow, ThreadRow
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.params import Parameter
+from litestar.response import Stream
+
+SSE_MEDIA_TYPE = "text/event-stream"  # Litestar appends "; charset=utf-8"
+SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+STREAM_ID_PATTERN = r"^(\d+(-(\d+|\*))?|-)$"
+
+
+def _status_check(ctx: ApiContext, run_id: str) -> Callable[[], Awaitable[str | None]]:
+    async def status_of() -> str | None:
+        async with ctx.sessions() as session:
+            return await repository.run_status(session, run_id)
+
+    return status_of
+
+
+def _values_fallback(
+    ctx: ApiContext, thread_id: str, run_id: str
+) -> Callable[[], Awaitable[bytes]]:
+    async def fallback() -> bytes:
+        async with ctx.sessions() as session:
+            thread = await session.get(ThreadRow, thread_id)
+        if thread is None:
+            return b"{}"
+        if thread.status == "error" and thread.error:
+            return dumps({"__error__": thread.error})
+        return dumps(thread.values if thread.values is not None else {})
+
+    return fallback
+
+
+def _canceller(ctx: ApiContext, run: RunRow) -> Callable[[], Awaitable[None]]:
+    async def cancel() -> None:
+        await RunAdmission(ctx).cancel(run, "interrupt")
+
+    return cancel
+
+
+async def _get_run(ctx: ApiContext, thread_id: str, run_id: str, owner: str) -> RunRow:
+    require_uuid(thread_id, "thread")
+    require_uuid(run_id, "run")
+    async with ctx.sessions() as session:
+        run = await session.get(RunRow, run_id)
+    if run is None or run.thread_id != thread_id or run.owner != owner:
+        raise NotFound(f"Run {run_id} not found")
+    return run
+
+
+def _after_seq(last_event_id: str | None) -> int:
+    if not last_event_id or last_event_id == "-":
+        return 0
+    head = last_event_id.split("-", 1)[0]
+    if not head.isdigit():
+        raise Unprocessable("Invalid Last-Event-ID: expected a number")
+    return int(head)
+
+
+async def _start(
+    ctx: ApiContext,
+    body: RunCreate,
+    thread_id: str | None,
+    owner: str,
+    request: Request[Any, Any, Any],
+) -> tuple[RunRow, Any]:
+    """Write the run, subscribe to its events, then queue it (subscribe before insert)."""
+    admission = RunAdmission(ctx)
+    run, run_request = await admission.create(
+        body, thread_id=thread_id, owner=owner, headers=request.headers
+    )
+    subscription = await ctx.bus.subscribe_events(run.run_id)
+    try:
+        await admission.submit(run, run_request)
+    except Exception:
+        await subscription.close()
+        raise
+    return run, subscription
+
+
+def _stream_response(
+    ctx: ApiContext,
+    run: RunRow,
+    subscription: Any,
+    *,
+    cancel_on_disconnect: bool,
+    location: str,
+    content_location: str,
+) -> Stream:
+    body = sse_events(
+        subscription,
+        _status_check(ctx, run.run_id),
+        on_abandon=_canceller(ctx, run) if cancel_on_disconnect else None,
+    )
+    headers = {**SSE_HEADERS, "Location": location, "Content-Location": content_location}
+    return Stream(body, media_type=SSE_MEDIA_TYPE, headers=headers)
+
+
+def _wait_response(
+    ctx: ApiContext,
+    run: RunRow,
+    subscription: Any,
+    *,
+    cancel_on_disconnect: bool,
+    location: str,
+    content_location: str,
+) -> Stream:
+    body = final_result(
+        subscription,
+        _status_check(ctx, run.run_id),
+        _values_fallback(ctx, run.thread_id, run.run_id),
+        on_abandon=_canceller(ctx, run) if cancel_on_disconnect else None,
+    )
+    headers = {"Location": location, "Content-Location": content_location}
+    return Stream(body, media_type="application/json", headers=headers)
+
+
+class ThreadRunsController(Controller):
+    """``/threads/{thread_id}/runs…``."""
+
+    path = "/threads/{thread_id:str}/runs"
+    tags = ["Thread Runs"]
+
+    @post("/", status_code=200)
+    async def create_run(
+        self,
+        ctx: ApiContext,
+        owner: str,
+        thread_id: str,
+        data: RunCreate,
+        request: Request[Any, Any, Any],
+    ) -> Response[dict[str, Any]]:
+        """Create a background run."""
+        admission = RunAdmission(ctx)
+        run, run_request = await admission.create(
+            data, thread_id=thread_id, owner=owner, headers=request.headers
+        )
+        await admission.submit(run, run_request)
+        return Response(
+            run_json(run),
+            headers={"Content-Location": f"/threads/{run.thread_id}/runs/{run.run_id}"},
+        )
+
+    @post("/stream", status_code=200)
+    async def stream_run(
+        self,
+        ctx: ApiContext,
+        owner: str,
+        thread_id: str,
+        data: RunCreate,
+        request: Request[Any, Any, Any],
+    ) -> Stream:
+        """Create a run and stream its events as SSE."""
+        run, subscription = await _start(ctx, data, thread_id, owner, request)
+        base = f"/threads/{run.thread_id}/runs/{run.run_id}"
+        return _stream_response(
+            ctx,
+            run,
+            subscription,
+            cancel_on_disconnect=data.on_disconnect == "cancel",
+            location=f"{base}/stream",
+            content_location=base,
+        )
+
+    @post("/wait", status_code=200)
+    async def wait_run(
+        self,
+        ctx: ApiContext,
+        owner: str,
+        thread_id: str,
+        data: RunCreate,
+        request: Request[Any, Any, Any],
+    ) -> Stream:
+        """Create a run and answer its final values."""
+        run, subscription = await _start(ctx, data, thread_id, owner, request)
+        base = f"/threads/{run.thread_id}/runs/{run.run_id}"
+        return _wait_response(
+            ctx,
+            run,
+            subscription,
+            cancel_on_disconnect=data.on_disconnect == "cancel",
+            location=f"{base}/join",
+            content_location=base,
+        )
+
+    @get("/")
+    async def list_runs(
+        self,
+        ctx: ApiContext,
+        owner: str,
+        thread_id: str,
+        limit: int = Parameter(default=10, ge=0, le=1000),
+        offset: int = Parameter(default=0, ge=0),
+        status: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """A thread's runs, newest first."""
+        require_uuid(thread_id, "thread")
+        async with ctx.sessions() as session:
+            thread = await session.get(ThreadRow, thread_id)
+            if thread is None or thread.owner != owner:
+                raise NotFound(f"Thread with ID {thread_id} not found")
+            rows = await repository.list_runs(
+                session, thread_id, limit=limit, offset=offset, status=status
+            )
+        return [run_json(r) for r in rows]
+
+    @get("/{run_id:str}")
+    async def get_run(
+        self, ctx: ApiContext, owner: str, thread_id: str, run_id: str
+    ) -> dict[str, Any]:
+        """One run (the sdk polls this to decide whether to reconnect)."""
+        return run_json(await _get_run(ctx, thread_id, run_id, owner))
+
+    @delete("/{run_id:str}", status_code=204)
+    async def delete_run(self, ctx: ApiContext, owner: str, thread_id: str, run_id: str) -> None:
+        """Delete a finished run."""
+        run = await _get_run(ctx, thread_id, run_id, owner)
+        async with ctx.sessions.begin() as session:
+            row = await session.get(RunRow, run.run_id)
+            if row is not None:
+                await session.delete(row)
+
+    @get("/{run_id:str}/join")
+    async def join_run(
+        self,
+        ctx: ApiContext,
+        owner: str,
+        thread_id: str,
+        run_id: str,
+        cancel_on_disconnect: bool = False,
+    ) -> Stream:
+        """Wait for a run and answer its final values."""
+        run = await _get_run(ctx, thread_id, run_id, owner)
+        subscription = await ctx.bus.subscribe_events(run.run_id)
+        base = f"/threads/{thread_id}/runs/{run_id}"
+        return _wait_response(
+            ctx,
+            run,
+            subscription,
+            cancel_on_disconnect=cancel_on_disconnect,
+            location=f"{base}/join",
+            content_location=base,
+        )
+
+    @get("/{run_id:str}/stream")
+    async def join_stream(
+        self,
+        ctx: ApiContext,
+        owner: str,
+        thread_id: str,
+        run_id: str,
+        cancel_on_disconnect: bool = False,
+        last_event_id: str | None = Parameter(
+            header="Last-Event-ID", default=None, pattern=STREAM_ID_PATTERN
+        ),
+    ) -> Stream:
+        """Stream a run's events: all of them, or those after ``Last-Event-ID``."""
+        run = await _get_run(ctx, thread_id, run_id, owner)
+        subscription = await ctx.bus.subscribe_events(
+            run.run_id, after_seq=_after_seq(last_event_id)
+        )
+        base = f"/threads/{thread_id}/runs/{run_id}"
+        return _stream_response(
+            ctx,
+            run,
+            subscription,
+            cancel_on_disconnect=cancel_on_disconnect,
+            location=f"{base}/stream",
+            content_location=base,
+        )
+
+    @post("/{run_id:str}/cancel", status_code=202)
+    async def cancel_run(
+        self,
+        ctx: ApiContext,
+        owner: str,
+        thread_id: str,
+        run_id: str,
+        wait: bool = False,
+        action: str = "interrupt",
+    ) -> Response[Any] | Stream:
+        """Cancel a pending or running run; ``wait=1`` answers once it has stopped."""
+        run = await _get_run(ctx, thread_id, run_id, owner)
+        subscription = await ctx.bus.subscribe_events(run.run_id) if wait else None
+        stopped = await RunAdmission(ctx).cancel(run, action)
+        if not stopped:
+            if subscription is not None:
+                await subscription.close()
+            raise NotFound(f"No matching runs to cancel for thread {thread_id} and run {run_id}")
+        if subscription is None:
+            return Response(None, status_code=202)
+        base = f"/threads/{thread_id}/runs/{run_id}"
+        return _wait_response(
+            ctx,
+            run,
+            subscription,
+            cancel_on_disconnect=False,
+            location=f"{base}/join",
+            content_location=base,
+        )
+
+
+class StatelessRunsController(Controller):
+    """``/runs…``: runs on a new thread that is deleted afterwards (``on_completion``)."""
+
+    path = "/runs"
+    tags = ["Stateless Runs"]
+
+    @post("/", status_code=200)
+    async def create(
+        self, ctx: ApiContext, owner: str, data: RunCreate, request: Request[Any, Any, Any]
+    ) -> Response[dict[str, Any]]:
+        """Create a background run on a new thread."""
+        admission = RunAdmission(ctx)
+        run, run_request = await admission.create(
+            data, thread_id=None, owner=owner, headers=request.headers
+        )
+        await admission.submit(run, run_request)
+        return Response(run_json(run), headers={"Content-Location": f"/runs/{run.run_id}"})
+
+    @post("/stream", status_code=200)
+    async def stream(
+        self, ctx: ApiContext, owner: str, data: RunCreate, request: Request[Any, Any, Any]
+    ) -> Stream:
+        """Create a run on a new thread and stream it."""
+        run, subscription = await _start(ctx, data, None, owner, request)
+        return _stream_response(
+            ctx,
+            run,
+            subscription,
+            cancel_on_disconnect=data.on_disconnect == "cancel",
+            location=f"/runs/{run.run_id}/stream",
+            content_location=f"/runs/{run.run_id}",
+        )
+
+    @post("/wait", status_code=200)
+    async def wait(
+        self, ctx: ApiContext, owner: str, data: RunCreate, request: Request[Any, Any, Any]
+    ) -> Stream:
+        """Create a run on a new thread and answer its final values."""
+        run, subscription = await _start(ctx, data, None, owner, request)
+        base = f"/threads/{run.thread_id}/runs/{run.run_id}"
+        return _wait_response(
+            ctx,
+            run,
+            subscription,
+            cancel_on_disconnect=data.on_disconnect == "cancel",
+            location=f"{base}/join",
+            content_location=base,
+        )

@@ -1,0 +1,76 @@
+"""Request bodies of the LangGraph Server API (unknown keys are accepted and ignored)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+StreamMode = str
+SortOrder = Literal["asc", "desc"]
+
+
+class RunCreate(msgspec.Struct, kw_only=True):
+    """Body of every run-creating endpoint (stateful and stateless)."""
+
+    assistant_id: str
+    input: Any = None
+    command: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    config: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
+    checkpoint: dict[str, Any] | None = None
+    checkpoint_id: str | None = None
+    stream_mode: StreamMode | list[StreamMode] = msgspec.field(default_factory=lambda: ["values"])
+    stream_subgraphs: bool = False
+    stream_resumable: bool = False
+    interrupt_before: Literal["*"] | list[str] | None = None
+    interrupt_after: Literal["*"] | list[str] | None = None
+    multitask_strategy: Literal["reject", "interrupt", "rollback", "enqueue"] = "enqueue"
+    if_not_exists: Literal["reject", "create"] = "reject"
+    on_disconnect: Literal["cancel", "continue"] = "continue"
+    on_completion: Literal["delete", "keep"] = "delete"
+    after_seconds: float | None = None
+    webhook: str | None = None
+    durability: Literal["sync", "async", "exit"] | None = None
+
+
+class ThreadCreate(msgspec.Struct, kw_only=True):
+    """``POST /threads``."""
+
+    thread_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    if_exists: Literal["raise", "do_nothing"] = "raise"
+
+
+class ThreadPatch(msgspec.Struct, kw_only=True):
+    """``PATCH /threads/{thread_id}``."""
+
+    metadata: dict[str, Any] | None = None
+
+
+class ThreadSearch(msgspec.Struct, kw_only=True):
+    """``POST /threads/search`` and ``/threads/count``."""
+
+    ids: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+    values: dict[str, Any] | None = None
+    status: Literal["idle", "busy", "interrupted", "error"] | None = None
+    limit: int = msgspec.field(default=10)
+    offset: int = 0
+    sort_by: Literal["thread_id", "status", "created_at", "updated_at", "state_updated_at"] = (
+        "created_at"
+    )
+    sort_order: SortOrder = "desc"
+
+
+class AssistantSearch(msgspec.Struct, kw_only=True):
+    """``POST /assistants/search`` and ``/assistants/count``."""
+
+    graph_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    name: str | None = None
+    limit: int = 10
+    offset: int = 0
+    sort_by: Literal["assistant_id", "created_at", "updated_at", "name", "graph_id"] = "created_at"
+    sort_order: SortOrder = "desc"

@@ -1,0 +1,26 @@
+"""The memory service. For now it answers health checks; the Store API comes next."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from headwater.common.settings import Settings
+from litestar import Litestar, get
+
+
+@get(["/ok", "/healthz"])
+async def healthz() -> dict[str, Any]:
+    """Liveness."""
+    return {"ok": True}
+
+
+@get("/readyz")
+async def readyz() -> dict[str, Any]:
+    """Readiness: nothing to depend on yet."""
+    return {"status": "ok", "checks": {}}
+
+
+def create_app(settings: Settings) -> Litestar:
+    """Build the memory service."""
+    del settings  # the store's database settings arrive with the Store API
+    return Litestar(route_handlers=[healthz, readyz])

@@ -1,0 +1,44 @@
+"""The official LangGraph checkpointers: Postgres in the cluster, SQLite in dev."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+
+@contextlib.asynccontextmanager
+async def open_checkpointer(
+    dsn: str, *, pool_size: int = 10
+) -> AsyncIterator[BaseCheckpointSaver[str]]:
+    """Open (and set up, idempotently) the checkpointer behind ``dsn``."""
+    if dsn.startswith("postgres"):
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        from psycopg.rows import dict_row
+        from psycopg_pool import AsyncConnectionPool
+
+        pool = AsyncConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=pool_size,
+            open=False,
+            kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        )
+        await pool.open()
+        try:
+            saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+            await saver.setup()
+            yield saver
+        finally:
+            await pool.close()
+        return
+
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    if dsn != ":memory:":
+        Path(dsn).parent.mkdir(parents=True, exist_ok=True)
+    async with AsyncSqliteSaver.from_conn_string(dsn) as saver:
+        await saver.setup()
+        yield saver

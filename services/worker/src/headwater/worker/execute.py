@@ -1,0 +1,238 @@
+"""Executing one run: claim it, stream the graph onto the bus, record the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from importlib.metadata import version
+from typing import Any
+
+import msgspec
+from headwater.common.bus import Bus, RunDelivery
+from headwater.common.codec import dumps, loads
+from headwater.common.db import repository
+from headwater.common.schemas import RunEnd, RunRequest, encoder
+from headwater.common.subjects import END_EVENT
+from headwater.worker.registry import GraphRegistry
+from headwater.worker.state import thread_interrupts
+from headwater.worker.stream_parts import PartEncoder, graph_stream_modes
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.pregel import Pregel
+from langgraph.types import Command
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+log = logging.getLogger(__name__)
+LANGGRAPH_VERSION = version("langgraph")
+
+
+class RunCancelled(Exception):
+    """A client asked to stop the run (``action`` says how)."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(action)
+        self.action = action
+
+
+def run_config(request: RunRequest, attempt: int) -> RunnableConfig:
+    """The RunnableConfig of a run, with the keys langgraph-api injects."""
+    config: dict[str, Any] = dict(request.config)
+    configurable = {
+        **config.get("configurable", {}),
+        "run_id": request.run_id,
+        "thread_id": request.thread_id,
+        "graph_id": request.graph_id,
+        "assistant_id": request.assistant_id,
+        "user_id": request.owner,
+        "langgraph_auth_user_id": request.owner,
+    }
+    if request.checkpoint:
+        configurable.update({k: v for k, v in request.checkpoint.items() if v is not None})
+    metadata = {
+        **config.get("metadata", {}),
+        **request.metadata,
+        "graph_id": request.graph_id,
+        "assistant_id": request.assistant_id,
+        "run_attempt": attempt,
+        "langgraph_version": LANGGRAPH_VERSION,
+        "thread_id": request.thread_id,
+        "run_id": request.run_id,
+    }
+    config["configurable"] = configurable
+    config["metadata"] = metadata
+    return config  # type: ignore[return-value]
+
+
+def graph_input(request: RunRequest) -> Any:
+    """The input, or a ``Command`` for resume/update/goto."""
+    if request.command:
+        cmd = request.command
+        return Command(
+            resume=cmd.get("resume"), update=cmd.get("update"), goto=cmd.get("goto") or ()
+        )
+    return request.input
+
+
+class RunExecutor:
+    """Runs deliveries; one instance per worker process."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        sessions: async_sessionmaker[AsyncSession],
+        registry: GraphRegistry,
+        checkpointer: BaseCheckpointSaver[str],
+        *,
+        heartbeat_s: float,
+    ) -> None:
+        self.bus = bus
+        self.sessions = sessions
+        self.registry = registry
+        self.checkpointer = checkpointer
+        self.heartbeat_s = heartbeat_s
+
+    async def execute(self, delivery: RunDelivery) -> None:
+        """Run one delivery to a final status; on worker shutdown hand it back (nak)."""
+        request = delivery.request
+        control = await self.bus.subscribe_control(request.run_id)
+        try:
+            async with self.sessions.begin() as session:
+                claimed = await repository.claim_run(session, request.run_id, delivery.attempt)
+            if claimed is None:
+                await self._drop_finished(request)
+                await delivery.ack()
+                return
+            heartbeat = asyncio.create_task(self._heartbeat(delivery))
+            try:
+                await self._supervise(request, delivery.attempt, control)
+            finally:
+                heartbeat.cancel()
+            await delivery.ack()
+        except asyncio.CancelledError:
+            # Worker shutdown: another worker continues from the last checkpoint.
+            with contextlib.suppress(Exception):
+                await delivery.nak()
+            raise
+        finally:
+            await control.close()
+
+    async def _drop_finished(self, request: RunRequest) -> None:
+        """A redelivered request of a run that is final or gone: re-announce its end."""
+        async with self.sessions() as session:
+            status = await repository.run_status(session, request.run_id)
+        log.info("run %s is %s; dropping the delivery", request.run_id, status or "gone")
+        if status is not None:
+            end = RunEnd(run_id=request.run_id, status=status)
+            await self.bus.publish_event_confirmed(request.run_id, END_EVENT, encoder.encode(end))
+
+    async def _heartbeat(self, delivery: RunDelivery) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            try:
+                await delivery.in_progress()
+            except Exception:
+                log.warning("heartbeat for %s failed", delivery.request.run_id, exc_info=True)
+
+    async def _supervise(self, request: RunRequest, attempt: int, control: Any) -> None:
+        config = run_config(request, attempt)
+        graph = await self.registry.get(request.graph_id, config)
+        streaming = asyncio.create_task(self._stream(graph, request, attempt, config))
+        stopping = asyncio.create_task(control.get())
+        try:
+            await asyncio.wait({streaming, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            streaming.cancel()
+            stopping.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await streaming
+            raise
+        outcome: BaseException | None
+        if stopping.done() and not streaming.done():
+            streaming.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await streaming
+            outcome = RunCancelled(stopping.result().action)
+        else:
+            stopping.cancel()
+            outcome = streaming.exception()
+        await self._finish(graph, request, config, outcome)
+
+    async def _stream(
+        self, graph: Pregel, request: RunRequest, attempt: int, config: RunnableConfig
+    ) -> None:
+        bus, run_id = self.bus, request.run_id
+        await bus.publish_event(run_id, "metadata", dumps({"run_id": run_id, "attempt": attempt}))
+        payload = graph_input(request)
+        if attempt > 1 and await self._has_own_checkpoint(request):
+            payload = None  # continue from this run's last checkpoint
+        parts = PartEncoder(request.stream_mode)
+        kwargs: dict[str, Any] = {
+            "stream_mode": graph_stream_modes(request.stream_mode),
+            "subgraphs": True,
+            "interrupt_before": request.interrupt_before,
+            "interrupt_after": request.interrupt_after,
+        }
+        if request.context is not None:
+            kwargs["context"] = request.context
+        async for namespace, mode, chunk in graph.astream(payload, config, **kwargs):
+            if namespace and not request.stream_subgraphs:
+                continue
+            for event, data in parts.encode(namespace, mode, chunk):
+                await bus.publish_event(run_id, event, data)
+
+    async def _has_own_checkpoint(self, request: RunRequest) -> bool:
+        latest = await self.checkpointer.aget_tuple(
+            {"configurable": {"thread_id": request.thread_id, "checkpoint_ns": ""}}
+        )
+        return latest is not None and latest.metadata.get("run_id") == request.run_id
+
+    async def _finish(
+        self,
+        graph: Pregel,
+        request: RunRequest,
+        config: RunnableConfig,
+        outcome: BaseException | None,
+    ) -> None:
+        run_id = request.run_id
+        state_config: RunnableConfig = {"configurable": {"thread_id": request.thread_id}}
+        snapshot = await graph.aget_state(state_config)
+        values = loads(dumps(snapshot.values))  # plain JSON for the thread row
+        interrupts = thread_interrupts(snapshot)
+        error: dict[str, str] | None = None
+        if outcome is None:
+            run_status = "success"
+            thread_status = "interrupted" if snapshot.next else "idle"
+            pending = [i for items in interrupts.values() for i in items]
+            result: Any = (
+                {**values, "__interrupt__": pending}
+                if pending and isinstance(values, dict)
+                else values
+            )
+        elif isinstance(outcome, RunCancelled):
+            run_status = "interrupted"
+            thread_status = "interrupted" if snapshot.next else "idle"
+            result = values
+        else:
+            log.warning("run %s failed: %r", run_id, outcome)
+            error = {"error": type(outcome).__name__, "message": str(outcome)}
+            await self.bus.publish_event(run_id, "error", dumps(error))
+            run_status, thread_status = "error", "error"
+            result = {"__error__": error}
+        async with self.sessions.begin() as session:
+            await repository.finish_run(
+                session,
+                run_id=run_id,
+                thread_id=request.thread_id,
+                run_status=run_status,
+                thread_status=None if request.temporary else thread_status,
+                values=values,
+                interrupts=interrupts,
+                error=error,
+            )
+            if request.temporary:
+                await repository.delete_thread(session, request.thread_id)
+        if request.temporary:
+            await self.checkpointer.adelete_thread(request.thread_id)
+        end = RunEnd(run_id=run_id, status=run_status, result=msgspec.Raw(dumps(result)))
+        await self.bus.publish_event_confirmed(run_id, END_EVENT, encoder.encode(end))

@@ -1,0 +1,103 @@
+"""The worker loop: pull runs with bounded concurrency, drain on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from headwater.common.bus import Bus
+from headwater.common.graph_config import apply_env, load_project
+from headwater.common.settings import Settings
+from headwater.worker.checkpointer import open_checkpointer
+from headwater.worker.execute import RunExecutor
+from headwater.worker.graph_requests import GraphRequestHandler
+from headwater.worker.registry import GraphRegistry
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    """Pulls run requests and executes at most ``concurrency`` of them at once."""
+
+    def __init__(
+        self, bus: Bus, executor: RunExecutor, *, concurrency: int, drain_timeout: float
+    ) -> None:
+        self.bus = bus
+        self.executor = executor
+        self.concurrency = max(1, concurrency)
+        self.drain_timeout = drain_timeout
+        self.in_flight: set[asyncio.Task[None]] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until ``stop`` is set, then drain: finish in-flight runs or hand them back."""
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            while not stop.is_set():
+                free = self.concurrency - len(self.in_flight)
+                if free <= 0:
+                    await asyncio.wait(
+                        {stopper, *self.in_flight}, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    continue
+                fetch = asyncio.create_task(self.bus.fetch_runs(free, timeout=1.0))
+                await asyncio.wait({fetch, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                if not fetch.done():
+                    fetch.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await fetch
+                    break
+                for delivery in fetch.result():
+                    task = asyncio.create_task(
+                        self.executor.execute(delivery), name=f"run-{delivery.request.run_id}"
+                    )
+                    self.in_flight.add(task)
+                    task.add_done_callback(self._done)
+        finally:
+            stopper.cancel()
+            await self.drain()
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.in_flight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("run task crashed", exc_info=task.exception())
+
+    async def drain(self) -> None:
+        """Stop taking work; give in-flight runs ``drain_timeout`` seconds, then hand back."""
+        await self.bus.stop_serving()
+        if not self.in_flight:
+            return
+        log.info(
+            "draining %d in-flight runs (up to %.0f s)", len(self.in_flight), self.drain_timeout
+        )
+        _, pending = await asyncio.wait(set(self.in_flight), timeout=self.drain_timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+            log.info("handed %d unfinished runs back to the queue", len(pending))
+
+
+@contextlib.asynccontextmanager
+async def worker_components(
+    settings: Settings, bus: Bus, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[Worker]:
+    """Load the project, open the checkpointer, answer graph requests; yield the Worker."""
+    project = load_project(settings.config)
+    apply_env(project)
+    async with open_checkpointer(
+        settings.checkpoint_dsn, pool_size=settings.worker_concurrency + 2
+    ) as saver:
+        registry = GraphRegistry(project, saver)
+        await bus.serve_requests(GraphRequestHandler(registry))
+        executor = RunExecutor(
+            bus, sessions, registry, saver, heartbeat_s=max(0.5, settings.ack_wait_s / 3)
+        )
+        yield Worker(
+            bus,
+            executor,
+            concurrency=settings.worker_concurrency,
+            drain_timeout=settings.drain_timeout_s,
+        )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import operator
+import os
 from typing import Annotated, Any
 
 from langgraph.config import get_stream_writer
@@ -25,7 +26,7 @@ class CounterState(TypedDict, total=False):
 
 async def step(state: CounterState) -> dict[str, Any]:
     count = state.get("count", 0) + 1
-    get_stream_writer()({"progress": count})
+    get_stream_writer()({"progress": count, "pid": os.getpid()})
     await asyncio.sleep(state.get("delay", 0.0))
     if state.get("fail_at") == count:
         raise ValueError(f"failed at step {count}")

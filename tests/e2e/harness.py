@@ -1,0 +1,171 @@
+"""Headwater deployments for the black-box suite: dev mode, cluster mode, or a given URL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.services import free_port, wait_for_port
+
+ROOT = Path(__file__).resolve().parents[2]
+TEST_CONFIG = ROOT / "tests" / "graphs" / "langgraph.json"
+
+
+def headwater(*args: str) -> list[str]:
+    """The command line of the ``headwater`` CLI in this interpreter."""
+    return [sys.executable, "-m", "headwater.cli.main", *args]
+
+
+def wait_until_ready(base_url: str, path: str = "/ok", timeout: float = 60.0) -> None:
+    """Poll until ``path`` answers 200."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(base_url + path, timeout=2.0)
+            if response.status_code == 200:
+                return
+            last = response.status_code
+        except httpx.HTTPError as exc:
+            last = exc
+        time.sleep(0.1)
+    raise TimeoutError(f"{base_url}{path} not ready after {timeout} s (last: {last!r})")
+
+
+@dataclass
+class Deployment:
+    """A running Headwater the suite talks to over HTTP only."""
+
+    kind: str
+    base_url: str
+    env: dict[str, str] = field(default_factory=dict)
+    workdir: Path | None = None
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        """Start a headwater sub-command with this deployment's environment."""
+        assert self.workdir is not None
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
+        process = subprocess.Popen(
+            headwater(*args), env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
+        self.processes[name] = process
+        return process
+
+    def worker_pids(self) -> dict[str, int]:
+        """Worker process ids by name."""
+        return {
+            n: p.pid
+            for n, p in self.processes.items()
+            if n.startswith("worker") and p.poll() is None
+        }
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Signal one of our processes (by the pid we started)."""
+        process = self.processes[name]
+        process.send_signal(sig)
+        process.wait(timeout=30)
+
+    def log_of(self, name: str) -> str:
+        """What a process printed."""
+        assert self.workdir is not None
+        return (self.workdir / f"{name}.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        """Terminate everything we started, then clean up."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self.workdir is not None and os.environ.get("HEADWATER_KEEP_TEST_LOGS") is None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _base_env(workdir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}
+    env.update(
+        HEADWATER_CONFIG=str(TEST_CONFIG),
+        HEADWATER_LOG_LEVEL="info",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def start_dev(extra_env: dict[str, str] | None = None) -> Deployment:
+    """``headwater dev`` on a free port with its own SQLite files."""
+    workdir = Path(tempfile.mkdtemp(prefix="hw-dev-"))
+    port = free_port()
+    env = _base_env(workdir)
+    env.update(
+        HEADWATER_PORT=str(port),
+        HEADWATER_DATABASE_URL=f"sqlite+aiosqlite:///{workdir}/headwater.sqlite",
+    )
+    env.update(extra_env or {})
+    deployment = Deployment("dev", f"http://127.0.0.1:{port}", env, workdir)
+    deployment.spawn("dev", "dev")
+    try:
+        wait_until_ready(deployment.base_url)
+    except TimeoutError:
+        print(deployment.log_of("dev"))
+        deployment.stop()
+        raise
+    return deployment
+
+
+def start_cluster(
+    nats_url: str,
+    database_url: str,
+    namespace: str,
+    *,
+    workers: int = 2,
+    sim_url: str | None = None,
+) -> Deployment:
+    """One API, ``workers`` workers, the simulator (unless ``sim_url``); real NATS and PostgreSQL."""
+    workdir = Path(tempfile.mkdtemp(prefix="hw-cluster-"))
+    api_port, sim_port = free_port(), free_port()
+    env = _base_env(workdir)
+    env.update(
+        HEADWATER_PORT=str(api_port),
+        HEADWATER_NATS_URL=nats_url,
+        HEADWATER_DATABASE_URL=database_url,
+        HEADWATER_NAMESPACE=namespace,
+        HEADWATER_LLM_BASE_URL=sim_url or f"http://127.0.0.1:{sim_port}/v1",
+        HEADWATER_ACK_WAIT_S="3",
+        HEADWATER_WORKER_CONCURRENCY="4",
+        HEADWATER_DRAIN_TIMEOUT_S="5",
+    )
+    deployment = Deployment("cluster", f"http://127.0.0.1:{api_port}", env, workdir)
+    migrate = subprocess.run(
+        headwater("migrate", "--streams"), env=env, cwd=ROOT, capture_output=True, timeout=120
+    )
+    if migrate.returncode != 0:
+        raise RuntimeError(f"headwater migrate failed: {migrate.stderr.decode()}")
+    if sim_url is None:
+        deployment.spawn("simllm", "simllm", "--port", str(sim_port))
+    for i in range(workers):
+        deployment.spawn(f"worker{i}", "worker")
+    deployment.spawn("api", "api")
+    try:
+        if sim_url is None:
+            wait_for_port(sim_port)
+        wait_until_ready(deployment.base_url, "/readyz")
+    except TimeoutError:
+        for name in deployment.processes:
+            print(f"--- {name}\n{deployment.log_of(name)}")
+        deployment.stop()
+        raise
+    return deployment

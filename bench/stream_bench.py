@@ -30,8 +30,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.harness import Deployment, start_cluster, start_dev  # noqa: E402
-from tests.services import NatsServer, create_database, drop_database, free_port, wait_for_port  # noqa: E402
+from tests.e2e.harness import Deployment, start_cluster, start_dev
+from tests.services import NatsServer, create_database, drop_database, free_port, wait_for_port
 
 PROMPT = "benchmark: tell me a long story"
 TOKENS = 200

@@ -64,7 +64,7 @@ async def test_kill_9_worker_mid_run_loses_nothing(cluster_deployment: Deploymen
 
 async def test_sigterm_drains_a_short_run(cluster_deployment: Deployment) -> None:
     deployment = cluster_deployment
-    parts, thread_id, victim = await _stream_and_signal(
+    parts, _thread_id, victim = await _stream_and_signal(
         deployment, steps=4, delay=0.3, at_step=2, sig=signal.SIGTERM
     )
     try:
@@ -79,7 +79,7 @@ async def test_sigterm_drains_a_short_run(cluster_deployment: Deployment) -> Non
 
 async def test_sigterm_hands_back_a_long_run(cluster_deployment: Deployment) -> None:
     deployment = cluster_deployment  # drain timeout is 5 s; this run needs ~12 s more
-    parts, thread_id, victim = await _stream_and_signal(
+    parts, _thread_id, victim = await _stream_and_signal(
         deployment, steps=14, delay=1.0, at_step=2, sig=signal.SIGTERM
     )
     try:

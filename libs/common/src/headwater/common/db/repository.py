@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from headwater.common.db.models import AssistantRow, RunRow, ThreadRow, utcnow
-from sqlalchemy import ColumnElement, and_, delete, func, select, true, update
+from sqlalchemy import ColumnElement, and_, delete, func, select, true, type_coerce, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -33,7 +34,7 @@ def metadata_matches(
     if not wanted:
         return true()
     if dialect == "postgresql":
-        return column.contains(wanted)  # type: ignore[no-any-return]
+        return type_coerce(column, JSONB).contains(wanted)  # type: ignore[no-any-return]
     clauses: list[ColumnElement[bool]] = []
     for key, value in wanted.items():
         path = "$." + json.dumps(str(key))

@@ -1,0 +1,56 @@
+"""The simulator's knobs and scripted rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+
+class ToolCallSpec(msgspec.Struct, frozen=True):
+    """A tool call to answer with. Argument values may hold ``{after:WORD}`` placeholders."""
+
+    name: str
+    arguments: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class Rule(msgspec.Struct, frozen=True, kw_only=True):
+    """A scripted reply; the first rule that matches the conversation answers.
+
+    ``contains`` matches (case-insensitively) the last user message; ``last_role`` the role of
+    the last message. ``reply`` may use ``{tool_result}`` and ``{last_user}``.
+    """
+
+    contains: str | None = None
+    last_role: str | None = None
+    reply: str | None = None
+    tool_call: ToolCallSpec | None = None
+    token_delay_ms: float | None = None
+    reply_tokens: int | None = None
+
+
+DEFAULT_RULES: tuple[Rule, ...] = (
+    Rule(last_role="tool", reply="The tool returned: {tool_result}."),
+    Rule(
+        contains="calculate",
+        tool_call=ToolCallSpec("calculator", {"expression": "{after:calculate}"}),
+    ),
+    Rule(contains="slow", reply_tokens=40, token_delay_ms=50.0),
+    Rule(contains="hello", reply="Hello! I am the Headwater simulator."),
+)
+
+
+class SimConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """Server-wide defaults; a request may override delays with ``sim_ttft_ms``/``sim_token_delay_ms``."""
+
+    model: str = "headwater-sim"
+    ttft_ms: float = 0.0
+    token_delay_ms: float = 0.0
+    reply_tokens: int = 200
+    rules: tuple[Rule, ...] = DEFAULT_RULES
+
+
+def load_rules(path: str | Path) -> tuple[Rule, ...]:
+    """Read a JSON list of rules."""
+    return tuple(msgspec.json.decode(Path(path).read_bytes(), type=list[Rule]))

@@ -42,6 +42,7 @@ class Sample:
     ttft_ms: float
     tokens: int
     seconds: float
+    streaming_s: float = 0.0  # first token → last token
 
 
 @dataclass
@@ -49,6 +50,7 @@ class Result:
     mode: str
     single_ttft_ms: float
     single_tokens_per_s: float
+    single_streaming_tokens_per_s: float
     concurrent_ttft_p50_ms: float
     concurrent_aggregate_tokens_per_s: float
 
@@ -68,7 +70,8 @@ def raw_runner(sim_url: str) -> Callable[[httpx.AsyncClient], Awaitable[Sample]]
             "messages": [{"role": "user", "content": PROMPT}],
         }
         start = time.perf_counter()
-        first, tokens = 0.0, 0
+        first = last = 0.0
+        tokens = 0
         async with http.stream("POST", f"{sim_url}/chat/completions", json=body) as response:
             async for line in response.aiter_lines():
                 if (
@@ -77,9 +80,10 @@ def raw_runner(sim_url: str) -> Callable[[httpx.AsyncClient], Awaitable[Sample]]
                     and '"content":""' not in line
                 ):
                     tokens += 1
+                    last = time.perf_counter()
                     if tokens == 1:
-                        first = time.perf_counter()
-        return Sample((first - start) * 1000, tokens, time.perf_counter() - start)
+                        first = last
+        return Sample((first - start) * 1000, tokens, time.perf_counter() - start, last - first)
 
     return run
 
@@ -92,14 +96,16 @@ def headwater_runner(base_url: str) -> Callable[[httpx.AsyncClient], Awaitable[S
             "stream_mode": ["messages-tuple"],
         }
         start = time.perf_counter()
-        first, tokens = 0.0, 0
+        first = last = 0.0
+        tokens = 0
         async with http.stream("POST", f"{base_url}/runs/stream", json=body) as response:
             async for line in response.aiter_lines():
                 if line == "event: messages":
                     tokens += 1
+                    last = time.perf_counter()
                     if tokens == 1:
-                        first = time.perf_counter()
-        return Sample((first - start) * 1000, tokens, time.perf_counter() - start)
+                        first = last
+        return Sample((first - start) * 1000, tokens, time.perf_counter() - start, last - first)
 
     return run
 
@@ -115,15 +121,17 @@ def inproc_runner(sim_url: str) -> Callable[[httpx.AsyncClient], Awaitable[Sampl
     async def run(_: httpx.AsyncClient) -> Sample:
         config = {"configurable": {"thread_id": str(uuid.uuid4())}}
         start = time.perf_counter()
-        first, tokens = 0.0, 0
+        first = last = 0.0
+        tokens = 0
         async for chunk, _meta in graph.astream(
             {"messages": [("user", PROMPT)]}, config, stream_mode="messages"
         ):
             if getattr(chunk, "content", ""):
                 tokens += 1
+                last = time.perf_counter()
                 if tokens == 1:
-                    first = time.perf_counter()
-        return Sample((first - start) * 1000, tokens, time.perf_counter() - start)
+                    first = last
+        return Sample((first - start) * 1000, tokens, time.perf_counter() - start, last - first)
 
     return run
 
@@ -149,9 +157,35 @@ async def measure(
         mode=mode,
         single_ttft_ms=statistics.median(s.ttft_ms for s in singles),
         single_tokens_per_s=statistics.median(s.tokens / s.seconds for s in singles),
+        single_streaming_tokens_per_s=statistics.median((s.tokens - 1) / s.streaming_s for s in singles),
         concurrent_ttft_p50_ms=statistics.median(s.ttft_ms for s in batch),
         concurrent_aggregate_tokens_per_s=sum(s.tokens for s in batch) / wall,
     )
+
+
+def _ratio(value: float, base: float) -> str:
+    return f" ({value / base:.2f}x)"
+
+
+def table(results: list[Result], concurrency: int) -> str:
+    """A Markdown table; ratios and TTFT deltas are against the in-process graph."""
+    base = {r.mode: r for r in results}.get("inproc")
+    lines = [
+        f"| mode | TTFT, 1 run (ms) | tokens/s, 1 run | tokens/s while streaming, 1 run | TTFT p50, {concurrency} runs (ms) | aggregate tokens/s, {concurrency} runs |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        compare = base is not None and r is not base and r.mode != "raw"
+        delta = f" (+{r.single_ttft_ms - base.single_ttft_ms:.1f})" if compare and base else ""
+        ratio = _ratio(r.single_tokens_per_s, base.single_tokens_per_s) if compare and base else ""
+        sratio = _ratio(r.single_streaming_tokens_per_s, base.single_streaming_tokens_per_s) if compare and base else ""
+        aratio = _ratio(r.concurrent_aggregate_tokens_per_s, base.concurrent_aggregate_tokens_per_s) if compare and base else ""
+        lines.append(
+            f"| {r.mode} | {r.single_ttft_ms:.1f}{delta} | {r.single_tokens_per_s:,.0f}{ratio} | "
+            f"{r.single_streaming_tokens_per_s:,.0f}{sratio} | {r.concurrent_ttft_p50_ms:.1f} | "
+            f"{r.concurrent_aggregate_tokens_per_s:,.0f}{aratio} |"
+        )
+    return "\n".join(lines)
 
 
 async def main() -> None:
@@ -223,24 +257,7 @@ async def main() -> None:
         sim.terminate()
         sim.wait()
 
-    base = {r.mode: r for r in results}.get("inproc")
-    print(
-        "\n| mode | TTFT, 1 run (ms) | tokens/s, 1 run | TTFT p50, %d runs (ms) | aggregate tokens/s, %d runs |"
-        % (args.concurrency, args.concurrency)
-    )
-    print("|---|---|---|---|---|")
-    for r in results:
-        ratio = (
-            f" ({r.single_tokens_per_s / base.single_tokens_per_s:.2f}× inproc)"
-            if base and r is not base
-            else ""
-        )
-        delta = (
-            f" (+{r.single_ttft_ms - base.single_ttft_ms:.1f})" if base and r is not base else ""
-        )
-        print(
-            f"| {r.mode} | {r.single_ttft_ms:.1f}{delta} | {r.single_tokens_per_s:,.0f}{ratio} | {r.concurrent_ttft_p50_ms:.1f} | {r.concurrent_aggregate_tokens_per_s:,.0f} |"
-        )
+    print(table(results, args.concurrency))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps([asdict(r) for r in results], indent=2))
 

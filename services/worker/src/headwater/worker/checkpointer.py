@@ -35,10 +35,15 @@ async def open_checkpointer(
             await pool.close()
         return
 
+    import aiosqlite
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
     if dsn != ":memory:":
         Path(dsn).parent.mkdir(parents=True, exist_ok=True)
-    async with AsyncSqliteSaver.from_conn_string(dsn) as saver:
+    async with aiosqlite.connect(dsn) as conn:
+        # WAL + NORMAL: a checkpoint write costs no fsync of its own (dev mode only).
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        saver = AsyncSqliteSaver(conn)
         await saver.setup()
         yield saver

@@ -77,7 +77,8 @@ class _MemoryEvents(EventSubscription):
     async def next_batch(self, timeout: float | None) -> list[RunEvent]:
         if self._queue.empty():
             try:
-                first = await asyncio.wait_for(self._queue.get(), timeout)
+                async with asyncio.timeout(timeout):
+                    first = await self._queue.get()
             except TimeoutError:
                 return []
             batch = [first]

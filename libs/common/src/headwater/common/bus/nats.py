@@ -87,7 +87,8 @@ class _NatsEvents(EventSubscription):
     async def next_batch(self, timeout: float | None) -> list[RunEvent]:
         if self._queue.empty():
             try:
-                first = await asyncio.wait_for(self._queue.get(), timeout)
+                async with asyncio.timeout(timeout):
+                    first = await self._queue.get()
             except TimeoutError:
                 return []
             batch = [first]

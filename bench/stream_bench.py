@@ -157,7 +157,9 @@ async def measure(
         mode=mode,
         single_ttft_ms=statistics.median(s.ttft_ms for s in singles),
         single_tokens_per_s=statistics.median(s.tokens / s.seconds for s in singles),
-        single_streaming_tokens_per_s=statistics.median((s.tokens - 1) / s.streaming_s for s in singles),
+        single_streaming_tokens_per_s=statistics.median(
+            (s.tokens - 1) / s.streaming_s for s in singles
+        ),
         concurrent_ttft_p50_ms=statistics.median(s.ttft_ms for s in batch),
         concurrent_aggregate_tokens_per_s=sum(s.tokens for s in batch) / wall,
     )
@@ -178,8 +180,16 @@ def table(results: list[Result], concurrency: int) -> str:
         compare = base is not None and r is not base and r.mode != "raw"
         delta = f" (+{r.single_ttft_ms - base.single_ttft_ms:.1f})" if compare and base else ""
         ratio = _ratio(r.single_tokens_per_s, base.single_tokens_per_s) if compare and base else ""
-        sratio = _ratio(r.single_streaming_tokens_per_s, base.single_streaming_tokens_per_s) if compare and base else ""
-        aratio = _ratio(r.concurrent_aggregate_tokens_per_s, base.concurrent_aggregate_tokens_per_s) if compare and base else ""
+        sratio = (
+            _ratio(r.single_streaming_tokens_per_s, base.single_streaming_tokens_per_s)
+            if compare and base
+            else ""
+        )
+        aratio = (
+            _ratio(r.concurrent_aggregate_tokens_per_s, base.concurrent_aggregate_tokens_per_s)
+            if compare and base
+            else ""
+        )
         lines.append(
             f"| {r.mode} | {r.single_ttft_ms:.1f}{delta} | {r.single_tokens_per_s:,.0f}{ratio} | "
             f"{r.single_streaming_tokens_per_s:,.0f}{sratio} | {r.concurrent_ttft_p50_ms:.1f} | "
@@ -230,7 +240,12 @@ async def main() -> None:
                 runner = inproc_runner(sim_url)
             elif mode == "dev":
                 os.environ["HEADWATER_LLM_BASE_URL"] = sim_url
-                deployment = start_dev(extra_env={"HEADWATER_LLM_BASE_URL": sim_url})
+                deployment = start_dev(
+                    extra_env={
+                        "HEADWATER_LLM_BASE_URL": sim_url,
+                        "HEADWATER_WORKER_CONCURRENCY": str(args.concurrency),
+                    }
+                )
                 deployments.append(deployment)
                 runner = headwater_runner(deployment.base_url)
             elif mode == "nats":

@@ -133,6 +133,7 @@ def start_cluster(
     *,
     workers: int = 2,
     sim_url: str | None = None,
+    concurrency: int = 4,
 ) -> Deployment:
     """One API, ``workers`` workers, the simulator (unless ``sim_url``); real NATS and PostgreSQL."""
     workdir = Path(tempfile.mkdtemp(prefix="hw-cluster-"))
@@ -145,7 +146,7 @@ def start_cluster(
         HEADWATER_NAMESPACE=namespace,
         HEADWATER_LLM_BASE_URL=sim_url or f"http://127.0.0.1:{sim_port}/v1",
         HEADWATER_ACK_WAIT_S="3",
-        HEADWATER_WORKER_CONCURRENCY="4",
+        HEADWATER_WORKER_CONCURRENCY=str(concurrency),
         HEADWATER_DRAIN_TIMEOUT_S="5",
     )
     deployment = Deployment("cluster", f"http://127.0.0.1:{api_port}", env, workdir)

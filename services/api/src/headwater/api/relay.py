@@ -17,6 +17,8 @@ from headwater.common.subjects import END_EVENT
 HEARTBEAT = b": heartbeat\r\n\r\n"
 HEARTBEAT_S = 5.0
 FIRST_STATUS_CHECK_S = 0.5
+LINGER_S = 0.002
+"""After the first write, wait this long for more events so one write carries several."""
 
 StatusCheck = Callable[[], Awaitable[str | None]]
 """Returns the run's status, or None when the run is gone."""
@@ -45,6 +47,7 @@ async def sse_events(
     """
     finished = False
     wait = FIRST_STATUS_CHECK_S
+    linger = 0.0
     try:
         while True:
             batch = await subscription.next_batch(wait)
@@ -53,8 +56,13 @@ async def sse_events(
                     finished = True
                     return
                 wait = HEARTBEAT_S
+                linger = 0.0
                 yield HEARTBEAT
                 continue
+            if linger and batch[-1].event != END_EVENT:
+                await asyncio.sleep(linger)
+                batch += await subscription.next_batch(0)
+            linger = LINGER_S
             out = bytearray()
             for item in batch:
                 if item.event == END_EVENT:

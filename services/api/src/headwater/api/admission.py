@@ -107,6 +107,7 @@ class RunAdmission:
         thread_id: str | None,
         owner: str,
         headers: Mapping[str, str],
+        run_id: str | None = None,
     ) -> tuple[RunRow, RunRequest]:
         """Validate and write a pending run; return it with the bus request to submit."""
         modes = stream_modes(body)
@@ -119,7 +120,7 @@ class RunAdmission:
         if thread_id is not None and not is_uuid(thread_id):
             raise Unprocessable("Invalid thread ID: must be a UUID")
         temporary = thread_id is None and body.on_completion == "delete"
-        run_id = uuid7()
+        run_id = run_id or uuid7()
         async with self.ctx.sessions.begin() as session:
             assistant = await resolve_assistant(session, self.ctx, body.assistant_id)
             stamp = {"graph_id": assistant.graph_id, "assistant_id": assistant.assistant_id}

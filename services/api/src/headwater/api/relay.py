@@ -18,7 +18,8 @@ HEARTBEAT = b": heartbeat\r\n\r\n"
 HEARTBEAT_S = 5.0
 FIRST_STATUS_CHECK_S = 0.5
 LINGER_S = 0.002
-"""After the first write, wait this long for more events so one write carries several."""
+"""Events arriving within this long of the previous write wait for it to pass, so that a
+burst of tokens goes out in a few writes; an event after a quiet spell goes out at once."""
 
 StatusCheck = Callable[[], Awaitable[str | None]]
 """Returns the run's status, or None when the run is gone."""
@@ -47,7 +48,8 @@ async def sse_events(
     """
     finished = False
     wait = FIRST_STATUS_CHECK_S
-    linger = 0.0
+    loop = asyncio.get_running_loop()
+    last_write = 0.0
     try:
         while True:
             batch = await subscription.next_batch(wait)
@@ -56,13 +58,12 @@ async def sse_events(
                     finished = True
                     return
                 wait = HEARTBEAT_S
-                linger = 0.0
                 yield HEARTBEAT
                 continue
-            if linger and batch[-1].event != END_EVENT:
-                await asyncio.sleep(linger)
+            quiet = loop.time() - last_write
+            if quiet < LINGER_S and batch[-1].event != END_EVENT:
+                await asyncio.sleep(LINGER_S - quiet)
                 batch += await subscription.next_batch(0)
-            linger = LINGER_S
             out = bytearray()
             for item in batch:
                 if item.event == END_EVENT:
@@ -71,6 +72,7 @@ async def sse_events(
                 out += sse_frame(item.event, item.data, item.seq)
             if out:
                 yield bytes(out)
+                last_write = loop.time()
             if finished:
                 return
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ from headwater.api.wire import run_json
 from headwater.common.codec import dumps
 from headwater.common.db import repository
 from headwater.common.db.models import RunRow, ThreadRow
+from headwater.common.ids import uuid7
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import Parameter
 from litestar.response import Stream
@@ -80,18 +82,27 @@ async def _start(
     owner: str,
     request: Request[Any, Any, Any],
 ) -> tuple[RunRow, Any]:
-    """Write the run, subscribe to its events, then queue it (subscribe before insert)."""
+    """Write the run and subscribe to its events (at once), then queue it."""
     admission = RunAdmission(ctx)
-    run, run_request = await admission.create(
-        body, thread_id=thread_id, owner=owner, headers=request.headers
+    run_id = uuid7()
+    created, subscribed = await asyncio.gather(
+        admission.create(
+            body, thread_id=thread_id, owner=owner, headers=request.headers, run_id=run_id
+        ),
+        ctx.bus.subscribe_events(run_id),
+        return_exceptions=True,
     )
-    subscription = await ctx.bus.subscribe_events(run.run_id)
+    if isinstance(subscribed, BaseException) or isinstance(created, BaseException):
+        if not isinstance(subscribed, BaseException):
+            await subscribed.close()
+        raise created if isinstance(created, BaseException) else subscribed
+    run, run_request = created
     try:
         await admission.submit(run, run_request)
     except Exception:
-        await subscription.close()
+        await subscribed.close()
         raise
-    return run, subscription
+    return run, subscribed
 
 
 def _stream_response(

@@ -95,11 +95,13 @@ class RunExecutor:
     async def execute(self, delivery: RunDelivery) -> None:
         """Run one delivery to a final status; on worker shutdown hand it back (nak)."""
         request = delivery.request
-        control = await self.bus.subscribe_control(request.run_id)
+        # Listen for cancellation before the run can be seen running; claim meanwhile.
+        control, claimed = await asyncio.gather(
+            self.bus.subscribe_control(request.run_id),
+            self._claim(request.run_id, delivery.attempt),
+        )
         try:
-            async with self.sessions.begin() as session:
-                claimed = await repository.claim_run(session, request.run_id, delivery.attempt)
-            if claimed is None:
+            if not claimed:
                 await self._drop_finished(request)
                 await delivery.ack()
                 return
@@ -116,6 +118,10 @@ class RunExecutor:
             raise
         finally:
             await control.close()
+
+    async def _claim(self, run_id: str, attempt: int) -> bool:
+        async with self.sessions.begin() as session:
+            return await repository.claim_run(session, run_id, attempt)
 
     async def _drop_finished(self, request: RunRequest) -> None:
         """A redelivered request of a run that is final or gone: re-announce its end."""
@@ -136,7 +142,12 @@ class RunExecutor:
 
     async def _supervise(self, request: RunRequest, attempt: int, control: Any) -> None:
         config = run_config(request, attempt)
-        graph = await self.registry.get(request.graph_id, config)
+        try:
+            graph = await self.registry.get(request.graph_id, config)
+        except Exception as exc:
+            log.exception("run %s: cannot load graph %r", request.run_id, request.graph_id)
+            await self._fail(request, exc)
+            return
         streaming = asyncio.create_task(self._stream(graph, request, attempt, config))
         stopping = asyncio.create_task(control.get())
         try:
@@ -156,7 +167,30 @@ class RunExecutor:
         else:
             stopping.cancel()
             outcome = streaming.exception()
-        await self._finish(graph, request, config, outcome)
+        try:
+            await self._finish(graph, request, config, outcome)
+        except Exception as exc:
+            log.exception("run %s: recording the outcome failed", request.run_id)
+            await self._fail(request, exc)
+
+    async def _fail(self, request: RunRequest, exc: BaseException) -> None:
+        """Record a run as failed without touching its checkpoints; tell the readers."""
+        error = {"error": type(exc).__name__, "message": str(exc)}
+        await self.bus.publish_event(request.run_id, "error", dumps(error))
+        async with self.sessions.begin() as session:
+            await repository.finish_run(
+                session,
+                run_id=request.run_id,
+                thread_id=request.thread_id,
+                run_status="error",
+                thread_status="error",
+                error=error,
+                update_values=False,
+            )
+        end = RunEnd(
+            run_id=request.run_id, status="error", result=msgspec.Raw(dumps({"__error__": error}))
+        )
+        await self.bus.publish_event_confirmed(request.run_id, END_EVENT, encoder.encode(end))
 
     async def _stream(
         self, graph: Pregel, request: RunRequest, attempt: int, config: RunnableConfig
@@ -230,9 +264,9 @@ class RunExecutor:
                 interrupts=interrupts,
                 error=error,
             )
-            if request.temporary:
-                await repository.delete_thread(session, request.thread_id)
-        if request.temporary:
-            await self.checkpointer.adelete_thread(request.thread_id)
         end = RunEnd(run_id=run_id, status=run_status, result=msgspec.Raw(dumps(result)))
         await self.bus.publish_event_confirmed(run_id, END_EVENT, encoder.encode(end))
+        if request.temporary:  # stateless run: its thread goes once the client has the end
+            async with self.sessions.begin() as session:
+                await repository.delete_thread(session, request.thread_id)
+            await self.checkpointer.adelete_thread(request.thread_id)

@@ -24,6 +24,7 @@ class GraphRegistry:
         self._objects: dict[str, Any] = {
             gid: import_attribute(spec) for gid, spec in project.graphs.items()
         }
+        self._bound: dict[str, Pregel] = {}
 
     @property
     def graph_ids(self) -> list[str]:
@@ -32,10 +33,14 @@ class GraphRegistry:
 
     async def get(self, graph_id: str, config: RunnableConfig | None = None) -> Pregel:
         """The graph bound to the checkpointer; factories ``graph(config)`` are called."""
+        bound = self._bound.get(graph_id)
+        if bound is not None:
+            return bound
         try:
             obj = self._objects[graph_id]
         except KeyError as exc:
             raise UnknownGraphError(graph_id) from exc
+        static = isinstance(obj, Pregel)
         if not isinstance(obj, Pregel) and callable(obj):
             obj = obj(config or {}) if _takes_argument(obj) else obj()
             if inspect.isawaitable(obj):
@@ -44,7 +49,10 @@ class GraphRegistry:
             obj = obj.compile()
         if not isinstance(obj, Pregel):
             raise TypeError(f"graph {graph_id!r} is not a LangGraph graph: {type(obj).__name__}")
-        return obj.copy(update={"checkpointer": self.checkpointer})
+        bound = obj.copy(update={"checkpointer": self.checkpointer})
+        if static:  # compiled graphs are shared; factories are called per run
+            self._bound[graph_id] = bound
+        return bound
 
 
 def _takes_argument(func: Any) -> bool:

@@ -189,20 +189,18 @@ async def cancel_if_pending(session: AsyncSession, run_id: str) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def claim_run(session: AsyncSession, run_id: str, attempt: int) -> RunRow | None:
+async def claim_run(session: AsyncSession, run_id: str, attempt: int) -> bool:
     """A worker takes a run: pending (or running, on redelivery) → running.
 
-    Returns None when the run is gone or already final, so a redelivered request of a
-    finished run is acknowledged and dropped (JetStream is at-least-once).
+    False when the run is gone or already final, so a redelivered request of a finished
+    run is acknowledged and dropped (JetStream is at-least-once).
     """
     result = await session.execute(
         update(RunRow)
         .where(RunRow.run_id == run_id, RunRow.status.in_(ACTIVE_RUN_STATUSES))
         .values(status="running", attempt=attempt, updated_at=utcnow())
     )
-    if not result.rowcount:  # type: ignore[attr-defined]
-        return None
-    return await session.get(RunRow, run_id)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def finish_run(

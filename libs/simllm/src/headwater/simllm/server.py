@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import uvicorn
 from headwater.simllm.app import create_app
@@ -26,7 +27,7 @@ async def serve_in_background(
     """Start serving on the running loop; return the server, its task and the bound port."""
     server = uvicorn.Server(_config(config, host, port))
     server.config.loop = "none"
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]  # the host program owns signals
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

@@ -206,14 +206,15 @@ class RunAdmission:
             )
             session.add(thread)
             return thread
-        thread = await session.get(ThreadRow, thread_id, with_for_update=True)
-        if thread is None or thread.owner != owner:
-            if body.if_not_exists != "create" or thread is not None:
-                raise NotFound("Thread or assistant not found.")
-            thread = repository.new_thread(
-                thread_id, {**(body.metadata or {}), **stamp}, owner, status="busy"
-            )
-            session.add(thread)
+        existing = await session.get(ThreadRow, thread_id, with_for_update=True)
+        if existing is not None and existing.owner == owner:
+            return existing
+        if body.if_not_exists != "create" or existing is not None:
+            raise NotFound("Thread or assistant not found.")
+        thread = repository.new_thread(
+            thread_id, {**(body.metadata or {}), **stamp}, owner, status="busy"
+        )
+        session.add(thread)
         return thread
 
     async def _active_runs(self, session: AsyncSession, thread_id: str) -> int:

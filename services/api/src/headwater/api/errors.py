@@ -86,7 +86,7 @@ def on_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[st
     return Response({"detail": "Internal server error"}, status_code=500, media_type=MediaType.JSON)
 
 
-EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
     ApiError: on_api_error,
     ValidationException: on_validation_error,
     HTTPException: on_http_error,

@@ -85,17 +85,16 @@ async def _start(
     """Write the run and subscribe to its events (at once), then queue it."""
     admission = RunAdmission(ctx)
     run_id = uuid7()
-    created, subscribed = await asyncio.gather(
-        admission.create(
+    subscribing = asyncio.create_task(ctx.bus.subscribe_events(run_id))
+    try:
+        created = await admission.create(
             body, thread_id=thread_id, owner=owner, headers=request.headers, run_id=run_id
-        ),
-        ctx.bus.subscribe_events(run_id),
-        return_exceptions=True,
-    )
-    if isinstance(subscribed, BaseException) or isinstance(created, BaseException):
-        if not isinstance(subscribed, BaseException):
-            await subscribed.close()
-        raise created if isinstance(created, BaseException) else subscribed
+        )
+    except BaseException:
+        subscription = await subscribing
+        await subscription.close()
+        raise
+    subscribed = await subscribing
     run, run_request = created
     try:
         await admission.submit(run, run_request)

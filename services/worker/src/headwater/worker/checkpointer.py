@@ -44,6 +44,6 @@ async def open_checkpointer(
         # WAL + NORMAL: a checkpoint write costs no fsync of its own (dev mode only).
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA synchronous=NORMAL")
-        saver = AsyncSqliteSaver(conn)
-        await saver.setup()
-        yield saver
+        sqlite_saver = AsyncSqliteSaver(conn)
+        await sqlite_saver.setup()
+        yield sqlite_saver

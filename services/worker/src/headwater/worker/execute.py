@@ -193,7 +193,11 @@ class RunExecutor:
         await self.bus.publish_event_confirmed(request.run_id, END_EVENT, encoder.encode(end))
 
     async def _stream(
-        self, graph: Pregel, request: RunRequest, attempt: int, config: RunnableConfig
+        self,
+        graph: Pregel[Any, Any, Any, Any],
+        request: RunRequest,
+        attempt: int,
+        config: RunnableConfig,
     ) -> None:
         bus, run_id = self.bus, request.run_id
         await bus.publish_event(run_id, "metadata", dumps({"run_id": run_id, "attempt": attempt}))
@@ -223,7 +227,7 @@ class RunExecutor:
 
     async def _finish(
         self,
-        graph: Pregel,
+        graph: Pregel[Any, Any, Any, Any],
         request: RunRequest,
         config: RunnableConfig,
         outcome: BaseException | None,

@@ -24,14 +24,16 @@ class GraphRegistry:
         self._objects: dict[str, Any] = {
             gid: import_attribute(spec) for gid, spec in project.graphs.items()
         }
-        self._bound: dict[str, Pregel] = {}
+        self._bound: dict[str, Pregel[Any, Any, Any, Any]] = {}
 
     @property
     def graph_ids(self) -> list[str]:
         """Served graph ids."""
         return list(self._objects)
 
-    async def get(self, graph_id: str, config: RunnableConfig | None = None) -> Pregel:
+    async def get(
+        self, graph_id: str, config: RunnableConfig | None = None
+    ) -> Pregel[Any, Any, Any, Any]:
         """The graph bound to the checkpointer; factories ``graph(config)`` are called."""
         bound = self._bound.get(graph_id)
         if bound is not None:

@@ -70,7 +70,7 @@ class _MemoryEvents(EventSubscription):
                 self._queue.put_nowait(event)
         log.listeners.add(self._queue)
 
-    async def __aiter__(self) -> AsyncIterator[RunEvent]:  # type: ignore[override]
+    async def __aiter__(self) -> AsyncIterator[RunEvent]:
         while True:
             yield await self._queue.get()
 

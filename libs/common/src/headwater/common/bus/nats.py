@@ -80,7 +80,7 @@ class _NatsEvents(EventSubscription):
     async def on_msg(self, msg: Msg) -> None:
         self._queue.put_nowait(_to_event(msg))
 
-    async def __aiter__(self) -> AsyncIterator[RunEvent]:  # type: ignore[override]
+    async def __aiter__(self) -> AsyncIterator[RunEvent]:
         while True:
             yield await self._queue.get()
 

@@ -22,6 +22,11 @@ FINAL_RUN_STATUSES = ("success", "error", "timeout", "interrupted")
 SortOrder = Literal["asc", "desc"]
 
 
+def _dialect(session: AsyncSession) -> str:
+    bind = session.get_bind()
+    return bind.dialect.name
+
+
 def aware(value: dt.datetime) -> dt.datetime:
     """SQLite hands back naive datetimes; they are UTC."""
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
@@ -34,7 +39,7 @@ def metadata_matches(
     if not wanted:
         return true()
     if dialect == "postgresql":
-        return type_coerce(column, JSONB).contains(wanted)  # type: ignore[no-any-return]
+        return type_coerce(column, JSONB).contains(wanted)
     clauses: list[ColumnElement[bool]] = []
     for key, value in wanted.items():
         path = "$." + json.dumps(str(key))
@@ -90,7 +95,7 @@ async def search_assistants(
     sort_order: SortOrder,
 ) -> tuple[Sequence[AssistantRow], int]:
     """Assistants matching the filters, one page, plus the total count."""
-    dialect = session.bind.dialect.name
+    dialect = _dialect(session)
     where = [metadata_matches(AssistantRow.metadata_, metadata, dialect)]
     if graph_id:
         where.append(AssistantRow.graph_id == graph_id)
@@ -141,7 +146,7 @@ async def search_threads(
     owner: str,
 ) -> tuple[Sequence[ThreadRow], int]:
     """The owner's threads matching the filters, one page, plus the total count."""
-    dialect = session.bind.dialect.name
+    dialect = _dialect(session)
     where = [ThreadRow.owner == owner, metadata_matches(ThreadRow.metadata_, metadata, dialect)]
     if ids:
         where.append(ThreadRow.thread_id.in_(ids))

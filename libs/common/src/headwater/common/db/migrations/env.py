@@ -22,7 +22,10 @@ def _ours(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: A
 
 def _run(connection: Connection) -> None:
     context.configure(
-        connection=connection, target_metadata=target_metadata, render_as_batch=True, include_object=_ours
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        include_object=_ours,
     )
     with context.begin_transaction():
         context.run_migrations()

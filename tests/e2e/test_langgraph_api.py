@@ -177,7 +177,9 @@ async def test_runs_on_many_threads(deployment: Deployment, client: LangGraphCli
         state = await client.threads.get_state(thread["thread_id"])
         assert state["values"]["log"] == ["step 1", "step 2", "step 3"]
     if deployment.kind == "cluster":
-        assert pids == set(deployment.worker_pids().values()), "runs spread over both workers"
+        workers = deployment.worker_pids()
+        assert len(workers) == 2, f"both workers alive: {workers}"
+        assert pids == set(workers.values()), "runs spread over both workers"
 
 
 async def test_errors_are_clear(deployment: Deployment, client: LangGraphClient) -> None:

@@ -73,7 +73,7 @@ async def run_dev(settings: Settings, *, start_simllm: bool) -> None:
         engine = make_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
         worker = await stack.enter_async_context(
-            worker_components(settings, bus, make_sessionmaker(engine))
+            worker_components(settings, bus, make_sessionmaker(engine), setup_checkpointer=True)
         )
         stop = asyncio.Event()
         worker_task = asyncio.create_task(worker.run(stop))
@@ -133,8 +133,12 @@ async def run_memory(settings: Settings) -> None:
 
 async def run_migrate(settings: Settings, *, streams: bool) -> None:
     """Apply database migrations; with ``streams``, also create the NATS streams and consumer."""
+    from headwater.worker.checkpointer import open_checkpointer
+
     await asyncio.to_thread(upgrade, settings.database_url)
-    log.info("database migrated: %s", settings.database_url.split("@")[-1])
+    async with open_checkpointer(settings.checkpoint_dsn, pool_size=1, setup=True):
+        pass
+    log.info("database and checkpointer migrated: %s", settings.database_url.split("@")[-1])
     if streams:
         bus = nats_bus(settings, "headwater-migrate")
         await bus.start()

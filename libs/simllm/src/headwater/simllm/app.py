@@ -115,7 +115,7 @@ def create_app(config: SimConfig) -> Litestar:
     async def health() -> Response[bytes]:
         return Response(b"", status_code=200)
 
-    @post("/v1/chat/completions")
+    @post("/v1/chat/completions", status_code=200)
     async def chat(request: Request[Any, Any, Any]) -> Response[Any] | Stream:
         try:
             body = orjson.loads(await request.body())
@@ -173,7 +173,7 @@ def create_app(config: SimConfig) -> Litestar:
             }
         )
 
-    @post("/v1/embeddings")
+    @post("/v1/embeddings", status_code=200)
     async def embeddings(request: Request[Any, Any, Any]) -> Response[Any]:
         try:
             body = orjson.loads(await request.body())

@@ -11,9 +11,14 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 @contextlib.asynccontextmanager
 async def open_checkpointer(
-    dsn: str, *, pool_size: int = 10
+    dsn: str, *, pool_size: int = 10, setup: bool = False
 ) -> AsyncIterator[BaseCheckpointSaver[str]]:
-    """Open (and set up, idempotently) the checkpointer behind ``dsn``."""
+    """Open the checkpointer behind ``dsn``.
+
+    PostgreSQL tables are created by ``headwater migrate`` (``setup=True``), never by every
+    worker replica at start-up: concurrent set-ups deadlock. SQLite (dev, one process) is
+    always set up.
+    """
     if dsn.startswith("postgres"):
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
         from psycopg.rows import dict_row
@@ -29,7 +34,8 @@ async def open_checkpointer(
         await pool.open()
         try:
             saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
-            await saver.setup()
+            if setup:
+                await saver.setup()
             yield saver
         finally:
             await pool.close()

@@ -82,13 +82,17 @@ class Worker:
 
 @contextlib.asynccontextmanager
 async def worker_components(
-    settings: Settings, bus: Bus, sessions: async_sessionmaker[AsyncSession]
+    settings: Settings,
+    bus: Bus,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    setup_checkpointer: bool = False,
 ) -> AsyncIterator[Worker]:
     """Load the project, open the checkpointer, answer graph requests; yield the Worker."""
     project = load_project(settings.config)
     apply_env(project)
     async with open_checkpointer(
-        settings.checkpoint_dsn, pool_size=settings.worker_concurrency + 2
+        settings.checkpoint_dsn, pool_size=settings.worker_concurrency + 2, setup=setup_checkpointer
     ) as saver:
         registry = GraphRegistry(project, saver)
         await bus.serve_requests(GraphRequestHandler(registry))

@@ -219,9 +219,10 @@ class NatsBus(Bus):
     async def close(self) -> None:
         if self._nc is None:
             return
+        await self.stop_serving()
         nc, self._nc = self._nc, None
         with contextlib.suppress(Exception):
-            await nc.drain()
+            await nc.flush(timeout=2)  # what was published reaches the server
         if not nc.is_closed:
             await nc.close()
 

@@ -1,0 +1,232 @@
+"""One contract, two buses: the in-process Bus and the NATS JetStream Bus behave the same."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Mapping
+
+import pytest
+from headwater.common.bus import Bus, EventSubscription, RunEvent
+from headwater.common.bus.memory import InProcessBus
+from headwater.common.bus.nats import NatsBus
+from headwater.common.schemas import RunControl, RunRequest
+from headwater.common.subjects import Names
+
+from tests.services import NatsServer
+
+pytestmark = pytest.mark.timeout(30)
+ACK_WAIT = 1.0
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("memory", marks=pytest.mark.unit),
+        pytest.param("nats", marks=pytest.mark.integration),
+    ]
+)
+async def bus(request: pytest.FixtureRequest, namespace: str) -> AsyncIterator[Bus]:
+    if request.param == "memory":
+        memory = InProcessBus(ack_wait=ACK_WAIT, max_deliver=3, retention=60)
+        await memory.start()
+        yield memory
+        await memory.close()
+        return
+    server: NatsServer = request.getfixturevalue("nats_server")
+    nats_bus = NatsBus(server.url, Names(namespace), ack_wait=ACK_WAIT, max_deliver=3, retention=60)
+    await nats_bus.start()
+    yield nats_bus
+    await nats_bus.delete_streams()
+    await nats_bus.close()
+
+
+def run_request(**overrides: object) -> RunRequest:
+    fields: dict[str, object] = {
+        "run_id": str(uuid.uuid4()),
+        "thread_id": str(uuid.uuid4()),
+        "assistant_id": str(uuid.uuid4()),
+        "graph_id": "agent",
+        "input": {"messages": [{"role": "user", "content": "hi"}]},
+        "stream_mode": ["values", "messages-tuple"],
+    }
+    fields.update(overrides)
+    return RunRequest(**fields)  # type: ignore[arg-type]
+
+
+async def collect(sub: EventSubscription, count: int, timeout: float = 5.0) -> list[RunEvent]:
+    events: list[RunEvent] = []
+    async with asyncio.timeout(timeout):
+        while len(events) < count:
+            events.extend(await sub.next_batch(timeout))
+    return events
+
+
+# runs -------------------------------------------------------------------------------
+async def test_submit_fetch_ack(bus: Bus) -> None:
+    request = run_request(config={"configurable": {"k": 1}}, owner="u1")
+    await bus.submit_run(
+        request, {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+    )
+    [delivery] = await bus.fetch_runs(5, timeout=2.0)
+    assert delivery.request == request
+    assert delivery.attempt == 1
+    assert delivery.headers["traceparent"].startswith("00-0af76519")
+    await delivery.ack()
+    assert await bus.fetch_runs(5, timeout=ACK_WAIT * 1.5) == []
+
+
+async def test_same_run_id_is_stored_once(bus: Bus) -> None:
+    request = run_request()
+    await bus.submit_run(request)
+    await bus.submit_run(request)
+    deliveries = await bus.fetch_runs(5, timeout=1.0)
+    deliveries += await bus.fetch_runs(5, timeout=0.5)
+    assert [d.request.run_id for d in deliveries] == [request.run_id]
+    await deliveries[0].ack()
+
+
+async def test_unacked_run_is_redelivered_after_ack_wait(bus: Bus) -> None:
+    request = run_request()
+    await bus.submit_run(request)
+    [first] = await bus.fetch_runs(1, timeout=2.0)
+    assert first.attempt == 1
+    [second] = await bus.fetch_runs(1, timeout=ACK_WAIT * 4)
+    assert second.request.run_id == request.run_id and second.attempt == 2
+    await second.ack()
+
+
+async def test_nak_redelivers_at_once_and_term_stops(bus: Bus) -> None:
+    request = run_request()
+    await bus.submit_run(request)
+    [first] = await bus.fetch_runs(1, timeout=2.0)
+    await first.nak()
+    [again] = await bus.fetch_runs(1, timeout=ACK_WAIT / 2)
+    assert again.attempt == 2
+    await again.term()
+    assert await bus.fetch_runs(1, timeout=ACK_WAIT * 1.5) == []
+
+
+async def test_in_progress_prevents_redelivery(bus: Bus) -> None:
+    request = run_request()
+    await bus.submit_run(request)
+    [delivery] = await bus.fetch_runs(1, timeout=2.0)
+    for _ in range(8):  # 2.4 s, more than twice ack_wait
+        await delivery.in_progress()
+        assert await bus.fetch_runs(1, timeout=0.3) == []
+    await delivery.ack()
+
+
+async def test_max_deliver_stops_redelivery(bus: Bus) -> None:
+    await bus.submit_run(run_request())
+    attempts = []
+    for _ in range(3):
+        [delivery] = await bus.fetch_runs(1, timeout=2.0)
+        attempts.append(delivery.attempt)
+        await delivery.nak()
+    assert attempts == [1, 2, 3]
+    assert await bus.fetch_runs(1, timeout=ACK_WAIT * 1.5) == []
+
+
+# events -----------------------------------------------------------------------------
+async def test_events_replay_in_order_from_any_sequence(bus: Bus) -> None:
+    run_id, other = str(uuid.uuid4()), str(uuid.uuid4())
+    early = await bus.subscribe_events(run_id)
+    payloads = [(f"e{i}", f'{{"i":{i}}}'.encode()) for i in range(6)]
+    for name, data in payloads[:-1]:
+        await bus.publish_event(run_id, name, data)
+        await bus.publish_event(other, "noise", b"{}")
+    last_seq = await bus.publish_event_confirmed(run_id, *payloads[-1], headers={"X-Test": "yes"})
+
+    live = await collect(early, 6)
+    late = await bus.subscribe_events(run_id)
+    replayed = await collect(late, 6)
+    for events in (live, replayed):
+        assert [(e.event, e.data) for e in events] == payloads
+        seqs = [e.seq for e in events]
+        assert seqs == sorted(seqs) and len(set(seqs)) == 6 and seqs[-1] == last_seq
+    assert live[-1].headers.get("X-Test") == "yes"
+
+    cut = live[2].seq
+    tail = await bus.subscribe_events(run_id, after_seq=cut)
+    assert [e.seq for e in await collect(tail, 3)] == [e.seq for e in live[3:]]
+    assert await tail.next_batch(0.3) == [], "nothing else, and no other run's events"
+    for sub in (early, late, tail):
+        await sub.close()
+
+
+async def test_next_batch_times_out_and_returns_everything_waiting(bus: Bus) -> None:
+    run_id = str(uuid.uuid4())
+    sub = await bus.subscribe_events(run_id)
+    assert await sub.next_batch(0.2) == []
+    for i in range(20):
+        await bus.publish_event(run_id, "token", str(i).encode())
+    await bus.publish_event_confirmed(run_id, "token", b"20")
+    await asyncio.sleep(0.3)
+    batch = await sub.next_batch(1.0)
+    assert len(batch) > 1 and [e.data for e in batch] == [
+        str(i).encode() for i in range(len(batch))
+    ]
+    rest = await collect(sub, 21 - len(batch))
+    assert [e.data for e in batch + rest] == [str(i).encode() for i in range(21)]
+    await sub.close()
+
+
+# control and request-reply ----------------------------------------------------------
+async def test_control_reaches_only_its_run(bus: Bus) -> None:
+    run_id, other = str(uuid.uuid4()), str(uuid.uuid4())
+    control = await bus.subscribe_control(run_id)
+    await bus.send_control(RunControl(run_id=other))
+    await bus.send_control(RunControl(run_id=run_id, action="rollback"))
+    async with asyncio.timeout(3):
+        message = await control.get()
+    assert message == RunControl(run_id=run_id, action="rollback")
+    await control.close()
+
+
+async def test_request_reply(bus: Bus) -> None:
+    seen: list[tuple[bytes, Mapping[str, str]]] = []
+
+    async def handler(payload: bytes, headers: Mapping[str, str]) -> bytes:
+        seen.append((payload, headers))
+        return b"answer:" + payload
+
+    with pytest.raises(TimeoutError):
+        await bus.request(b"nobody", timeout=0.5)
+    await bus.serve_requests(handler)
+    assert (
+        await bus.request(b"state?", timeout=3.0, headers={"traceparent": "00-1-2-01"})
+        == b"answer:state?"
+    )
+    assert seen[0][0] == b"state?" and seen[0][1].get("traceparent") == "00-1-2-01"
+    await bus.stop_serving()
+    with pytest.raises(TimeoutError):
+        await bus.request(b"again", timeout=0.5)
+
+
+@pytest.mark.integration
+async def test_nats_restart_keeps_stored_events(namespace: str) -> None:
+    server = NatsServer()
+    server.start()
+    bus = NatsBus(server.url, Names(namespace), ack_wait=ACK_WAIT, max_deliver=3, retention=60)
+    try:
+        await bus.start()
+        run_id = str(uuid.uuid4())
+        for i in range(5):
+            await bus.publish_event(run_id, "token", str(i).encode())
+        await bus.publish_event_confirmed(run_id, "token", b"5")
+        server.kill()
+        server.start()  # same port, same store
+        async with asyncio.timeout(10):
+            while not await bus.healthy():
+                await asyncio.sleep(0.1)
+        await bus.publish_event_confirmed(run_id, "token", b"6")
+        sub = await bus.subscribe_events(run_id)
+        assert [e.data for e in await collect(sub, 7)] == [str(i).encode() for i in range(7)]
+        await sub.close()
+        await bus.submit_run(request := run_request())
+        [delivery] = await bus.fetch_runs(1, timeout=3.0)
+        assert delivery.request.run_id == request.run_id
+        await delivery.ack()
+    finally:
+        await bus.close()
+        server.cleanup()

@@ -7,12 +7,12 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 
 import pytest
+
 from headwater.common.bus import Bus, EventSubscription, RunEvent
 from headwater.common.bus.memory import InProcessBus
 from headwater.common.bus.nats import NatsBus
 from headwater.common.schemas import RunControl, RunRequest
 from headwater.common.subjects import Names
-
 from tests.services import NatsServer
 
 pytestmark = pytest.mark.timeout(30)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from headwater.api.relay import HEARTBEAT, final_result, sse_events, sse_frame
 from headwater.common.bus.memory import InProcessBus
 from headwater.common.schemas import RunEnd, encoder

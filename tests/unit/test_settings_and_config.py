@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from headwater.common.codec import dumps
 from headwater.common.graph_config import ConfigError, load_project
 from headwater.common.ids import assistant_id_for_graph, is_uuid, uuid7

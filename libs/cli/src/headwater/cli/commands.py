@@ -9,6 +9,7 @@ import os
 from typing import Any
 
 import uvicorn
+
 from headwater.cli.runtime import stop_on_signals
 from headwater.common.bus.memory import InProcessBus
 from headwater.common.bus.nats import NatsBus

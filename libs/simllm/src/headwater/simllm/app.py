@@ -11,11 +11,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
+from litestar import Litestar, Request, Response, get, post
+from litestar.response import Stream
+
 from headwater.simllm.chunks import DONE, ChunkWriter, error_body
 from headwater.simllm.config import SimConfig
 from headwater.simllm.script import Reply, message_text, plan_reply
-from litestar import Litestar, Request, Response, get, post
-from litestar.response import Stream
 
 EMBEDDING_DIMS = 64
 

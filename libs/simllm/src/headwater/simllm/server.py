@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 
 import uvicorn
+
 from headwater.simllm.app import create_app
 from headwater.simllm.config import SimConfig
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from headwater.api.context import ApiContext
 from headwater.api.errors import ApiError, Conflict, NotFound, Unavailable, Unprocessable
 from headwater.api.schemas import RunCreate
@@ -16,8 +19,6 @@ from headwater.common.db.models import AssistantRow, RunRow, ThreadRow, utcnow
 from headwater.common.ids import assistant_id_for_graph, is_uuid, uuid7
 from headwater.common.schemas import RunControl, RunEnd, RunRequest, encoder
 from headwater.common.subjects import END_EVENT
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 STREAM_MODES = frozenset(
     {"values", "updates", "messages", "messages-tuple", "custom", "debug", "tasks", "checkpoints"}

@@ -7,6 +7,13 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from headwater.api.assistants import AssistantsController, register_system_assistants
 from headwater.api.context import ApiContext
 from headwater.api.deps import DEPENDENCIES
@@ -20,12 +27,6 @@ from headwater.common.db.engine import make_engine, make_sessionmaker
 from headwater.common.graph_config import load_project
 from headwater.common.settings import Settings
 from headwater.common.subjects import Names
-from litestar import Litestar
-from litestar.config.cors import CORSConfig
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
 EXPOSED_HEADERS = ["x-pagination-total", "x-pagination-next", "content-location", "location"]

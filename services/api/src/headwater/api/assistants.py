@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar import Controller, Response, get, post
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from headwater.api.context import ApiContext
 from headwater.api.deps import require_uuid
 from headwater.api.errors import NotFound
@@ -12,8 +15,6 @@ from headwater.api.wire import assistant_json
 from headwater.common.db import repository
 from headwater.common.db.models import AssistantRow
 from headwater.common.ids import assistant_id_for_graph
-from litestar import Controller, Response, get, post
-from sqlalchemy.ext.asyncio import AsyncSession
 
 
 async def register_system_assistants(session: AsyncSession, graph_ids: list[str]) -> None:

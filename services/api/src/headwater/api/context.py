@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from headwater.common.bus import Bus
 from headwater.common.settings import Settings
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 
 @dataclass(slots=True)

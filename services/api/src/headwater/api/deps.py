@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from headwater.api.context import ApiContext
-from headwater.api.errors import Unprocessable
-from headwater.common.ids import is_uuid
 from litestar import Request
 from litestar.datastructures import State
 from litestar.di import Provide
+
+from headwater.api.context import ApiContext
+from headwater.api.errors import Unprocessable
+from headwater.common.ids import is_uuid
 
 
 def provide_ctx(state: State) -> ApiContext:

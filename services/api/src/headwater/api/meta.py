@@ -5,9 +5,10 @@ from __future__ import annotations
 from importlib.metadata import version
 from typing import Any
 
-from headwater.api.context import ApiContext
 from litestar import Response, get
 from sqlalchemy import text
+
+from headwater.api.context import ApiContext
 
 HEADWATER_VERSION = version("headwater-api")
 

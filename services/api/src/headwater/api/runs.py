@@ -6,6 +6,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.params import Parameter
+from litestar.response import Stream
+
 from headwater.api.admission import RunAdmission
 from headwater.api.context import ApiContext
 from headwater.api.deps import require_uuid
@@ -17,9 +21,6 @@ from headwater.common.codec import dumps
 from headwater.common.db import repository
 from headwater.common.db.models import RunRow, ThreadRow
 from headwater.common.ids import uuid7
-from litestar import Controller, Request, Response, delete, get, post
-from litestar.params import Parameter
-from litestar.response import Stream
 
 SSE_MEDIA_TYPE = "text/event-stream"  # Litestar appends "; charset=utf-8"
 SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}

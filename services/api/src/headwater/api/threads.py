@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from litestar import Controller, Response, delete, get, patch, post
+
 from headwater.api.context import ApiContext
 from headwater.api.deps import require_uuid
 from headwater.api.errors import Conflict, NotFound, Unavailable
@@ -14,7 +16,6 @@ from headwater.common.db import repository
 from headwater.common.db.models import ThreadRow, utcnow
 from headwater.common.ids import uuid7
 from headwater.common.schemas import GraphRequest, encoder, graph_reply_decoder
-from litestar import Controller, Response, delete, get, patch, post
 
 
 async def _owned_thread(ctx: ApiContext, thread_id: str, owner: str) -> ThreadRow:

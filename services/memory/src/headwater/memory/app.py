@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from headwater.common.settings import Settings
 from litestar import Litestar, get
+
+from headwater.common.settings import Settings
 
 
 @get(["/ok", "/healthz"])

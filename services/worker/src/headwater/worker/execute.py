@@ -9,6 +9,12 @@ from importlib.metadata import version
 from typing import Any
 
 import msgspec
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.pregel import Pregel
+from langgraph.types import Command
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from headwater.common.bus import Bus, RunDelivery
 from headwater.common.codec import dumps, loads
 from headwater.common.db import repository
@@ -17,11 +23,6 @@ from headwater.common.subjects import END_EVENT
 from headwater.worker.registry import GraphRegistry
 from headwater.worker.state import thread_interrupts
 from headwater.worker.stream_parts import PartEncoder, graph_stream_modes
-from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.pregel import Pregel
-from langgraph.types import Command
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 log = logging.getLogger(__name__)
 LANGGRAPH_VERSION = version("langgraph")

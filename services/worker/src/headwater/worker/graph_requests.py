@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping
 
 import msgspec
+
 from headwater.common.codec import dumps
 from headwater.common.schemas import GraphReply, encoder, graph_request_decoder
 from headwater.worker.registry import GraphRegistry, UnknownGraphError

@@ -5,10 +5,11 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from headwater.common.graph_config import ProjectConfig, import_attribute
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.pregel import Pregel
+
+from headwater.common.graph_config import ProjectConfig, import_attribute
 
 
 class UnknownGraphError(LookupError):

@@ -7,6 +7,8 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from headwater.common.bus import Bus
 from headwater.common.graph_config import apply_env, load_project
 from headwater.common.settings import Settings
@@ -14,7 +16,6 @@ from headwater.worker.checkpointer import open_checkpointer
 from headwater.worker.execute import RunExecutor
 from headwater.worker.graph_requests import GraphRequestHandler
 from headwater.worker.registry import GraphRegistry
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,13 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import nats
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext
+from nats.js import api as js_api
+from nats.js.errors import BadRequestError, NotFoundError
+
 from headwater.common.bus.base import (
     Bus,
     ControlSubscription,
@@ -33,12 +40,6 @@ from headwater.common.schemas import (
     run_request_decoder,
 )
 from headwater.common.subjects import EVENT_HEADER, Names
-from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
-from nats.js import JetStreamContext
-from nats.js import api as js_api
-from nats.js.errors import BadRequestError, NotFoundError
 
 log = logging.getLogger(__name__)
 

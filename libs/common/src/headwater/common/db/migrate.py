@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+
 from headwater.common.db.engine import sqlite_path
 
 MIGRATIONS = Path(__file__).with_name("migrations")

@@ -11,11 +11,12 @@ import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from headwater.common.db.models import AssistantRow, RunRow, ThreadRow, utcnow
 from sqlalchemy import ColumnElement, and_, delete, func, select, true, type_coerce, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+
+from headwater.common.db.models import AssistantRow, RunRow, ThreadRow, utcnow
 
 ACTIVE_RUN_STATUSES = ("pending", "running")
 FINAL_RUN_STATUSES = ("success", "error", "timeout", "interrupted")

@@ -6,9 +6,10 @@ import asyncio
 from typing import Any
 
 from alembic import context
+from sqlalchemy.engine import Connection
+
 from headwater.common.db.engine import make_engine
 from headwater.common.db.models import Base
-from sqlalchemy.engine import Connection
 
 target_metadata = Base.metadata
 

@@ -1,7 +1,12 @@
-"""Example agent: a chat model that may call a calculator tool.
+"""Example agent: a chat model with a calculator and an e-mail tool that needs approval.
 
 The model is any OpenAI-compatible server: vLLM in a cluster, the Headwater simulator in
-dev and tests (``HEADWATER_LLM_BASE_URL``). Ask it to "calculate 6*7" to see a tool call.
+dev and tests (``HEADWATER_LLM_BASE_URL``). With the simulator, "calculate 6*7" calls the
+calculator; "send an email about the release" asks a human to approve ``send_email``
+(the run stops at an interrupt; resume it with ``command={"resume": {"approved": true}}``).
+
+Sampling parameters (``temperature``, ``max_tokens``, ``stop``, ``top_p``) may arrive in
+``config["configurable"]["model_params"]``; the OpenAI-compatible front puts them there.
 """
 
 from __future__ import annotations
@@ -10,14 +15,15 @@ import ast
 import functools
 import operator
 import os
-from typing import Any
+from typing import Annotated, Any
 
-from langchain_core.messages import AnyMessage
+from langchain_core.messages import AnyMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import tool
+from langchain_core.tools import InjectedToolCallId, tool
 from langchain_openai import ChatOpenAI
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
+from langgraph.types import Command, interrupt
 
 _OPERATORS: dict[type, Any] = {
     ast.Add: operator.add,
@@ -29,6 +35,7 @@ _OPERATORS: dict[type, Any] = {
     ast.USub: operator.neg,
     ast.UAdd: operator.pos,
 }
+MODEL_PARAMS = ("temperature", "max_tokens", "stop", "top_p")
 
 
 def _evaluate(node: ast.AST) -> float:
@@ -53,7 +60,26 @@ def calculator(expression: str) -> str:
     return str(int(result) if float(result).is_integer() else result)
 
 
-TOOLS = [calculator]
+@tool
+def send_email(to: str, subject: str, tool_call_id: Annotated[str, InjectedToolCallId]) -> Command:
+    """Send an e-mail. A human approves every call before it runs."""
+    sent = {"to": to, "subject": subject}
+    return Command(
+        update={
+            "sent_emails": [sent],
+            "messages": [ToolMessage(f"E-mail to {to} sent.", tool_call_id=tool_call_id)],
+        }
+    )
+
+
+TOOLS = [calculator, send_email]
+NEEDS_APPROVAL = {"send_email"}
+
+
+class AgentState(MessagesState):
+    """Messages plus a record of the e-mails actually sent."""
+
+    sent_emails: Annotated[list[dict[str, str]], operator.add]
 
 
 @functools.cache
@@ -70,22 +96,47 @@ def _model() -> Any:
     return llm.bind_tools(TOOLS)
 
 
-async def chat(state: MessagesState, config: RunnableConfig) -> dict[str, list[AnyMessage]]:
+async def chat(state: AgentState, config: RunnableConfig) -> dict[str, list[AnyMessage]]:
     """Ask the model for the next message."""
-    reply = await _model().ainvoke(state["messages"], config)
+    requested = (config.get("configurable") or {}).get("model_params") or {}
+    params = {k: v for k, v in requested.items() if k in MODEL_PARAMS and v is not None}
+    model = _model().bind(**params) if params else _model()
+    reply = await model.ainvoke(state["messages"], config)
     return {"messages": [reply]}
 
 
-def route(state: MessagesState) -> str:
-    """Run the tools the model asked for, else finish."""
-    last = state["messages"][-1]
-    return "tools" if getattr(last, "tool_calls", None) else END
+def route(state: AgentState) -> str:
+    """Tools that need approval go through ``approve``; others run at once; else finish."""
+    calls = getattr(state["messages"][-1], "tool_calls", None) or []
+    if not calls:
+        return END
+    return "approve" if any(c["name"] in NEEDS_APPROVAL for c in calls) else "tools"
 
 
-builder = StateGraph(MessagesState)
+def approve(state: AgentState) -> Command:
+    """Stop for a human: resume with ``{"approved": true}`` to run the tools, else reject."""
+    calls = state["messages"][-1].tool_calls
+    decision = interrupt(
+        {
+            "action": "approve_tool_calls",
+            "tool_calls": [{"name": c["name"], "args": c["args"], "id": c["id"]} for c in calls],
+        }
+    )
+    approved = decision.get("approved") if isinstance(decision, dict) else bool(decision)
+    if approved:
+        return Command(goto="tools")
+    rejected = [
+        ToolMessage("The user rejected this action.", tool_call_id=c["id"], name=c["name"])
+        for c in calls
+    ]
+    return Command(goto="chat", update={"messages": rejected})
+
+
+builder = StateGraph(AgentState)
 builder.add_node("chat", chat)
+builder.add_node("approve", approve, destinations=("tools", "chat"))
 builder.add_node("tools", ToolNode(TOOLS))
 builder.add_edge(START, "chat")
-builder.add_conditional_edges("chat", route, ["tools", END])
+builder.add_conditional_edges("chat", route, ["approve", "tools", END])
 builder.add_edge("tools", "chat")
 graph = builder.compile(name="agent")

@@ -13,7 +13,9 @@ pytestmark = pytest.mark.unit
 
 async def test_memory_health_endpoints() -> None:
     app = create_app(load_settings({}))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://memory") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://memory"
+    ) as http:
         assert (await http.get("/healthz")).json() == {"ok": True}
         assert (await http.get("/readyz")).json()["status"] == "ok"
         assert (await http.get("/nope")).status_code == 404

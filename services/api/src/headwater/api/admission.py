@@ -5,6 +5,7 @@ No Litestar here: controllers translate HTTP to these calls and errors back to H
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from headwater.api.context import ApiContext
 from headwater.api.errors import ApiError, Conflict, NotFound, Unavailable, Unprocessable
 from headwater.api.schemas import RunCreate
+from headwater.common.bus import EventSubscription
 from headwater.common.db import repository
 from headwater.common.db.models import AssistantRow, RunRow, ThreadRow, utcnow
 from headwater.common.ids import assistant_id_for_graph, is_uuid, uuid7
@@ -225,6 +227,30 @@ class RunAdmission:
             .where(RunRow.thread_id == thread_id, RunRow.status.in_(repository.ACTIVE_RUN_STATUSES))
         )
         return int(count or 0)
+
+    async def start(
+        self, body: RunCreate, *, thread_id: str | None, owner: str, headers: Mapping[str, str]
+    ) -> tuple[RunRow, EventSubscription]:
+        """Write the run and subscribe to its events (at once), then queue it.
+
+        Subscribing first means no event can be missed, whichever worker is quickest.
+        """
+        run_id = uuid7()
+        subscribing = asyncio.create_task(self.ctx.bus.subscribe_events(run_id))
+        try:
+            run, request = await self.create(
+                body, thread_id=thread_id, owner=owner, headers=headers, run_id=run_id
+            )
+        except BaseException:
+            await (await subscribing).close()
+            raise
+        subscription = await subscribing
+        try:
+            await self.submit(run, request)
+        except BaseException:
+            await subscription.close()
+            raise
+        return run, subscription
 
     async def submit(self, run: RunRow, request: RunRequest) -> None:
         """Publish the run request; if the bus refuses, the run fails visibly."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,10 +16,10 @@ from headwater.api.errors import NotFound, Unprocessable
 from headwater.api.relay import final_result, sse_events
 from headwater.api.schemas import RunCreate
 from headwater.api.wire import run_json
+from headwater.common.bus import EventSubscription
 from headwater.common.codec import dumps
 from headwater.common.db import repository
 from headwater.common.db.models import RunRow, ThreadRow
-from headwater.common.ids import uuid7
 
 SSE_MEDIA_TYPE = "text/event-stream"  # Litestar appends "; charset=utf-8"
 SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
@@ -82,27 +81,10 @@ async def _start(
     thread_id: str | None,
     owner: str,
     request: Request[Any, Any, Any],
-) -> tuple[RunRow, Any]:
-    """Write the run and subscribe to its events (at once), then queue it."""
-    admission = RunAdmission(ctx)
-    run_id = uuid7()
-    subscribing = asyncio.create_task(ctx.bus.subscribe_events(run_id))
-    try:
-        created = await admission.create(
-            body, thread_id=thread_id, owner=owner, headers=request.headers, run_id=run_id
-        )
-    except BaseException:
-        subscription = await subscribing
-        await subscription.close()
-        raise
-    subscribed = await subscribing
-    run, run_request = created
-    try:
-        await admission.submit(run, run_request)
-    except Exception:
-        await subscribed.close()
-        raise
-    return run, subscribed
+) -> tuple[RunRow, EventSubscription]:
+    return await RunAdmission(ctx).start(
+        body, thread_id=thread_id, owner=owner, headers=request.headers
+    )
 
 
 def _stream_response(

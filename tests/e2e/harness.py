@@ -18,6 +18,7 @@ from tests.services import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_CONFIG = ROOT / "tests" / "graphs" / "langgraph.json"
+WS_SESSION_TTL_S = 4.0
 
 
 def headwater(*args: str) -> list[str]:
@@ -100,6 +101,8 @@ def _base_env(workdir: Path) -> dict[str, str]:
     env.update(
         HEADWATER_CONFIG=str(TEST_CONFIG),
         HEADWATER_LOG_LEVEL="info",
+        HEADWATER_WS_SESSION_TTL_S=str(WS_SESSION_TTL_S),
+        HEADWATER_DEFAULT_ASSISTANT="agent",
         PYTHONUNBUFFERED="1",
     )
     return env

@@ -34,6 +34,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     event_retention_s: float = 3600.0
     request_timeout_s: float = 10.0
     log_level: str = "info"
+    cors_origins: str = "*"
+    default_assistant: str = ""
+    ws_session_ttl_s: float = 1800.0
+    ws_max_message_bytes: int = 65536
 
     @property
     def checkpoint_dsn(self) -> str:
@@ -61,6 +65,10 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_EVENT_RETENTION_S": "seconds run events stay replayable (default 3600)",
     "HEADWATER_REQUEST_TIMEOUT_S": "timeout of API→worker requests such as thread state (default 10)",
     "HEADWATER_LOG_LEVEL": "debug | info | warning (default info)",
+    "HEADWATER_CORS_ORIGINS": "comma-separated origins allowed by CORS (default *)",
+    "HEADWATER_DEFAULT_ASSISTANT": "graph or assistant the simple run API and /ws use (default: the first graph)",
+    "HEADWATER_WS_SESSION_TTL_S": "seconds a WebSocket session may stay idle before it expires (default 1800)",
+    "HEADWATER_WS_MAX_MESSAGE_BYTES": "largest WebSocket message accepted (default 65536)",
 }
 
 

@@ -30,48 +30,50 @@ def _prompt_tokens(messages: list[dict[str, Any]]) -> int:
 
 
 async def _stream(
-    config: SimConfig, reply: Reply, body: dict[str, Any], prompt_tokens: int
+    writer: ChunkWriter, reply: Reply, ttft_ms: float, include_usage: bool, prompt_tokens: int
 ) -> AsyncIterator[bytes]:
-    writer = ChunkWriter(str(body.get("model") or config.model))
-    ttft = float(body.get("sim_ttft_ms", config.ttft_ms))
+    """The SSE frames of one streamed completion, as vLLM sends them."""
     delay = reply.token_delay_ms / 1000
     yield writer.delta({"role": "assistant", "content": ""})
-    if ttft > 0:
-        await asyncio.sleep(ttft / 1000)
-    completion = 0
-    if reply.tool_name is not None and reply.tool_arguments is not None:
-        call_id = f"chatcmpl-tool-{secrets.token_hex(16)}"
+    if ttft_ms > 0:
+        await asyncio.sleep(ttft_ms / 1000)
+    if reply.tool_name is not None:
         yield writer.delta(
             {
                 "tool_calls": [
                     {
                         "index": 0,
-                        "id": call_id,
+                        "id": _tool_call_id(),
                         "type": "function",
                         "function": {"name": reply.tool_name, "arguments": ""},
                     }
                 ]
             }
         )
-        args = reply.tool_arguments
-        third = max(1, len(args) // 3)
-        for piece in (args[:third], args[third : 2 * third], args[2 * third :]):
-            if piece:
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                completion += 1
-                yield writer.delta({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
-    else:
-        for i, piece in enumerate(reply.pieces):
-            if delay > 0 and i > 0:
+        for piece in reply.argument_pieces:
+            if delay > 0:
                 await asyncio.sleep(delay)
-            completion += 1
+            yield writer.delta({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+    elif delay > 0:
+        for i, piece in enumerate(reply.pieces):
+            if i > 0:
+                await asyncio.sleep(delay)
+            yield writer.content(piece)
+    else:
+        for piece in reply.pieces:
             yield writer.content(piece)
     yield writer.delta({}, reply.finish_reason)
-    options = body.get("stream_options") or {}
-    if options.get("include_usage"):
-        yield writer.usage(prompt_tokens, completion)
+    if include_usage:
+        yield writer.usage(prompt_tokens, reply.completion_tokens)
     yield DONE
+
+
+def _tool_call_id() -> str:
+    return f"chatcmpl-tool-{secrets.token_hex(16)}"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
 
 
 def _validate(body: Any) -> str | None:
@@ -86,8 +88,24 @@ def _validate(body: Any) -> str | None:
         return "messages must be a non-empty list of objects"
     if body.get("stream_options") is not None and not body.get("stream"):
         return "Stream options can only be defined when `stream=True`."
+    if body.get("stream_options") is not None and not isinstance(body["stream_options"], dict):
+        return "stream_options must be an object"
     if body.get("tools") == []:
         return "tools must not be an empty list"
+    for key in ("sim_ttft_ms", "sim_token_delay_ms"):
+        if body.get(key) is not None and not _is_number(body[key]):
+            return f"{key} must be a non-negative number"
+    for key in ("max_tokens", "max_completion_tokens"):
+        value = body.get(key)
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 0
+        ):
+            return f"{key} must be a non-negative integer"
+    stop = body.get("stop")
+    if stop is not None and not (
+        isinstance(stop, str) or (isinstance(stop, list) and all(isinstance(x, str) for x in stop))
+    ):
+        return "stop must be a string or a list of strings"
     return None
 
 
@@ -128,35 +146,40 @@ def create_app(config: SimConfig) -> Litestar:
         messages: list[dict[str, Any]] = body["messages"]
         reply = plan_reply(config, messages, body)
         prompt_tokens = _prompt_tokens(messages)
+        model = str(body.get("model") or config.model)
+        ttft_ms = float(
+            body["sim_ttft_ms"] if body.get("sim_ttft_ms") is not None else config.ttft_ms
+        )
         if body.get("stream"):
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             return Stream(
-                _stream(config, reply, body, prompt_tokens), media_type="text/event-stream"
+                _stream(ChunkWriter(model), reply, ttft_ms, include_usage, prompt_tokens),
+                media_type="text/event-stream",
             )
-        ttft = float(body.get("sim_ttft_ms", config.ttft_ms))
-        total_delay = ttft + reply.token_delay_ms * max(0, len(reply.pieces) - 1)
+        deltas = len(reply.argument_pieces) if reply.tool_name is not None else len(reply.pieces)
+        total_delay = ttft_ms + reply.token_delay_ms * max(0, deltas - 1)
         if total_delay > 0:
             await asyncio.sleep(total_delay / 1000)
         message: dict[str, Any] = {"role": "assistant", "content": "".join(reply.pieces)}
-        completion = len(reply.pieces)
         if reply.tool_name is not None:
             message = {
                 "role": "assistant",
                 "content": None,
                 "tool_calls": [
                     {
-                        "id": f"chatcmpl-tool-{secrets.token_hex(16)}",
+                        "id": _tool_call_id(),
                         "type": "function",
                         "function": {"name": reply.tool_name, "arguments": reply.tool_arguments},
                     }
                 ],
             }
-            completion = 3
+        completion = reply.completion_tokens
         return Response(
             {
                 "id": f"chatcmpl-{secrets.token_hex(16)}",
                 "object": "chat.completion",
                 "created": int(time.time()),
-                "model": body.get("model") or config.model,
+                "model": model,
                 "choices": [
                     {
                         "index": 0,

@@ -19,11 +19,13 @@ class Rule(msgspec.Struct, frozen=True, kw_only=True):
     """A scripted reply; the first rule that matches the conversation answers.
 
     ``contains`` matches (case-insensitively) the last user message; ``last_role`` the role of
-    the last message. ``reply`` may use ``{tool_result}`` and ``{last_user}``.
+    the last message; ``has_image`` whether the last user message carries image parts.
+    ``reply`` may use ``{tool_result}``, ``{last_user}`` and ``{images}`` (how many).
     """
 
     contains: str | None = None
     last_role: str | None = None
+    has_image: bool | None = None
     reply: str | None = None
     tool_call: ToolCallSpec | None = None
     token_delay_ms: float | None = None
@@ -32,6 +34,13 @@ class Rule(msgspec.Struct, frozen=True, kw_only=True):
 
 DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(last_role="tool", reply="The tool returned: {tool_result}."),
+    Rule(has_image=True, reply="I see {images} image(s)."),
+    Rule(
+        contains="email",
+        tool_call=ToolCallSpec(
+            "send_email", {"to": "team@example.com", "subject": "{after:about}"}
+        ),
+    ),
     Rule(
         contains="calculate",
         tool_call=ToolCallSpec("calculator", {"expression": "{after:calculate}"}),

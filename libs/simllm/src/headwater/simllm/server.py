@@ -13,19 +13,29 @@ from headwater.simllm.config import SimConfig
 
 def _config(config: SimConfig, host: str, port: int) -> uvicorn.Config:
     return uvicorn.Config(
-        create_app(config), host=host, port=port, log_level="warning", lifespan="on"
+        create_app(config),
+        host=host,
+        port=port,
+        loop="auto",
+        http="auto",
+        log_level="warning",
+        lifespan="on",
     )
 
 
 def serve(config: SimConfig, host: str, port: int) -> None:
-    """Serve until interrupted."""
+    """Serve ``config``'s simulator on ``host:port`` until interrupted (blocking)."""
     uvicorn.Server(_config(config, host, port)).run()
 
 
 async def serve_in_background(
     config: SimConfig, host: str, port: int
 ) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
-    """Start serving on the running loop; return the server, its task and the bound port."""
+    """Start serving on the running loop; return the server, its task and the bound port.
+
+    ``port`` may be 0 (an ephemeral port). Stop with ``server.should_exit = True`` and await
+    the task.
+    """
     server = uvicorn.Server(_config(config, host, port))
     server.config.loop = "none"
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]  # the host program owns signals

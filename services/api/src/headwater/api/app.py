@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from litestar import Litestar
-from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from sqlalchemy.exc import IntegrityError
@@ -18,8 +17,12 @@ from headwater.api.assistants import AssistantsController, register_system_assis
 from headwater.api.context import ApiContext
 from headwater.api.deps import DEPENDENCIES
 from headwater.api.errors import EXCEPTION_HANDLERS
+from headwater.api.fronts.chat_socket import chat_socket
+from headwater.api.fronts.openai_chat import OpenAIController
+from headwater.api.fronts.simple_runs import SimpleRunsController
 from headwater.api.meta import HEADWATER_VERSION, ROUTES
 from headwater.api.runs import StatelessRunsController, ThreadRunsController
+from headwater.api.security import cors_config, security_headers
 from headwater.api.threads import ThreadsController
 from headwater.common.bus import Bus
 from headwater.common.bus.nats import NatsBus
@@ -29,7 +32,6 @@ from headwater.common.settings import Settings
 from headwater.common.subjects import Names
 
 log = logging.getLogger(__name__)
-EXPOSED_HEADERS = ["x-pagination-total", "x-pagination-next", "content-location", "location"]
 
 
 @dataclass(slots=True)
@@ -80,11 +82,15 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
             ThreadsController,
             ThreadRunsController,
             StatelessRunsController,
+            OpenAIController,
+            SimpleRunsController,
+            chat_socket,
         ],
+        middleware=[security_headers],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
-        cors_config=CORSConfig(allow_origins=["*"], expose_headers=EXPOSED_HEADERS),
+        cors_config=cors_config(settings),
         openapi_config=OpenAPIConfig(
             title="Headwater",
             version=HEADWATER_VERSION,

@@ -18,3 +18,8 @@ class ApiContext:
     bus: Bus
     sessions: async_sessionmaker[AsyncSession]
     graph_ids: list[str] = field(default_factory=list)
+
+    @property
+    def default_assistant(self) -> str:
+        """What the simple run API and ``/ws`` run when the client names no assistant."""
+        return self.settings.default_assistant or (self.graph_ids[0] if self.graph_ids else "")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Request
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.types import Scope
 
 from headwater.api.context import ApiContext
 from headwater.api.errors import Unprocessable
@@ -19,9 +17,9 @@ def provide_ctx(state: State) -> ApiContext:
     return ctx
 
 
-def provide_owner(request: Request[Any, Any, Any]) -> str:
+def provide_owner(scope: Scope) -> str:
     """Who is asking. Anonymous ("") until authentication is configured."""
-    user = request.scope.get("user")
+    user = scope.get("user")
     return str(getattr(user, "identity", "") or "")
 
 

@@ -26,7 +26,7 @@ SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 STREAM_ID_PATTERN = r"^(\d+(-(\d+|\*))?|-)$"
 
 
-def _status_check(ctx: ApiContext, run_id: str) -> Callable[[], Awaitable[str | None]]:
+def status_check(ctx: ApiContext, run_id: str) -> Callable[[], Awaitable[str | None]]:
     async def status_of() -> str | None:
         async with ctx.sessions() as session:
             return await repository.run_status(session, run_id)
@@ -98,7 +98,7 @@ def _stream_response(
 ) -> Stream:
     body = sse_events(
         subscription,
-        _status_check(ctx, run.run_id),
+        status_check(ctx, run.run_id),
         on_abandon=_canceller(ctx, run) if cancel_on_disconnect else None,
     )
     headers = {**SSE_HEADERS, "Location": location, "Content-Location": content_location}
@@ -116,7 +116,7 @@ def _wait_response(
 ) -> Stream:
     body = final_result(
         subscription,
-        _status_check(ctx, run.run_id),
+        status_check(ctx, run.run_id),
         _values_fallback(ctx, run.thread_id, run.run_id),
         on_abandon=_canceller(ctx, run) if cancel_on_disconnect else None,
     )

@@ -1,0 +1,1 @@
+"""Protocol fronts over the same runs: OpenAI chat completions, simple runs, WebSocket chat."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar.config.cors import CORSConfig
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from headwater.common.settings import Settings
@@ -20,7 +21,7 @@ def security_headers(app: ASGIApp) -> ASGIApp:
     """ASGI middleware adding :data:`SECURITY_HEADERS` to each response start."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
 

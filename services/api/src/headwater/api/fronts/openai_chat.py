@@ -235,9 +235,9 @@ def completion_body(model: str, result: Any) -> dict[str, Any]:
     """A ``chat.completion`` from a run's final values."""
     final = final_ai_message(result) or {}
     usage = Usage()
-    for message in (result or {}).get("messages", []) if isinstance(result, dict) else []:
-        if isinstance(message, dict) and message.get("type") == "ai":
-            usage.add(message)
+    for item in (result or {}).get("messages", []) if isinstance(result, dict) else []:
+        if isinstance(item, dict) and item.get("type") == "ai":
+            usage.add(item)
     message: dict[str, Any] = {"role": "assistant", "content": text_of(final.get("content"))}
     finish = (final.get("response_metadata") or {}).get("finish_reason") or "stop"
     if final.get("tool_calls"):

@@ -51,13 +51,20 @@ class Deployment:
     env: dict[str, str] = field(default_factory=dict)
     workdir: Path | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    metrics_ports: dict[str, int] = field(default_factory=dict)
+    env_by_process: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         """Start a headwater sub-command with this deployment's environment."""
         assert self.workdir is not None
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
+        env = dict(self.env)
+        if name.startswith("worker"):  # each worker serves its own /metrics
+            port = self.metrics_ports.setdefault(name, free_port())
+            env["HEADWATER_METRICS_PORT"] = str(port)
+        env.update(self.env_by_process.get(name, {}))
         process = subprocess.Popen(
-            headwater(*args), env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+            headwater(*args), env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
         )
         self.processes[name] = process
         return process
@@ -137,6 +144,7 @@ def start_cluster(
     workers: int = 2,
     sim_url: str | None = None,
     concurrency: int = 4,
+    process_env: dict[str, dict[str, str]] | None = None,
 ) -> Deployment:
     """One API, ``workers`` workers, the simulator (unless ``sim_url``); real NATS and PostgreSQL."""
     workdir = Path(tempfile.mkdtemp(prefix="hw-cluster-"))
@@ -153,6 +161,7 @@ def start_cluster(
         HEADWATER_DRAIN_TIMEOUT_S="5",
     )
     deployment = Deployment("cluster", f"http://127.0.0.1:{api_port}", env, workdir)
+    deployment.env_by_process.update(process_env or {})
     migrate = subprocess.run(
         headwater("migrate", "--streams"), env=env, cwd=ROOT, capture_output=True, timeout=120
     )

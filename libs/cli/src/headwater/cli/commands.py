@@ -100,6 +100,10 @@ async def run_worker(settings: Settings) -> None:
     from headwater.worker.service import worker_components
 
     stop = stop_on_signals()
+    if settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port, addr=settings.host)
     bus = nats_bus(settings, "headwater-worker")
     await bus.start()
     engine = make_engine(settings.database_url)

@@ -7,8 +7,10 @@ import os
 import sys
 
 from headwater.cli import commands
-from headwater.cli.runtime import run, setup_logging
+from headwater.cli.runtime import run
 from headwater.common.settings import DEFAULT_PORT, ENV_DOCS, load_settings
+from headwater.common.telemetry.logs import setup_logging
+from headwater.common.telemetry.tracing import setup_tracing
 
 DEFAULT_EXAMPLE = os.path.join("examples", "agent", "langgraph.json")
 
@@ -146,7 +148,11 @@ def main(argv: list[str] | None = None) -> None:
             "headwater dev: no langgraph.json given (--config or HEADWATER_CONFIG) and no examples/agent here"
         )
     settings = load_settings(**overrides)
-    setup_logging(settings.log_level)
+    setup_logging(
+        settings.log_level,
+        settings.log_format or ("text" if args.command in ("dev", "migrate") else "json"),
+    )
+    setup_tracing(f"headwater-{args.command}")
     if args.command == "dev":
         run(
             lambda: commands.run_dev(

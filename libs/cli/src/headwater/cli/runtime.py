@@ -3,20 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 from collections.abc import Callable, Coroutine
 from typing import Any
-
-
-def setup_logging(level: str) -> None:
-    """Readable logs for humans; one line per record."""
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
-    for noisy in ("httpx", "httpx2", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:

@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+from opentelemetry.trace import SpanKind
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +21,9 @@ from headwater.common.db import repository
 from headwater.common.db.models import AssistantRow, RunRow, ThreadRow, utcnow
 from headwater.common.ids import assistant_id_for_graph, is_uuid, uuid7
 from headwater.common.schemas import RunControl, RunEnd, RunRequest, encoder
-from headwater.common.subjects import END_EVENT
+from headwater.common.subjects import END_EVENT, Names
+from headwater.common.telemetry.metrics import RUNS_CREATED
+from headwater.common.telemetry.tracing import inject_headers, tracer
 
 STREAM_MODES = frozenset(
     {"values", "updates", "messages", "messages-tuple", "custom", "debug", "tasks", "checkpoints"}
@@ -254,8 +257,21 @@ class RunAdmission:
 
     async def submit(self, run: RunRow, request: RunRequest) -> None:
         """Publish the run request; if the bus refuses, the run fails visibly."""
+        destination = Names(self.ctx.settings.namespace).run_requests
+        attributes = {
+            "messaging.system": "nats",
+            "messaging.destination.name": destination,
+            "messaging.operation.type": "publish",
+            "messaging.message.id": run.run_id,
+            "headwater.run_id": run.run_id,
+            "headwater.thread_id": run.thread_id,
+        }
         try:
-            await self.ctx.bus.submit_run(request)
+            with tracer().start_as_current_span(
+                f"{destination} publish", kind=SpanKind.PRODUCER, attributes=attributes
+            ):
+                await self.ctx.bus.submit_run(request, inject_headers({}))
+            RUNS_CREATED.inc()
         except Exception as exc:
             async with self.ctx.sessions.begin() as session:
                 await repository.finish_run(

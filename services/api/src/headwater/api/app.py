@@ -21,6 +21,7 @@ from headwater.api.fronts.chat_socket import chat_socket
 from headwater.api.fronts.openai_chat import OpenAIController
 from headwater.api.fronts.simple_runs import SimpleRunsController
 from headwater.api.meta import HEADWATER_VERSION, ROUTES
+from headwater.api.observability import http_metrics, metrics, tracing_plugins
 from headwater.api.runs import StatelessRunsController, ThreadRunsController
 from headwater.api.security import cors_config, security_headers
 from headwater.api.threads import ThreadsController
@@ -85,8 +86,10 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
             OpenAIController,
             SimpleRunsController,
             chat_socket,
+            metrics,
         ],
-        middleware=[security_headers],
+        middleware=[security_headers, http_metrics],
+        plugins=tracing_plugins(),
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],

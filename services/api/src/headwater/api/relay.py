@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from headwater.common.bus import EventSubscription
 from headwater.common.schemas import run_end_decoder
 from headwater.common.subjects import END_EVENT
+from headwater.common.telemetry.metrics import ACTIVE_STREAMS
 
 HEARTBEAT = b": heartbeat\r\n\r\n"
 HEARTBEAT_S = 5.0
@@ -50,6 +51,7 @@ async def sse_events(
     wait = FIRST_STATUS_CHECK_S
     loop = asyncio.get_running_loop()
     last_write = 0.0
+    ACTIVE_STREAMS.labels("sse").inc()
     try:
         while True:
             batch = await subscription.next_batch(wait)
@@ -76,6 +78,7 @@ async def sse_events(
             if finished:
                 return
     finally:
+        ACTIVE_STREAMS.labels("sse").dec()
         if not finished and on_abandon is not None:
             with contextlib.suppress(Exception):
                 await asyncio.shield(on_abandon())

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Litestar, get
+from litestar import Litestar, Response, get
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from headwater.common.settings import Settings
 
@@ -21,7 +22,13 @@ async def readyz() -> dict[str, Any]:
     return {"status": "ok", "checks": {}}
 
 
+@get("/metrics", include_in_schema=False)
+async def metrics() -> Response[bytes]:
+    """Prometheus text format."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
 def create_app(settings: Settings) -> Litestar:
     """Build the memory service."""
     del settings  # the store's database settings arrive with the Store API
-    return Litestar(route_handlers=[healthz, readyz])
+    return Litestar(route_handlers=[healthz, readyz, metrics])

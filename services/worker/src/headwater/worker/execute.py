@@ -13,6 +13,8 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.pregel import Pregel
 from langgraph.types import Command
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from headwater.common.bus import Bus, RunDelivery
@@ -20,9 +22,13 @@ from headwater.common.codec import dumps, loads
 from headwater.common.db import repository
 from headwater.common.schemas import RunEnd, RunRequest, encoder
 from headwater.common.subjects import END_EVENT
+from headwater.common.telemetry.logs import RUN_ID, THREAD_ID
+from headwater.common.telemetry.metrics import RUN_ATTEMPTS, RUNS_FINISHED, WORKER_RUNS_IN_USE
+from headwater.common.telemetry.tracing import extract_context, tracer
 from headwater.worker.registry import GraphRegistry
 from headwater.worker.state import thread_interrupts
 from headwater.worker.stream_parts import PartEncoder, graph_stream_modes
+from headwater.worker.telemetry import RunTelemetry
 
 log = logging.getLogger(__name__)
 LANGGRAPH_VERSION = version("langgraph")
@@ -86,15 +92,43 @@ class RunExecutor:
         checkpointer: BaseCheckpointSaver[str],
         *,
         heartbeat_s: float,
+        destination: str = "runs.requests",
     ) -> None:
         self.bus = bus
         self.sessions = sessions
         self.registry = registry
         self.checkpointer = checkpointer
         self.heartbeat_s = heartbeat_s
+        self.destination = destination
 
     async def execute(self, delivery: RunDelivery) -> None:
         """Run one delivery to a final status; on worker shutdown hand it back (nak)."""
+        request = delivery.request
+        RUN_ID.set(request.run_id)
+        THREAD_ID.set(request.thread_id)
+        attributes: dict[str, Any] = {
+            "messaging.system": "nats",
+            "messaging.destination.name": self.destination,
+            "messaging.operation.type": "process",
+            "messaging.message.id": request.run_id,
+            "headwater.run_id": request.run_id,
+            "headwater.thread_id": request.thread_id,
+            "headwater.attempt": delivery.attempt,
+        }
+        RUN_ATTEMPTS.inc()
+        WORKER_RUNS_IN_USE.inc()
+        try:
+            with tracer().start_as_current_span(
+                f"{self.destination} process",
+                context=extract_context(delivery.headers),
+                kind=SpanKind.CONSUMER,
+                attributes=attributes,
+            ):
+                await self._execute(delivery)
+        finally:
+            WORKER_RUNS_IN_USE.dec()
+
+    async def _execute(self, delivery: RunDelivery) -> None:
         request = delivery.request
         # Listen for cancellation before the run can be seen running; claim meanwhile.
         control, claimed = await asyncio.gather(
@@ -142,7 +176,21 @@ class RunExecutor:
                 log.warning("heartbeat for %s failed", delivery.request.run_id, exc_info=True)
 
     async def _supervise(self, request: RunRequest, attempt: int, control: Any) -> None:
-        config = run_config(request, attempt)
+        attributes = {
+            "langgraph.graph_id": request.graph_id,
+            "headwater.run_id": request.run_id,
+            "headwater.thread_id": request.thread_id,
+        }
+        with tracer().start_as_current_span(
+            f"graph {request.graph_id}", attributes=attributes
+        ) as span:
+            config = run_config(request, attempt)
+            config["callbacks"] = [RunTelemetry(span, traced=span.is_recording())]
+            await self._run_graph(request, attempt, control, config)
+
+    async def _run_graph(
+        self, request: RunRequest, attempt: int, control: Any, config: RunnableConfig
+    ) -> None:
         try:
             graph = await self.registry.get(request.graph_id, config)
         except Exception as exc:
@@ -188,6 +236,7 @@ class RunExecutor:
                 error=error,
                 update_values=False,
             )
+        RUNS_FINISHED.labels("error").inc()
         end = RunEnd(
             run_id=request.run_id, status="error", result=msgspec.Raw(dumps({"__error__": error}))
         )
@@ -214,11 +263,17 @@ class RunExecutor:
         }
         if request.context is not None:
             kwargs["context"] = request.context
-        async for namespace, mode, chunk in graph.astream(payload, config, **kwargs):
-            if namespace and not request.stream_subgraphs:
-                continue
-            for event, data in parts.encode(namespace, mode, chunk):
-                await bus.publish_event(run_id, event, data)
+        published = 0
+        try:
+            async for namespace, mode, chunk in graph.astream(payload, config, **kwargs):
+                if namespace and not request.stream_subgraphs:
+                    continue
+                for event, data in parts.encode(namespace, mode, chunk):
+                    await bus.publish_event(run_id, event, data)
+                    published += 1
+        finally:
+            # Per-token publishes are counted on the graph span, not one span per token.
+            trace.get_current_span().set_attribute("headwater.events_published", published)
 
     async def _has_own_checkpoint(self, request: RunRequest) -> bool:
         latest = await self.checkpointer.aget_tuple(
@@ -269,6 +324,7 @@ class RunExecutor:
                 interrupts=interrupts,
                 error=error,
             )
+        RUNS_FINISHED.labels(run_status).inc()
         end = RunEnd(run_id=run_id, status=run_status, result=msgspec.Raw(dumps(result)))
         await self.bus.publish_event_confirmed(run_id, END_EVENT, encoder.encode(end))
         if request.temporary:  # stateless run: its thread goes once the client has the end

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from headwater.common.bus import Bus
 from headwater.common.graph_config import apply_env, load_project
 from headwater.common.settings import Settings
+from headwater.common.subjects import Names
+from headwater.common.telemetry.metrics import WORKER_CONCURRENCY
 from headwater.worker.checkpointer import open_checkpointer
 from headwater.worker.execute import RunExecutor
 from headwater.worker.graph_requests import GraphRequestHandler
@@ -98,8 +100,14 @@ async def worker_components(
         registry = GraphRegistry(project, saver)
         await bus.serve_requests(GraphRequestHandler(registry))
         executor = RunExecutor(
-            bus, sessions, registry, saver, heartbeat_s=max(0.5, settings.ack_wait_s / 3)
+            bus,
+            sessions,
+            registry,
+            saver,
+            heartbeat_s=max(0.5, settings.ack_wait_s / 3),
+            destination=Names(settings.namespace).run_requests,
         )
+        WORKER_CONCURRENCY.set(settings.worker_concurrency)
         yield Worker(
             bus,
             executor,

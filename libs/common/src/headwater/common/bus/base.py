@@ -137,5 +137,9 @@ class Bus(abc.ABC):
         """Answer graph questions (one of the queue group answers each)."""
 
     @abc.abstractmethod
+    async def queue_stats(self) -> tuple[int, int]:
+        """Run requests waiting, and delivered but unacknowledged (consumer lag)."""
+
+    @abc.abstractmethod
     async def stop_serving(self) -> None:
         """Stop answering graph questions and taking runs (a draining worker)."""

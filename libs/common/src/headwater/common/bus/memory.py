@@ -257,3 +257,6 @@ class InProcessBus(Bus):
 
     async def stop_serving(self) -> None:
         self._handlers.clear()
+
+    async def queue_stats(self) -> tuple[int, int]:
+        return self._ready.qsize(), len(self._in_flight)

@@ -236,6 +236,10 @@ class NatsBus(Bus):
             return False
         return True
 
+    async def queue_stats(self) -> tuple[int, int]:
+        info = await self.js.consumer_info(self.names.runs_stream, self.names.workers_consumer)
+        return int(info.num_pending or 0), int(info.num_ack_pending or 0)
+
     async def delete_streams(self) -> None:
         """Remove this namespace's streams (test clean-up)."""
         for name in (self.names.runs_stream, self.names.events_stream):

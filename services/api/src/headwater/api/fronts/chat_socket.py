@@ -38,6 +38,7 @@ from headwater.api.fronts.events import (
 from headwater.api.runs import status_check
 from headwater.api.schemas import RunCreate
 from headwater.common.ids import is_uuid
+from headwater.common.telemetry.metrics import ACTIVE_STREAMS
 
 THREAD_NAMESPACE = uuid.UUID("0b6f3f2e-8d4c-4a51-9c7e-2a9d4f6e1c33")
 SESSION_EXPIRED = 4408
@@ -71,6 +72,7 @@ class ChatSession:
 
     async def serve(self) -> None:
         """Until the client leaves or the session expires."""
+        ACTIVE_STREAMS.labels("websocket").inc()
         try:
             while True:
                 try:
@@ -87,6 +89,7 @@ class ChatSession:
         except WebSocketDisconnect:
             pass
         finally:
+            ACTIVE_STREAMS.labels("websocket").dec()
             for task in self.relays.values():
                 task.cancel()  # the runs go on; only this socket's relays stop
             for task in self.relays.values():

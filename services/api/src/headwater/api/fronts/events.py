@@ -12,6 +12,7 @@ from headwater.common.bus import EventSubscription
 from headwater.common.db.repository import ACTIVE_RUN_STATUSES
 from headwater.common.schemas import RunEnd, run_end_decoder
 from headwater.common.subjects import END_EVENT
+from headwater.common.telemetry.metrics import ACTIVE_STREAMS
 
 IDLE_CHECK_S = 0.5
 KEEPALIVE_S = 5.0
@@ -45,6 +46,7 @@ async def run_parts(
 ) -> AsyncIterator[Part | Idle | Ended]:
     """Parts of a run until it ends; closes the subscription."""
     wait = IDLE_CHECK_S
+    ACTIVE_STREAMS.labels("front").inc()
     try:
         while True:
             batch = await subscription.next_batch(wait)
@@ -63,6 +65,7 @@ async def run_parts(
                     return
                 yield Part(item.event, _decode.decode(item.data), item.seq)
     finally:
+        ACTIVE_STREAMS.labels("front").dec()
         await subscription.close()
 
 

@@ -1,0 +1,1 @@
+"""Traces (OpenTelemetry), metrics (Prometheus) and structured logs, shared by every service."""

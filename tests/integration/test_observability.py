@@ -1,0 +1,164 @@
+"""One trace across API → NATS → worker → graph → LLM, and metrics that move with a run."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from langgraph_sdk import get_client
+
+from tests.e2e.harness import Deployment, start_cluster
+from tests.services import NatsServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+
+@pytest.fixture(scope="module")
+def traced(
+    nats_server: NatsServer, pg_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Deployment, Path]]:
+    folder = tmp_path_factory.mktemp("traces")
+    deployment = start_cluster(
+        nats_server.url,
+        pg_url,
+        f"otel{uuid.uuid4().hex[:8]}",
+        workers=1,
+        process_env={
+            "api": {"HEADWATER_TRACE_FILE": str(folder / "api.jsonl")},
+            "worker0": {"HEADWATER_TRACE_FILE": str(folder / "worker.jsonl")},
+        },
+    )
+    yield deployment, folder
+    deployment.stop()
+
+
+def spans_of(folder: Path) -> list[dict[str, Any]]:
+    spans = []
+    for file in folder.glob("*.jsonl"):
+        spans += [json.loads(line) for line in file.read_text().splitlines() if line]
+    return spans
+
+
+async def test_one_trace_spans_every_hop(traced: tuple[Deployment, Path]) -> None:
+    deployment, folder = traced
+    client = get_client(url=deployment.base_url)
+    thread = await client.threads.create()
+    parts = [
+        p
+        async for p in client.runs.stream(
+            thread["thread_id"],
+            "agent",
+            input={"messages": [{"role": "user", "content": "hello"}]},
+            stream_mode="messages-tuple",
+        )
+    ]
+    run_id = parts[0].data["run_id"]
+
+    deadline = time.monotonic() + 10
+    while True:
+        spans = spans_of(folder)
+        ours = [s for s in spans if s["attributes"].get("headwater.run_id") == run_id]
+        if len({s["name"].split(" ")[-1] for s in ours}) >= 2 and any(
+            s["kind"] == "SERVER" and "runs/stream" in s["name"] for s in spans
+        ):
+            break
+        assert time.monotonic() < deadline, f"spans did not arrive: {[s['name'] for s in spans]}"
+        time.sleep(0.2)
+
+    publish = next(s for s in ours if s["kind"] == "PRODUCER")
+    trace_id = publish["trace_id"]
+    in_trace = {s["span_id"]: s for s in spans if s["trace_id"] == trace_id}
+    by_kind = {}
+    for span in in_trace.values():
+        by_kind.setdefault(span["kind"], []).append(span)
+
+    server = next(s for s in by_kind["SERVER"] if s["service"] == "headwater-api")
+    consumer = next(s for s in by_kind["CONSUMER"])
+    graph = next(s for s in in_trace.values() if s["name"] == "graph agent")
+    node = next(s for s in in_trace.values() if s["name"] == "node chat")
+    llm = next(s for s in by_kind["CLIENT"] if s["name"].startswith("chat "))
+
+    def ancestors(span: dict[str, Any]) -> list[str]:
+        chain = []
+        while span["parent_id"] in in_trace:
+            span = in_trace[span["parent_id"]]
+            chain.append(span["span_id"])
+        return chain
+
+    assert server["span_id"] in ancestors(publish), "the publish happens inside the HTTP request"
+    assert consumer["parent_id"] == publish["span_id"], (
+        "the worker continues the producer's context"
+    )
+    assert graph["parent_id"] == consumer["span_id"]
+    assert node["parent_id"] == graph["span_id"]
+    assert llm["parent_id"] == node["span_id"]
+    assert (
+        publish["attributes"]["messaging.system"]
+        == consumer["attributes"]["messaging.system"]
+        == "nats"
+    )
+    assert publish["attributes"]["messaging.operation.type"] == "publish"
+    assert consumer["attributes"]["messaging.operation.type"] == "process"
+    assert consumer["attributes"]["messaging.destination.name"].endswith(".runs.requests")
+    assert llm["attributes"]["gen_ai.request.model"] == "headwater-sim"
+    assert (
+        llm["attributes"]["gen_ai.usage.output_tokens"] > 0
+        and llm["attributes"]["gen_ai.usage.input_tokens"] > 0
+    )
+    assert llm["attributes"]["gen_ai.response.time_to_first_token"] > 0
+    assert graph["attributes"]["headwater.events_published"] == len(parts) - 1, (
+        "tokens counted on the run span"
+    )
+    assert not any(s["name"].startswith("token") for s in in_trace.values())
+    assert server["service"] != consumer["service"]
+
+
+def scrape(url: str) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for line in httpx.get(url, timeout=5).text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values
+
+
+async def test_metrics_move_with_a_run(traced: tuple[Deployment, Path]) -> None:
+    deployment, _ = traced
+    worker_metrics = f"http://127.0.0.1:{deployment.metrics_ports['worker0']}/metrics"
+    api_before, worker_before = scrape(deployment.base_url + "/metrics"), scrape(worker_metrics)
+    client = get_client(url=deployment.base_url)
+    await client.runs.wait(
+        None, "agent", input={"messages": [{"role": "user", "content": "hello"}]}
+    )
+    api_after, worker_after = scrape(deployment.base_url + "/metrics"), scrape(worker_metrics)
+
+    def moved(before: dict[str, float], after: dict[str, float], name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    assert moved(api_before, api_after, "headwater_runs_created_total") == 1
+    assert (
+        moved(
+            api_before,
+            api_after,
+            'headwater_http_requests_total{method="POST",route="/runs/wait",status="200"}',
+        )
+        == 1
+    )
+    assert (
+        moved(worker_before, worker_after, 'headwater_runs_finished_total{status="success"}') == 1
+    )
+    assert (
+        moved(worker_before, worker_after, "headwater_llm_time_to_first_token_seconds_count") == 1
+    )
+    assert moved(worker_before, worker_after, "headwater_llm_inter_token_seconds_count") >= 5
+    assert api_after["headwater_queue_pending_runs"] == 0
+    assert worker_after["headwater_worker_concurrency"] == 4
+    assert api_after['headwater_active_streams{kind="sse"}'] == 0, (
+        "the earlier stream was counted and closed"
+    )

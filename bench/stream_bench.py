@@ -6,6 +6,7 @@ Everything runs side by side in one invocation against one LLM simulator at zero
 - raw:     the simulator's stream read with httpx (the floor of any client)
 - inproc:  the example agent's graph.astream(stream_mode="messages") in this process
 - dev:     ``headwater dev`` (API + worker in one process, in-process bus, SQLite)
+- dev-traced: the same with tracing on (every span exported to a JSON-lines file)
 - nats:    ``headwater api`` + ``headwater worker`` over NATS JetStream and PostgreSQL
 
 Usage: uv run python bench/stream_bench.py [--repeat 5] [--concurrency 50] [--modes raw,inproc,dev,nats]
@@ -19,6 +20,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -238,14 +240,15 @@ async def main() -> None:
                 runner = raw_runner(sim_url)
             elif mode == "inproc":
                 runner = inproc_runner(sim_url)
-            elif mode == "dev":
+            elif mode in ("dev", "dev-traced"):
                 os.environ["HEADWATER_LLM_BASE_URL"] = sim_url
-                deployment = start_dev(
-                    extra_env={
-                        "HEADWATER_LLM_BASE_URL": sim_url,
-                        "HEADWATER_WORKER_CONCURRENCY": str(args.concurrency),
-                    }
-                )
+                extra = {
+                    "HEADWATER_LLM_BASE_URL": sim_url,
+                    "HEADWATER_WORKER_CONCURRENCY": str(args.concurrency),
+                }
+                if mode == "dev-traced":  # every span written to a file, synchronously
+                    extra["HEADWATER_TRACE_FILE"] = str(Path(tempfile.mkdtemp()) / "spans.jsonl")
+                deployment = start_dev(extra_env=extra)
                 deployments.append(deployment)
                 runner = headwater_runner(deployment.base_url)
             elif mode == "nats":

@@ -162,3 +162,26 @@ async def test_metrics_move_with_a_run(traced: tuple[Deployment, Path]) -> None:
     assert api_after['headwater_active_streams{kind="sse"}'] == 0, (
         "the earlier stream was counted and closed"
     )
+
+
+async def test_worker_log_lines_carry_run_thread_and_trace_ids(
+    traced: tuple[Deployment, Path],
+) -> None:
+    deployment, _ = traced
+    client = get_client(url=deployment.base_url)
+    thread = await client.threads.create()
+    result = await client.runs.wait(
+        thread["thread_id"], "counter", input={"steps": 2, "fail_at": 1}, raise_error=False
+    )
+    assert result["__error__"]["error"] == "ValueError"
+    run_id = (await client.runs.list(thread["thread_id"]))[0]["run_id"]
+    lines = [
+        json.loads(line)
+        for line in deployment.log_of("worker0").splitlines()
+        if line.startswith("{")
+    ]
+    ours = [line for line in lines if line.get("run_id") == run_id]
+    assert ours, "the worker logged the failed run"
+    for line in ours:
+        assert line["thread_id"] == thread["thread_id"] and len(line["trace_id"]) == 32
+        assert {"time", "level", "logger", "message"} <= line.keys()

@@ -8,6 +8,7 @@ from litestar import Response, get
 from litestar.enums import ScopeType
 from litestar.plugins import InitPluginProtocol
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from headwater.api.context import ApiContext
@@ -26,7 +27,12 @@ def http_metrics(app: ASGIApp) -> ASGIApp:
         async def counting_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 route = scope.get("path_template") or "unmatched"
-                HTTP_REQUESTS.labels(scope.get("method", ""), route, str(message["status"])).inc()
+                method = scope.get("method", "")
+                HTTP_REQUESTS.labels(method, route, str(message["status"])).inc()
+                span = trace.get_current_span()
+                if span.is_recording():  # name server spans by route, not by ids
+                    span.update_name(f"{method} {route}")
+                    span.set_attribute("http.route", route)
             await send(message)
 
         await app(scope, receive, counting_send)
@@ -52,5 +58,8 @@ def tracing_plugins() -> list[InitPluginProtocol]:
         return []
     from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 
-    config: Any = OpenTelemetryConfig(exclude=["/metrics", "/healthz", "/readyz", "/ok"])
+    # No span per ASGI send: an SSE stream would make one per write.
+    config: Any = OpenTelemetryConfig(
+        exclude=["/metrics", "/healthz", "/readyz", "/ok"], exclude_spans=["receive", "send"]
+    )
     return [OpenTelemetryPlugin(config)]

@@ -185,3 +185,12 @@ async def test_worker_log_lines_carry_run_thread_and_trace_ids(
     for line in ours:
         assert line["thread_id"] == thread["thread_id"] and len(line["trace_id"]) == 32
         assert {"time", "level", "logger", "message"} <= line.keys()
+
+
+def test_worker_health_endpoints(traced: tuple[Deployment, Path]) -> None:
+    deployment, _ = traced
+    base = f"http://127.0.0.1:{deployment.metrics_ports['worker0']}"
+    assert httpx.get(base + "/healthz").json() == {"status": "ok"}
+    ready = httpx.get(base + "/readyz")
+    assert ready.status_code == 200 and ready.json() == {"status": "ok", "checks": {"bus": "ok", "database": "ok"}}
+    assert httpx.get(base + "/nope").status_code == 404

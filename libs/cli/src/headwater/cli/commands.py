@@ -97,21 +97,24 @@ async def run_dev(settings: Settings, *, start_simllm: bool) -> None:
 
 async def run_worker(settings: Settings) -> None:
     """A cluster worker: NATS bus, the configured database, until SIGTERM."""
+    from headwater.worker.health import WorkerHealth
     from headwater.worker.service import worker_components
 
     stop = stop_on_signals()
+    health = WorkerHealth()
     if settings.metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(settings.metrics_port, addr=settings.host)
+        health.serve(settings.host, settings.metrics_port)
     bus = nats_bus(settings, "headwater-worker")
     await bus.start()
     engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    watcher = asyncio.create_task(health.watch(bus, sessions))
     try:
-        async with worker_components(settings, bus, make_sessionmaker(engine)) as worker:
+        async with worker_components(settings, bus, sessions) as worker:
             log.info("worker ready (concurrency %d)", settings.worker_concurrency)
             await worker.run(stop)
     finally:
+        watcher.cancel()
         await bus.close()
         await engine.dispose()
 

@@ -1,6 +1,6 @@
 """A test graph without an LLM: counts in steps, streams custom events, can be slow or fail.
 
-Input ``{"steps": n, "delay": seconds, "fail_at": k}``; each step is its own node
+Input ``{"steps": n, "delay": seconds, "fail_at": k, "label": "step"}``; each step is its own node
 execution, so a killed worker resumes from the last finished step.
 """
 
@@ -20,6 +20,7 @@ class CounterState(TypedDict, total=False):
     steps: int
     delay: float
     fail_at: int
+    label: str
     count: int
     log: Annotated[list[str], operator.add]
 
@@ -30,7 +31,7 @@ async def step(state: CounterState) -> dict[str, Any]:
     await asyncio.sleep(state.get("delay", 0.0))
     if state.get("fail_at") == count:
         raise ValueError(f"failed at step {count}")
-    return {"count": count, "log": [f"step {count}"]}
+    return {"count": count, "log": [f"{state.get('label') or 'step'} {count}"]}
 
 
 def more(state: CounterState) -> str:

@@ -192,5 +192,8 @@ def test_worker_health_endpoints(traced: tuple[Deployment, Path]) -> None:
     base = f"http://127.0.0.1:{deployment.metrics_ports['worker0']}"
     assert httpx.get(base + "/healthz").json() == {"status": "ok"}
     ready = httpx.get(base + "/readyz")
-    assert ready.status_code == 200 and ready.json() == {"status": "ok", "checks": {"bus": "ok", "database": "ok"}}
+    assert ready.status_code == 200 and ready.json() == {
+        "status": "ok",
+        "checks": {"bus": "ok", "database": "ok"},
+    }
     assert httpx.get(base + "/nope").status_code == 404

@@ -52,12 +52,18 @@ class GraphRequest(
 ):
     """Work the API cannot do without the compiled graph, answered by any worker."""
 
-    op: Literal["state"]
+    op: Literal["state", "history", "update_state"]
     graph_id: str
     thread_id: str
     checkpoint_id: str | None = None
     subgraphs: bool = False
     owner: str = ""
+    limit: int = 10
+    before: str | None = None
+    metadata: dict[str, Any] | None = None
+    values: Any = None
+    as_node: str | None = None
+    checkpoint_ns: str = ""
 
 
 class GraphReply(msgspec.Struct, frozen=True, kw_only=True, tag="graph.reply", tag_field="type"):

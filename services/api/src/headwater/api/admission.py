@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.trace import SpanKind
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.api.context import ApiContext
@@ -131,10 +130,11 @@ class RunAdmission:
             assistant = await resolve_assistant(session, self.ctx, body.assistant_id)
             stamp = {"graph_id": assistant.graph_id, "assistant_id": assistant.assistant_id}
             thread = await self._thread_for_run(session, body, thread_id, owner, stamp)
-            if body.multitask_strategy == "reject" and await self._active_runs(
-                session, thread.thread_id
-            ):
-                raise Conflict(REJECTED)
+            superseded: list[str] = []
+            if body.multitask_strategy != "enqueue":
+                superseded = await repository.active_run_ids(session, thread.thread_id)
+                if superseded and body.multitask_strategy == "reject":
+                    raise Conflict(REJECTED)
             metadata = {
                 **(assistant.metadata_ or {}),
                 **(thread.metadata_ or {}),
@@ -178,6 +178,13 @@ class RunAdmission:
             thread.status = "busy"
             thread.metadata_ = {**(thread.metadata_ or {}), **stamp}
             thread.updated_at = now
+        if superseded:  # interrupt / rollback: the runs in flight give way to this one
+            action = "rollback" if body.multitask_strategy == "rollback" else "interrupt"
+            for other_id in superseded:
+                async with self.ctx.sessions() as session:
+                    other = await session.get(RunRow, other_id)
+                if other is not None:
+                    await self.cancel(other, action)
         request = RunRequest(
             run_id=run_id,
             thread_id=run.thread_id,
@@ -222,14 +229,6 @@ class RunAdmission:
         )
         session.add(thread)
         return thread
-
-    async def _active_runs(self, session: AsyncSession, thread_id: str) -> int:
-        count = await session.scalar(
-            select(func.count())
-            .select_from(RunRow)
-            .where(RunRow.thread_id == thread_id, RunRow.status.in_(repository.ACTIVE_RUN_STATUSES))
-        )
-        return int(count or 0)
 
     async def start(
         self, body: RunCreate, *, thread_id: str | None, owner: str, headers: Mapping[str, str]

@@ -74,3 +74,28 @@ class AssistantSearch(msgspec.Struct, kw_only=True):
     offset: int = 0
     sort_by: Literal["assistant_id", "created_at", "updated_at", "name", "graph_id"] = "created_at"
     sort_order: SortOrder = "desc"
+
+
+class HistorySearch(msgspec.Struct, kw_only=True):
+    """``POST /threads/{thread_id}/history``."""
+
+    limit: int = 10
+    before: str | dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    checkpoint: dict[str, Any] | None = None
+
+
+class StateUpdate(msgspec.Struct, kw_only=True):
+    """``POST /threads/{thread_id}/state``."""
+
+    values: Any = None
+    as_node: str | None = None
+    checkpoint: dict[str, Any] | None = None
+    checkpoint_id: str | None = None
+
+
+class CheckpointQuery(msgspec.Struct, kw_only=True):
+    """``POST /threads/{thread_id}/state/checkpoint``."""
+
+    checkpoint: dict[str, Any]
+    subgraphs: bool = False

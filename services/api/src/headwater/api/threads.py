@@ -6,11 +6,19 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Response, delete, get, patch, post
+from litestar.params import Parameter
 
 from headwater.api.context import ApiContext
 from headwater.api.deps import require_uuid
-from headwater.api.errors import Conflict, NotFound, Unavailable
-from headwater.api.schemas import ThreadCreate, ThreadPatch, ThreadSearch
+from headwater.api.errors import ApiError, Conflict, NotFound, Unavailable
+from headwater.api.schemas import (
+    CheckpointQuery,
+    HistorySearch,
+    StateUpdate,
+    ThreadCreate,
+    ThreadPatch,
+    ThreadSearch,
+)
 from headwater.api.wire import EMPTY_STATE, thread_json
 from headwater.common.db import repository
 from headwater.common.db.models import ThreadRow, utcnow
@@ -27,11 +35,37 @@ async def _owned_thread(ctx: ApiContext, thread_id: str, owner: str) -> ThreadRo
     return thread
 
 
-async def thread_state(
-    ctx: ApiContext, thread: ThreadRow, checkpoint_id: str | None, subgraphs: bool
-) -> Response[bytes]:
-    """Ask a worker for the state (the API has no graphs); empty for a thread never run."""
+async def ask_worker(ctx: ApiContext, request: GraphRequest) -> bytes:
+    """A graph question answered by any worker; its JSON body, or the mapped error."""
+    try:
+        raw = await ctx.bus.request(encoder.encode(request), timeout=ctx.settings.request_timeout_s)
+    except TimeoutError as exc:
+        raise Unavailable("No worker answered; are workers running?") from exc
+    reply = graph_reply_decoder.decode(raw)
+    if reply.status == 200:
+        return bytes(reply.body)
+    detail = reply.detail or "graph request failed"
+    if reply.status == 404:
+        raise NotFound(detail)
+    if reply.status == 400:
+        raise ApiError(detail)
+    raise Unavailable(detail)
+
+
+def _graph_of(thread: ThreadRow) -> str | None:
     graph_id = (thread.metadata_ or {}).get("graph_id")
+    return str(graph_id) if graph_id else None
+
+
+async def thread_state(
+    ctx: ApiContext,
+    thread: ThreadRow,
+    checkpoint_id: str | None,
+    subgraphs: bool,
+    checkpoint_ns: str = "",
+) -> Response[bytes]:
+    """The thread's state (at a checkpoint); empty for a thread that never ran."""
+    graph_id = _graph_of(thread)
     if not graph_id:
         return Response(msgspec.json.encode(EMPTY_STATE), media_type="application/json")
     request = GraphRequest(
@@ -41,17 +75,32 @@ async def thread_state(
         checkpoint_id=checkpoint_id,
         subgraphs=subgraphs,
         owner=thread.owner,
+        checkpoint_ns=checkpoint_ns,
     )
-    try:
-        raw = await ctx.bus.request(encoder.encode(request), timeout=ctx.settings.request_timeout_s)
-    except TimeoutError as exc:
-        raise Unavailable("No worker answered the thread state request") from exc
-    reply = graph_reply_decoder.decode(raw)
-    if reply.status != 200:
-        raise (NotFound if reply.status == 404 else Unavailable)(
-            reply.detail or "thread state unavailable"
-        )
-    return Response(bytes(reply.body), media_type="application/json")
+    return Response(await ask_worker(ctx, request), media_type="application/json")
+
+
+async def thread_history(
+    ctx: ApiContext, thread: ThreadRow, search: HistorySearch
+) -> Response[bytes]:
+    """Checkpoints of a thread, newest first."""
+    graph_id = _graph_of(thread)
+    if not graph_id:
+        return Response(b"[]", media_type="application/json")
+    before = (
+        search.before.get("checkpoint_id") if isinstance(search.before, dict) else search.before
+    )
+    request = GraphRequest(
+        op="history",
+        graph_id=graph_id,
+        thread_id=thread.thread_id,
+        owner=thread.owner,
+        limit=search.limit,
+        before=before,
+        metadata=search.metadata,
+        checkpoint_ns=(search.checkpoint or {}).get("checkpoint_ns", ""),
+    )
+    return Response(await ask_worker(ctx, request), media_type="application/json")
 
 
 class ThreadsController(Controller):
@@ -148,6 +197,69 @@ class ThreadsController(Controller):
         """The thread's current state."""
         thread = await _owned_thread(ctx, thread_id, owner)
         return await thread_state(ctx, thread, None, subgraphs)
+
+    @get("/{thread_id:str}/history")
+    async def get_history(
+        self,
+        ctx: ApiContext,
+        owner: str,
+        thread_id: str,
+        limit: int = Parameter(default=10, ge=1, le=1000),
+        before: str | None = None,
+    ) -> Response[bytes]:
+        """Checkpoints of the thread, newest first."""
+        thread = await _owned_thread(ctx, thread_id, owner)
+        return await thread_history(ctx, thread, HistorySearch(limit=limit, before=before))
+
+    @post("/{thread_id:str}/history", status_code=200)
+    async def search_history(
+        self, ctx: ApiContext, owner: str, thread_id: str, data: HistorySearch
+    ) -> Response[bytes]:
+        """Checkpoints of the thread, filtered; newest first."""
+        thread = await _owned_thread(ctx, thread_id, owner)
+        return await thread_history(ctx, thread, data)
+
+    @post("/{thread_id:str}/state", status_code=200)
+    async def update_state(
+        self, ctx: ApiContext, owner: str, thread_id: str, data: StateUpdate
+    ) -> Response[bytes]:
+        """Write values into the thread's state as if ``as_node`` had returned them."""
+        thread = await _owned_thread(ctx, thread_id, owner)
+        graph_id = _graph_of(thread)
+        if not graph_id:
+            raise ApiError(
+                f"Thread {thread_id} has no graph yet: run it once before updating its state"
+            )
+        async with ctx.sessions() as session:
+            active = await repository.active_run_ids(session, thread_id)
+        if active:
+            raise Conflict(f"Thread {thread_id} has in-flight runs: {active}")
+        checkpoint_id = data.checkpoint_id or (data.checkpoint or {}).get("checkpoint_id")
+        request = GraphRequest(
+            op="update_state",
+            graph_id=graph_id,
+            thread_id=thread_id,
+            owner=owner,
+            values=data.values,
+            as_node=data.as_node,
+            checkpoint_id=checkpoint_id,
+            checkpoint_ns=(data.checkpoint or {}).get("checkpoint_ns", ""),
+        )
+        return Response(await ask_worker(ctx, request), media_type="application/json")
+
+    @post("/{thread_id:str}/state/checkpoint", status_code=200)
+    async def state_at_checkpoint(
+        self, ctx: ApiContext, owner: str, thread_id: str, data: CheckpointQuery
+    ) -> Response[bytes]:
+        """The thread's state at ``checkpoint``."""
+        thread = await _owned_thread(ctx, thread_id, owner)
+        return await thread_state(
+            ctx,
+            thread,
+            data.checkpoint.get("checkpoint_id"),
+            data.subgraphs,
+            data.checkpoint.get("checkpoint_ns", ""),
+        )
 
     @get("/{thread_id:str}/state/{checkpoint_id:str}")
     async def get_state_at(

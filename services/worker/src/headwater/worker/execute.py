@@ -32,6 +32,7 @@ from headwater.worker.telemetry import RunTelemetry
 
 log = logging.getLogger(__name__)
 LANGGRAPH_VERSION = version("langgraph")
+THREAD_BUSY_POLL_S = 0.1
 
 
 class RunCancelled(Exception):
@@ -100,6 +101,7 @@ class RunExecutor:
         self.checkpointer = checkpointer
         self.heartbeat_s = heartbeat_s
         self.destination = destination
+        self._claiming = asyncio.Lock()  # one claim at a time per worker (SQLite snapshots)
 
     async def execute(self, delivery: RunDelivery) -> None:
         """Run one delivery to a final status; on worker shutdown hand it back (nak)."""
@@ -131,12 +133,14 @@ class RunExecutor:
     async def _execute(self, delivery: RunDelivery) -> None:
         request = delivery.request
         # Listen for cancellation before the run can be seen running; claim meanwhile.
-        control, claimed = await asyncio.gather(
+        control, claim = await asyncio.gather(
             self.bus.subscribe_control(request.run_id),
             self._claim(request.run_id, delivery.attempt),
         )
         try:
-            if not claimed:
+            if claim == "busy":
+                claim = await self._wait_for_thread(delivery)
+            if claim == "final":
                 await self._drop_finished(request)
                 await delivery.ack()
                 return
@@ -154,9 +158,22 @@ class RunExecutor:
         finally:
             await control.close()
 
-    async def _claim(self, run_id: str, attempt: int) -> bool:
-        async with self.sessions.begin() as session:
+    async def _claim(self, run_id: str, attempt: int) -> str:
+        async with self._claiming, self.sessions.begin() as session:
             return await repository.claim_run(session, run_id, attempt)
+
+    async def _wait_for_thread(self, delivery: RunDelivery) -> str:
+        """Hold the delivery (heartbeating) until the thread's earlier runs are done."""
+        loop = asyncio.get_running_loop()
+        beat = loop.time()
+        while True:
+            await asyncio.sleep(THREAD_BUSY_POLL_S)
+            if loop.time() - beat > self.heartbeat_s:
+                await delivery.in_progress()
+                beat = loop.time()
+            claim = await self._claim(delivery.request.run_id, delivery.attempt)
+            if claim != "busy":
+                return claim
 
     async def _drop_finished(self, request: RunRequest) -> None:
         """A redelivered request of a run that is final or gone: re-announce its end."""

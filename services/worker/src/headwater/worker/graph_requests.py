@@ -1,46 +1,111 @@
-"""Answers to the API's graph questions (thread state), so the API loads no user code."""
+"""Answers to the API's graph questions (state, history, state updates): the API loads no user code."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 import msgspec
+from langchain_core.runnables import RunnableConfig
+from langgraph.errors import InvalidUpdateError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from headwater.common.codec import dumps
-from headwater.common.schemas import GraphReply, encoder, graph_request_decoder
+from headwater.common.codec import dumps, loads
+from headwater.common.db import repository
+from headwater.common.schemas import GraphReply, GraphRequest, encoder, graph_request_decoder
 from headwater.worker.registry import GraphRegistry, UnknownGraphError
-from headwater.worker.state import thread_state
+from headwater.worker.state import thread_interrupts, thread_state
 
 log = logging.getLogger(__name__)
+
+
+def _reply(body: Any) -> bytes:
+    return encoder.encode(GraphReply(status=200, body=msgspec.Raw(dumps(body))))
+
+
+def _error(status: int, detail: str) -> bytes:
+    return encoder.encode(GraphReply(status=status, detail=detail))
 
 
 class GraphRequestHandler:
     """Decodes a GraphRequest, answers it with a GraphReply."""
 
-    def __init__(self, registry: GraphRegistry) -> None:
+    def __init__(self, registry: GraphRegistry, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.registry = registry
+        self.sessions = sessions
 
     async def __call__(self, payload: bytes, headers: Mapping[str, str]) -> bytes:
         try:
             request = graph_request_decoder.decode(payload)
         except msgspec.ValidationError as exc:
-            return encoder.encode(GraphReply(status=400, detail=str(exc)))
+            return _error(400, str(exc))
         try:
-            graph = await self.registry.get(request.graph_id)
-            configurable = {"thread_id": request.thread_id, "checkpoint_ns": ""}
-            if request.checkpoint_id:
-                configurable["checkpoint_id"] = request.checkpoint_id
-            snapshot = await graph.aget_state(
-                {"configurable": configurable}, subgraphs=request.subgraphs
-            )
-            return encoder.encode(
-                GraphReply(status=200, body=msgspec.Raw(dumps(thread_state(snapshot))))
-            )
+            if request.op == "history":
+                return _reply(await self.history(request))
+            if request.op == "update_state":
+                return _reply(await self.update_state(request))
+            return _reply(await self.state(request))
         except UnknownGraphError:
-            return encoder.encode(
-                GraphReply(status=404, detail=f"Graph '{request.graph_id}' not found")
-            )
+            return _error(404, f"Graph '{request.graph_id}' not found")
+        except (InvalidUpdateError, ValueError, KeyError) as exc:
+            return _error(400, f"{type(exc).__name__}: {exc}")
         except Exception as exc:
             log.exception("graph request failed")
-            return encoder.encode(GraphReply(status=500, detail=f"{type(exc).__name__}: {exc}"))
+            return _error(500, f"{type(exc).__name__}: {exc}")
+
+    @staticmethod
+    def _config(request: GraphRequest, checkpoint_id: str | None) -> RunnableConfig:
+        configurable: dict[str, Any] = {
+            "thread_id": request.thread_id,
+            "checkpoint_ns": request.checkpoint_ns,
+        }
+        if checkpoint_id:
+            configurable["checkpoint_id"] = checkpoint_id
+        return {"configurable": configurable}
+
+    async def state(self, request: GraphRequest) -> dict[str, Any]:
+        graph = await self.registry.get(request.graph_id)
+        snapshot = await graph.aget_state(
+            self._config(request, request.checkpoint_id), subgraphs=request.subgraphs
+        )
+        return thread_state(snapshot)
+
+    async def history(self, request: GraphRequest) -> list[dict[str, Any]]:
+        graph = await self.registry.get(request.graph_id)
+        before = self._config(request, request.before) if request.before else None
+        states = []
+        async for snapshot in graph.aget_state_history(
+            self._config(request, request.checkpoint_id),
+            filter=request.metadata or None,
+            before=before,
+            limit=request.limit,
+        ):
+            states.append(thread_state(snapshot))
+        return states
+
+    async def update_state(self, request: GraphRequest) -> dict[str, Any]:
+        graph = await self.registry.get(request.graph_id)
+        config = await graph.aupdate_state(
+            self._config(request, request.checkpoint_id), request.values, as_node=request.as_node
+        )
+        snapshot = await graph.aget_state({"configurable": {"thread_id": request.thread_id}})
+        async with self.sessions.begin() as session:
+            await repository.record_thread_state(
+                session,
+                thread_id=request.thread_id,
+                values=loads(dumps(snapshot.values)),
+                interrupts=thread_interrupts(snapshot),
+                status="interrupted" if snapshot.next else "idle",
+            )
+        conf = config["configurable"]
+        checkpoint = {
+            "thread_id": conf["thread_id"],
+            "checkpoint_ns": conf.get("checkpoint_ns", ""),
+            "checkpoint_id": conf["checkpoint_id"],
+        }
+        return {
+            "checkpoint": checkpoint,
+            "configurable": checkpoint,
+            "checkpoint_id": conf["checkpoint_id"],
+        }

@@ -98,7 +98,7 @@ async def worker_components(
         settings.checkpoint_dsn, pool_size=settings.worker_concurrency + 2, setup=setup_checkpointer
     ) as saver:
         registry = GraphRegistry(project, saver)
-        await bus.serve_requests(GraphRequestHandler(registry))
+        await bus.serve_requests(GraphRequestHandler(registry, sessions))
         executor = RunExecutor(
             bus,
             sessions,

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, delete, func, select, true, type_coerce, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, true, type_coerce, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -195,18 +195,53 @@ async def cancel_if_pending(session: AsyncSession, run_id: str) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def claim_run(session: AsyncSession, run_id: str, attempt: int) -> bool:
+async def claim_run(
+    session: AsyncSession, run_id: str, attempt: int
+) -> Literal["claimed", "final", "busy"]:
     """A worker takes a run: pending (or running, on redelivery) → running.
 
-    False when the run is gone or already final, so a redelivered request of a finished
-    run is acknowledged and dropped (JetStream is at-least-once).
+    ``final`` when the run is gone or already finished (a redelivered request of a finished
+    run is acknowledged and dropped: JetStream is at-least-once). ``busy`` while another run of
+    the same thread is running or an earlier one is still pending: runs of one thread execute
+    one at a time, in order, across any number of workers. The thread row is locked for the
+    check (``FOR UPDATE`` on PostgreSQL; SQLite writers are serialised anyway).
     """
+    run = (
+        await session.execute(
+            select(RunRow.thread_id, RunRow.status, RunRow.created_at).where(
+                RunRow.run_id == run_id
+            )
+        )
+    ).first()
+    if run is None or run.status not in ACTIVE_RUN_STATUSES:
+        return "final"
+    await session.execute(
+        select(ThreadRow.thread_id).where(ThreadRow.thread_id == run.thread_id).with_for_update()
+    )
+    if run.status == "pending":
+        earlier = or_(
+            RunRow.status == "running",
+            and_(
+                RunRow.status == "pending",
+                or_(
+                    RunRow.created_at < run.created_at,
+                    and_(RunRow.created_at == run.created_at, RunRow.run_id < run_id),
+                ),
+            ),
+        )
+        blocker = await session.scalar(
+            select(RunRow.run_id)
+            .where(RunRow.thread_id == run.thread_id, RunRow.run_id != run_id, earlier)
+            .limit(1)
+        )
+        if blocker is not None:
+            return "busy"
     result = await session.execute(
         update(RunRow)
         .where(RunRow.run_id == run_id, RunRow.status.in_(ACTIVE_RUN_STATUSES))
         .values(status="running", attempt=attempt, updated_at=utcnow())
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return "claimed" if result.rowcount else "final"  # type: ignore[attr-defined]
 
 
 async def finish_run(
@@ -267,3 +302,31 @@ async def thread_idle_unless_busy(session: AsyncSession, thread_id: str) -> None
 async def run_status(session: AsyncSession, run_id: str) -> str | None:
     """A run's status, or None when it does not exist."""
     return await session.scalar(select(RunRow.status).where(RunRow.run_id == run_id))
+
+
+async def record_thread_state(
+    session: AsyncSession, *, thread_id: str, values: Any, interrupts: Any, status: str
+) -> None:
+    """Denormalise a thread's state after an update outside a run (``POST …/state``)."""
+    now = utcnow()
+    await session.execute(
+        update(ThreadRow)
+        .where(ThreadRow.thread_id == thread_id)
+        .values(
+            values=values,
+            interrupts=interrupts,
+            status=status,
+            updated_at=now,
+            state_updated_at=now,
+        )
+    )
+
+
+async def active_run_ids(session: AsyncSession, thread_id: str) -> list[str]:
+    """Runs of a thread that are pending or running."""
+    rows = await session.scalars(
+        select(RunRow.run_id).where(
+            RunRow.thread_id == thread_id, RunRow.status.in_(ACTIVE_RUN_STATUSES)
+        )
+    )
+    return list(rows)

@@ -1,0 +1,151 @@
+"""More of the LangGraph Server API: human in the loop, double-texting, history, state updates."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from langgraph_sdk import get_client
+from langgraph_sdk.client import LangGraphClient
+
+from tests.e2e.harness import Deployment
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
+
+
+@pytest.fixture
+def client(deployment: Deployment) -> LangGraphClient:
+    return get_client(url=deployment.base_url)
+
+
+async def wait_running(client: LangGraphClient, thread_id: str, run_id: str) -> None:
+    for _ in range(200):
+        state = await client.threads.get_state(thread_id)
+        if state["values"].get("log"):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the run never started")
+
+
+async def test_interrupt_and_resume_with_approval(client: LangGraphClient) -> None:
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    parts = [
+        p
+        async for p in client.runs.stream(
+            tid,
+            "agent",
+            input={"messages": [{"role": "user", "content": "send an email about the launch"}]},
+            stream_mode=["updates", "values"],
+        )
+    ]
+    interrupt_updates = [
+        p.data for p in parts if p.event == "updates" and "__interrupt__" in p.data
+    ]
+    pending = interrupt_updates[-1]["__interrupt__"][0]
+    assert pending["value"]["tool_calls"][0]["name"] == "send_email" and pending["id"]
+    assert [p.data for p in parts if p.event == "values"][-1]["__interrupt__"][0]["id"] == pending[
+        "id"
+    ]
+    run = (await client.runs.list(tid))[0]
+    assert run["status"] == "success"
+    got = await client.threads.get(tid)
+    assert got["status"] == "interrupted"
+    assert [i["id"] for items in got["interrupts"].values() for i in items] == [pending["id"]]
+    state = await client.threads.get_state(tid)
+    assert (
+        state["next"] == ["approve"] and state["tasks"][0]["interrupts"][0]["id"] == pending["id"]
+    )
+    assert state["interrupts"][0]["value"] == pending["value"]
+
+    result = await client.runs.wait(tid, "agent", command={"resume": {"approved": True}})
+    assert result["sent_emails"] == [{"to": "team@example.com", "subject": "the launch"}]
+    assert (await client.threads.get(tid))["status"] == "idle"
+    assert (await client.threads.get_state(tid))["next"] == []
+
+
+async def test_interrupt_before_then_continue(client: LangGraphClient) -> None:
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    await client.runs.wait(tid, "counter", input={"steps": 2}, interrupt_before=["step"])
+    state = await client.threads.get_state(tid)
+    assert state["next"] == ["step"] and (await client.threads.get(tid))["status"] == "interrupted"
+    result = await client.runs.wait(tid, "counter", input=None)
+    assert result["log"] == ["step 1", "step 2"]
+
+
+async def test_enqueued_runs_execute_in_order_one_at_a_time(client: LangGraphClient) -> None:
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    runs = [
+        await client.runs.create(
+            tid, "counter", input={"steps": i, "label": f"r{i}", "delay": 0.15}
+        )
+        for i in range(1, 6)
+    ]
+    for run in runs:
+        await client.runs.join(tid, run["run_id"])
+    statuses = [(await client.runs.get(tid, r["run_id"]))["status"] for r in runs]
+    assert statuses == ["success"] * 5
+    state = await client.threads.get_state(tid)
+    assert state["values"]["log"] == ["r1 1", "r2 2", "r3 3", "r4 4", "r5 5"]
+
+
+async def test_multitask_reject_and_interrupt(
+    deployment: Deployment, client: LangGraphClient
+) -> None:
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    slow = await client.runs.create(tid, "counter", input={"steps": 100, "delay": 0.05})
+    await wait_running(client, tid, slow["run_id"])
+    async with httpx.AsyncClient(base_url=deployment.base_url) as http:
+        rejected = await http.post(
+            f"/threads/{tid}/runs",
+            json={"assistant_id": "counter", "input": {"steps": 1}, "multitask_strategy": "reject"},
+        )
+    assert rejected.status_code == 409 and "already running" in rejected.json()["detail"]
+    newer = await client.runs.create(
+        tid, "counter", input={"steps": 0, "label": "new"}, multitask_strategy="interrupt"
+    )
+    await client.runs.join(tid, newer["run_id"])
+    assert (await client.runs.get(tid, slow["run_id"]))["status"] == "interrupted"
+    assert (await client.runs.get(tid, newer["run_id"]))["status"] == "success"
+    log = (await client.threads.get_state(tid))["values"]["log"]
+    assert log[-1].startswith("new ") and len(log) < 100
+
+
+async def test_history_and_state_update(deployment: Deployment, client: LangGraphClient) -> None:
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    assert await client.threads.get_history(tid) == []
+    await client.runs.wait(tid, "counter", input={"steps": 2})
+    history = await client.threads.get_history(tid, limit=10)
+    assert history[0]["values"]["log"] == ["step 1", "step 2"] and history[-1]["next"] == [
+        "__start__"
+    ]
+    ids = [h["checkpoint"]["checkpoint_id"] for h in history]
+    assert ids == sorted(ids, reverse=True), "newest first"
+    older = await client.threads.get_history(tid, limit=2, before={"checkpoint_id": ids[1]})
+    assert [h["checkpoint"]["checkpoint_id"] for h in older] == ids[2:4]
+    at = await client.threads.get_state(tid, checkpoint_id=ids[1])
+    assert at["checkpoint"]["checkpoint_id"] == ids[1]
+
+    updated = await client.threads.update_state(
+        tid, {"count": 10, "log": ["manual"]}, as_node="step"
+    )
+    assert updated["checkpoint"]["thread_id"] == tid and updated["checkpoint_id"]
+    state = await client.threads.get_state(tid)
+    assert state["values"]["count"] == 10 and state["values"]["log"][-1] == "manual"
+    assert (await client.threads.get(tid))["values"]["count"] == 10
+
+    slow = await client.runs.create(tid, "counter", input={"steps": 100, "delay": 0.05})
+    async with httpx.AsyncClient(base_url=deployment.base_url) as http:
+        busy = await http.post(f"/threads/{tid}/state", json={"values": {"count": 1}})
+        assert busy.status_code == 409 and "in-flight" in busy.json()["detail"]
+        fresh = (await client.threads.create())["thread_id"]
+        never_ran = await http.post(f"/threads/{fresh}/state", json={"values": {"count": 1}})
+        assert never_ran.status_code == 400
+    await client.runs.cancel(tid, slow["run_id"], wait=True)
+
+

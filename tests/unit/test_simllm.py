@@ -36,7 +36,8 @@ TOOLS = [
 
 def client_for(config: SimConfig) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(config)), base_url="http://sim"
+        transport=httpx.ASGITransport(app=create_app(config)),  # type: ignore[arg-type]
+        base_url="http://sim",
     )
 
 
@@ -69,7 +70,8 @@ async def stream(http: httpx.AsyncClient, **body: Any) -> list[dict[str, Any]]:
 async def complete(http: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
     r = await http.post("/v1/chat/completions", json=body)
     assert r.status_code == 200, r.text
-    return r.json()
+    reply: dict[str, Any] = r.json()
+    return reply
 
 
 def content_of(chunks: list[dict[str, Any]]) -> str:
@@ -453,6 +455,7 @@ async def test_openai_client_against_a_real_server(sim_url: str) -> None:
         )
         tool_calls = call.choices[0].message.tool_calls
         assert tool_calls is not None and call.choices[0].finish_reason == "tool_calls"
+        assert tool_calls[0].type == "function"
         assert json.loads(tool_calls[0].function.arguments) == {"expression": "6*7"}
 
         embedding = await client.embeddings.create(model="headwater-sim", input="blue sky")
@@ -465,8 +468,9 @@ async def test_openai_client_against_a_real_server(sim_url: str) -> None:
 async def test_langchain_chat_openai_streams_text_and_tool_calls(sim_url: str) -> None:
     from langchain_core.messages import AIMessageChunk
     from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
 
-    llm = ChatOpenAI(model="headwater-sim", base_url=sim_url, api_key="not-needed")
+    llm = ChatOpenAI(model="headwater-sim", base_url=sim_url, api_key=SecretStr("not-needed"))
     chunks = [c async for c in llm.astream("hello")]
     assert len(chunks) > 3
     text = "".join(str(c.content) for c in chunks)

@@ -102,4 +102,5 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
             render_plugins=[ScalarRenderPlugin()],
         ),
         debug=False,
+        logging_config=None,  # logging is configured once, by the CLI
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 StreamMode = str
 SortOrder = Literal["asc", "desc"]
+Limit = Annotated[int, msgspec.Meta(ge=0, le=1000)]
+Offset = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
 
 
 class RunCreate(msgspec.Struct, kw_only=True):
@@ -56,8 +58,8 @@ class ThreadSearch(msgspec.Struct, kw_only=True):
     metadata: dict[str, Any] | None = None
     values: dict[str, Any] | None = None
     status: Literal["idle", "busy", "interrupted", "error"] | None = None
-    limit: int = msgspec.field(default=10)
-    offset: int = 0
+    limit: Limit = 10
+    offset: Offset = 0
     sort_by: Literal["thread_id", "status", "created_at", "updated_at", "state_updated_at"] = (
         "created_at"
     )
@@ -70,8 +72,8 @@ class AssistantSearch(msgspec.Struct, kw_only=True):
     graph_id: str | None = None
     metadata: dict[str, Any] | None = None
     name: str | None = None
-    limit: int = 10
-    offset: int = 0
+    limit: Limit = 10
+    offset: Offset = 0
     sort_by: Literal["assistant_id", "created_at", "updated_at", "name", "graph_id"] = "created_at"
     sort_order: SortOrder = "desc"
 
@@ -79,7 +81,7 @@ class AssistantSearch(msgspec.Struct, kw_only=True):
 class HistorySearch(msgspec.Struct, kw_only=True):
     """``POST /threads/{thread_id}/history``."""
 
-    limit: int = 10
+    limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
     before: str | dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
     checkpoint: dict[str, Any] | None = None

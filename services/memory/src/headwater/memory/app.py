@@ -31,4 +31,4 @@ async def metrics() -> Response[bytes]:
 def create_app(settings: Settings) -> Litestar:
     """Build the memory service."""
     del settings  # the store's database settings arrive with the Store API
-    return Litestar(route_handlers=[healthz, readyz, metrics])
+    return Litestar(route_handlers=[healthz, readyz, metrics], logging_config=None)

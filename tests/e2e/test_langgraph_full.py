@@ -147,5 +147,3 @@ async def test_history_and_state_update(deployment: Deployment, client: LangGrap
         never_ran = await http.post(f"/threads/{fresh}/state", json={"values": {"count": 1}})
         assert never_ran.status_code == 400
     await client.runs.cancel(tid, slow["run_id"], wait=True)
-
-

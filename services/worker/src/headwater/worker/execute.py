@@ -35,6 +35,10 @@ LANGGRAPH_VERSION = version("langgraph")
 THREAD_BUSY_POLL_S = 0.1
 
 
+class RunTimedOut(Exception):
+    """The run took longer than ``HEADWATER_RUN_TIMEOUT_S``."""
+
+
 class RunCancelled(Exception):
     """A client asked to stop the run (``action`` says how)."""
 
@@ -94,6 +98,7 @@ class RunExecutor:
         *,
         heartbeat_s: float,
         destination: str = "runs.requests",
+        run_timeout_s: float = 86400.0,
     ) -> None:
         self.bus = bus
         self.sessions = sessions
@@ -101,6 +106,7 @@ class RunExecutor:
         self.checkpointer = checkpointer
         self.heartbeat_s = heartbeat_s
         self.destination = destination
+        self.run_timeout_s = run_timeout_s
         self._claiming = asyncio.Lock()  # one claim at a time per worker (SQLite snapshots)
 
     async def execute(self, delivery: RunDelivery) -> None:
@@ -217,7 +223,11 @@ class RunExecutor:
         streaming = asyncio.create_task(self._stream(graph, request, attempt, config))
         stopping = asyncio.create_task(control.get())
         try:
-            await asyncio.wait({streaming, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {streaming, stopping},
+                timeout=self.run_timeout_s,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
         except asyncio.CancelledError:
             streaming.cancel()
             stopping.cancel()
@@ -225,7 +235,13 @@ class RunExecutor:
                 await streaming
             raise
         outcome: BaseException | None
-        if stopping.done() and not streaming.done():
+        if not stopping.done() and not streaming.done():
+            stopping.cancel()
+            streaming.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await streaming
+            outcome = RunTimedOut(f"the run exceeded its {self.run_timeout_s:g} s limit")
+        elif stopping.done() and not streaming.done():
             streaming.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await streaming
@@ -320,6 +336,12 @@ class RunExecutor:
                 if pending and isinstance(values, dict)
                 else values
             )
+        elif isinstance(outcome, RunTimedOut):
+            error = {"error": "TimeoutError", "message": str(outcome)}
+            await self.bus.publish_event(run_id, "error", dumps(error))
+            run_status = "timeout"
+            thread_status = "interrupted" if snapshot.next else "idle"
+            result = {"__error__": error}
         elif isinstance(outcome, RunCancelled):
             run_status = "interrupted"
             thread_status = "interrupted" if snapshot.next else "idle"

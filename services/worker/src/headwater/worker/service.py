@@ -106,6 +106,7 @@ async def worker_components(
             saver,
             heartbeat_s=max(0.5, settings.ack_wait_s / 3),
             destination=Names(settings.namespace).run_requests,
+            run_timeout_s=settings.run_timeout_s,
         )
         WORKER_CONCURRENCY.set(settings.worker_concurrency)
         yield Worker(

@@ -1,0 +1,118 @@
+"""The worker's executor on the in-process bus and SQLite: timeouts and thread ordering."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from headwater.common.bus.memory import InProcessBus
+from headwater.common.codec import loads
+from headwater.common.db import repository
+from headwater.common.db.engine import make_engine, make_sessionmaker
+from headwater.common.db.migrate import upgrade
+from headwater.common.db.models import RunRow, utcnow
+from headwater.common.graph_config import load_project
+from headwater.common.ids import assistant_id_for_graph, uuid7
+from headwater.common.schemas import RunRequest
+from headwater.worker.checkpointer import open_checkpointer
+from headwater.worker.execute import RunExecutor
+from headwater.worker.registry import GraphRegistry
+
+pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
+CONFIG = Path(__file__).resolve().parents[1] / "graphs" / "langgraph.json"
+
+
+@pytest.fixture
+async def parts(tmp_path: Path) -> AsyncIterator[tuple[InProcessBus, RunExecutor, object]]:
+    url = f"sqlite+aiosqlite:///{tmp_path}/hw.sqlite"
+    await asyncio.to_thread(upgrade, url)
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    bus = InProcessBus(ack_wait=5)
+    await bus.start()
+    async with open_checkpointer(str(tmp_path / "cp.sqlite")) as saver:
+        registry = GraphRegistry(load_project(CONFIG), saver)
+        executor = RunExecutor(bus, sessions, registry, saver, heartbeat_s=1, run_timeout_s=0.5)
+        yield bus, executor, sessions
+    await bus.close()
+    await engine.dispose()
+
+
+async def submit(
+    bus: InProcessBus, sessions: object, thread_id: str, graph_input: dict[str, object]
+) -> RunRequest:
+    request = RunRequest(
+        run_id=uuid7(),
+        thread_id=thread_id,
+        assistant_id=assistant_id_for_graph("counter"),
+        graph_id="counter",
+        input=graph_input,
+        stream_mode=["custom"],
+    )
+    async with sessions.begin() as session:  # type: ignore[attr-defined]
+        if await session.get(repository.ThreadRow, thread_id) is None:
+            session.add(repository.new_thread(thread_id, {"graph_id": "counter"}, ""))
+        now = utcnow()
+        session.add(
+            RunRow(
+                run_id=request.run_id,
+                thread_id=thread_id,
+                assistant_id=request.assistant_id,
+                status="pending",
+                metadata_={},
+                kwargs={},
+                multitask_strategy="enqueue",
+                attempt=0,
+                owner="",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    await bus.submit_run(request)
+    return request
+
+
+async def test_a_run_past_its_timeout_ends_with_status_timeout(
+    parts: tuple[InProcessBus, RunExecutor, object],
+) -> None:
+    bus, executor, sessions = parts
+    request = await submit(bus, sessions, uuid7(), {"steps": 50, "delay": 0.1})
+    events = await bus.subscribe_events(request.run_id)
+    [delivery] = await bus.fetch_runs(1, timeout=1)
+    await executor.execute(delivery)
+    async with sessions() as session:  # type: ignore[operator]
+        assert await repository.run_status(session, request.run_id) == "timeout"
+    names = [e.event for e in await events.next_batch(1)]
+    assert "error" in names and names[-1] == "__end__"
+    assert await assert_error(await bus.subscribe_events(request.run_id))
+
+
+async def assert_error(sub: object) -> bool:
+    batch = await sub.next_batch(1)  # type: ignore[attr-defined]
+    error = next(e for e in batch if e.event == "error")
+    return loads(error.data)["error"] == "TimeoutError"
+
+
+async def test_second_run_of_a_thread_waits_for_the_first(
+    parts: tuple[InProcessBus, RunExecutor, object],
+) -> None:
+    bus, executor, sessions = parts
+    thread_id = uuid7()
+    first = await submit(bus, sessions, thread_id, {"steps": 1, "delay": 0.3, "label": "first"})
+    second = await submit(bus, sessions, thread_id, {"steps": 2, "label": "second"})
+    deliveries = await bus.fetch_runs(2, timeout=1)
+    assert [d.request.run_id for d in deliveries] == [first.run_id, second.run_id]
+    # Start the second before the first: it must wait for the thread.
+    later = asyncio.create_task(executor.execute(deliveries[1]))
+    await asyncio.sleep(0.2)
+    async with sessions() as session:  # type: ignore[operator]
+        assert await repository.run_status(session, second.run_id) == "pending"
+    await executor.execute(deliveries[0])
+    await later
+    async with sessions() as session:  # type: ignore[operator]
+        assert await repository.run_status(session, second.run_id) == "success"
+        thread = await session.get(repository.ThreadRow, thread_id)
+    assert thread is not None and thread.values["log"] == ["first 1", "second 2"]

@@ -147,6 +147,13 @@ async def test_join_stream_replays_after_last_event_id(client: LangGraphClient) 
         p async for p in client.runs.join_stream(thread["thread_id"], run_id, last_event_id="-")
     ]
     assert [(p.event, p.data, p.id) for p in full] == [(p.event, p.data, p.id) for p in parts]
+    customs = [
+        p
+        async for p in client.runs.join_stream(
+            thread["thread_id"], run_id, last_event_id="-", stream_mode="custom"
+        )
+    ]
+    assert [p.event for p in customs] == ["metadata"] + ["custom"] * 4
     cut = 3
     tail = [
         p

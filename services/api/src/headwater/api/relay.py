@@ -36,11 +36,26 @@ async def _final_status(status_of: StatusCheck) -> bool:
     return status is None or status not in ("pending", "running")
 
 
+def mode_filter(modes: list[str] | None) -> Callable[[str], bool] | None:
+    """A predicate keeping events of the given stream modes (join-stream's ``stream_mode``)."""
+    if not modes:
+        return None
+    wanted = {"messages" if m in ("messages", "messages-tuple") else m for m in modes}
+    wanted |= {"metadata", "error"}
+
+    def keep(event: str) -> bool:
+        base = event.split("|", 1)[0].split("/", 1)[0]
+        return base in wanted
+
+    return keep
+
+
 async def sse_events(
     subscription: EventSubscription,
     status_of: StatusCheck,
     *,
     on_abandon: Callable[[], Awaitable[None]] | None = None,
+    keep: Callable[[str], bool] | None = None,
 ) -> AsyncIterator[bytes]:
     """SSE bytes of a run until its end event; heartbeats while idle.
 
@@ -71,7 +86,8 @@ async def sse_events(
                 if item.event == END_EVENT:
                     finished = True
                     break
-                out += sse_frame(item.event, item.data, item.seq)
+                if keep is None or keep(item.event):
+                    out += sse_frame(item.event, item.data, item.seq)
             if out:
                 yield bytes(out)
                 last_write = loop.time()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import Parameter
 from litestar.response import Stream
@@ -13,7 +14,7 @@ from headwater.api.admission import RunAdmission
 from headwater.api.context import ApiContext
 from headwater.api.deps import require_uuid
 from headwater.api.errors import NotFound, Unprocessable
-from headwater.api.relay import final_result, sse_events
+from headwater.api.relay import final_result, mode_filter, sse_events
 from headwater.api.schemas import RunCreate
 from headwater.api.wire import run_json
 from headwater.common.bus import EventSubscription
@@ -66,6 +67,27 @@ async def _get_run(ctx: ApiContext, thread_id: str, run_id: str, owner: str) -> 
     return run
 
 
+def _modes(raw: list[str] | None) -> list[str] | None:
+    """``?stream_mode=a&stream_mode=b`` or ``?stream_mode=["a","b"]``."""
+    if not raw:
+        return None
+    modes: list[str] = []
+    for value in raw:
+        if not value:  # clients send ``stream_mode=`` for "no filter"
+            continue
+        if value.startswith("["):
+            try:
+                decoded = msgspec.json.decode(value)
+            except msgspec.DecodeError as exc:
+                raise Unprocessable(f"Invalid stream_mode: {value}") from exc
+            if not isinstance(decoded, list) or not all(isinstance(v, str) for v in decoded):
+                raise Unprocessable(f"Invalid stream_mode: {value}")
+            modes.extend(decoded)
+        else:
+            modes.append(value)
+    return modes or None
+
+
 def _after_seq(last_event_id: str | None) -> int:
     if not last_event_id or last_event_id == "-":
         return 0
@@ -95,11 +117,13 @@ def _stream_response(
     cancel_on_disconnect: bool,
     location: str,
     content_location: str,
+    modes: list[str] | None = None,
 ) -> Stream:
     body = sse_events(
         subscription,
         status_check(ctx, run.run_id),
         on_abandon=_canceller(ctx, run) if cancel_on_disconnect else None,
+        keep=mode_filter(modes),
     )
     headers = {**SSE_HEADERS, "Location": location, "Content-Location": content_location}
     return Stream(body, media_type=SSE_MEDIA_TYPE, headers=headers)
@@ -262,9 +286,14 @@ class ThreadRunsController(Controller):
         last_event_id: str | None = Parameter(
             header="Last-Event-ID", default=None, pattern=STREAM_ID_PATTERN
         ),
+        stream_mode: list[str] | None = None,
     ) -> Stream:
-        """Stream a run's events: all of them, or those after ``Last-Event-ID``."""
+        """Stream a run's events: all of them, or those after ``Last-Event-ID``.
+
+        ``stream_mode`` (repeated, or one JSON array) keeps only those modes.
+        """
         run = await _get_run(ctx, thread_id, run_id, owner)
+        modes = _modes(stream_mode)
         subscription = await ctx.bus.subscribe_events(
             run.run_id, after_seq=_after_seq(last_event_id)
         )
@@ -276,6 +305,7 @@ class ThreadRunsController(Controller):
             cancel_on_disconnect=cancel_on_disconnect,
             location=f"{base}/stream",
             content_location=base,
+            modes=modes,
         )
 
     @post("/{run_id:str}/cancel", status_code=202)

@@ -176,6 +176,8 @@ def start_cluster(
         if sim_url is None:
             wait_for_port(sim_port)
         wait_until_ready(deployment.base_url, "/readyz")
+        for port in deployment.metrics_ports.values():  # workers loaded their graphs
+            wait_until_ready(f"http://127.0.0.1:{port}", "/readyz")
     except TimeoutError:
         for name in deployment.processes:
             print(f"--- {name}\n{deployment.log_of(name)}")

@@ -147,3 +147,52 @@ async def test_history_and_state_update(deployment: Deployment, client: LangGrap
         never_ran = await http.post(f"/threads/{fresh}/state", json={"values": {"count": 1}})
         assert never_ran.status_code == 400
     await client.runs.cancel(tid, slow["run_id"], wait=True)
+
+
+async def test_assistants_versions_graph_and_schemas(
+    deployment: Deployment, client: LangGraphClient
+) -> None:
+    made = await client.assistants.create(
+        "agent", config={"configurable": {"style": "terse"}}, metadata={"team": "a"}, name="terse"
+    )
+    aid = made["assistant_id"]
+    assert made["version"] == 1 and made["context"] == {"style": "terse"}
+    patched = await client.assistants.update(aid, metadata={"tier": "gold"}, name="terse-2")
+    assert patched["version"] == 2 and patched["metadata"] == {"team": "a", "tier": "gold"}
+    versions = await client.assistants.get_versions(aid)
+    assert [v["version"] for v in versions] == [2, 1] and versions[1]["name"] == "terse"
+    back = await client.assistants.set_latest(aid, 1)
+    assert back["version"] == 1 and back["name"] == "terse"
+    assert [a["assistant_id"] for a in await client.assistants.search(metadata={"team": "a"})] == [
+        aid
+    ]
+
+    drawing = await client.assistants.get_graph(aid)
+    assert {n["id"] for n in drawing["nodes"]} >= {
+        "__start__",
+        "chat",
+        "approve",
+        "tools",
+        "__end__",
+    }
+    assert {"source": "__start__", "target": "chat"} in [
+        {k: e[k] for k in ("source", "target")} for e in drawing["edges"]
+    ]
+    schemas = await client.assistants.get_schemas(aid)
+    assert schemas["graph_id"] == "agent" and "messages" in schemas["input_schema"]["properties"]
+    assert "sent_emails" in schemas["state_schema"]["properties"]
+    assert await client.assistants.get_subgraphs(aid) == {}
+    async with httpx.AsyncClient(base_url=deployment.base_url) as http:
+        assert (await http.get("/assistants/agent/graph")).status_code == 200, "graph name accepted"
+        assert (await http.get(f"/assistants/{aid}/graph?xray=maybe")).status_code == 422
+        assert (await http.post("/assistants", json={"graph_id": "nope"})).status_code == 404
+        assert (
+            await http.post("/assistants", json={"graph_id": "agent", "assistant_id": aid})
+        ).status_code == 409
+    run = await client.runs.wait(
+        None, aid, input={"messages": [{"role": "user", "content": "hello"}]}
+    )
+    assert run["messages"][-1]["content"] == "Hello! I am the Headwater simulator."
+    await client.assistants.delete(aid)
+    async with httpx.AsyncClient(base_url=deployment.base_url) as http:
+        assert (await http.get(f"/assistants/{aid}")).status_code == 404

@@ -111,6 +111,7 @@ async def run_worker(settings: Settings) -> None:
     watcher = asyncio.create_task(health.watch(bus, sessions))
     try:
         async with worker_components(settings, bus, sessions) as worker:
+            health.graphs_loaded = True
             log.info("worker ready (concurrency %d)", settings.worker_concurrency)
             await worker.run(stop)
     finally:

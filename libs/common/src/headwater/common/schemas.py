@@ -52,7 +52,7 @@ class GraphRequest(
 ):
     """Work the API cannot do without the compiled graph, answered by any worker."""
 
-    op: Literal["state", "history", "update_state"]
+    op: Literal["state", "history", "update_state", "graph", "schemas", "subgraphs"]
     graph_id: str
     thread_id: str
     checkpoint_id: str | None = None
@@ -64,6 +64,9 @@ class GraphRequest(
     values: Any = None
     as_node: str | None = None
     checkpoint_ns: str = ""
+    xray: int | bool = False
+    namespace: str | None = None
+    recurse: bool = False
 
 
 class GraphReply(msgspec.Struct, frozen=True, kw_only=True, tag="graph.reply", tag_field="type"):

@@ -1,20 +1,33 @@
-"""``/assistants``: get, search, count (one system assistant per graph)."""
+"""``/assistants``: system assistants per graph, create, get, patch (versions), delete, search,
+count, and the graph's drawing and schemas (answered by a worker)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, delete, get, patch, post
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from headwater.api.admission import resolve_assistant
+from headwater.api.assistant_versions import create_assistant, patch_assistant, set_latest
 from headwater.api.context import ApiContext
 from headwater.api.deps import require_uuid
-from headwater.api.errors import NotFound
-from headwater.api.schemas import AssistantSearch
-from headwater.api.wire import assistant_json
+from headwater.api.errors import NotFound, Unprocessable
+from headwater.api.schemas import (
+    AssistantCreate,
+    AssistantPatch,
+    AssistantSearch,
+    SetLatest,
+    VersionsSearch,
+)
+from headwater.api.threads import ask_worker
+from headwater.api.wire import assistant_json, iso
 from headwater.common.db import repository
-from headwater.common.db.models import AssistantRow
+from headwater.common.db.models import AssistantRow, AssistantVersionRow
 from headwater.common.ids import assistant_id_for_graph
+from headwater.common.schemas import GraphRequest
 
 
 async def register_system_assistants(session: AsyncSession, graph_ids: list[str]) -> None:
@@ -25,20 +38,106 @@ async def register_system_assistants(session: AsyncSession, graph_ids: list[str]
         )
 
 
+async def _owned(session: AsyncSession, assistant_id: str, owner: str) -> AssistantRow:
+    require_uuid(assistant_id, "assistant")
+    row = await session.get(AssistantRow, assistant_id)
+    if row is None or row.owner not in ("", owner):
+        raise NotFound(f"Assistant {assistant_id} not found")
+    return row
+
+
+async def _graph_of(ctx: ApiContext, assistant_id: str, owner: str) -> str:
+    async with ctx.sessions() as session:
+        row = await resolve_assistant(session, ctx, assistant_id)
+    if row.owner not in ("", owner):
+        raise NotFound(f"Assistant {assistant_id} not found")
+    return row.graph_id
+
+
+def _version_json(row: AssistantVersionRow) -> dict[str, Any]:
+    return {
+        "assistant_id": row.assistant_id,
+        "version": row.version,
+        "graph_id": row.graph_id,
+        "config": row.config,
+        "context": row.context,
+        "metadata": row.metadata_,
+        "created_at": iso(row.created_at),
+        "name": row.name,
+        "description": row.description,
+    }
+
+
 class AssistantsController(Controller):
     """Assistants."""
 
     path = "/assistants"
     tags = ["Assistants"]
 
+    @post("/", status_code=200)
+    async def create(self, ctx: ApiContext, owner: str, data: AssistantCreate) -> dict[str, Any]:
+        """Create an assistant for a graph."""
+        if data.assistant_id:
+            require_uuid(data.assistant_id, "assistant")
+        async with ctx.sessions.begin() as session:
+            row = await create_assistant(session, data, owner, ctx.graph_ids)
+        return assistant_json(row)
+
     @get("/{assistant_id:str}")
     async def get_assistant(self, ctx: ApiContext, owner: str, assistant_id: str) -> dict[str, Any]:
         """One assistant by UUID."""
-        require_uuid(assistant_id, "assistant")
         async with ctx.sessions() as session:
-            row = await session.get(AssistantRow, assistant_id)
-        if row is None or row.owner not in ("", owner):
-            raise NotFound(f"Assistant {assistant_id} not found")
+            return assistant_json(await _owned(session, assistant_id, owner))
+
+    @patch("/{assistant_id:str}")
+    async def update(
+        self, ctx: ApiContext, owner: str, assistant_id: str, data: AssistantPatch
+    ) -> dict[str, Any]:
+        """Change an assistant: a new version becomes current."""
+        async with ctx.sessions.begin() as session:
+            row = await patch_assistant(
+                session, await _owned(session, assistant_id, owner), data, ctx.graph_ids
+            )
+        return assistant_json(row)
+
+    @delete("/{assistant_id:str}", status_code=204)
+    async def delete_assistant(self, ctx: ApiContext, owner: str, assistant_id: str) -> None:
+        """Delete an assistant and its versions."""
+        async with ctx.sessions.begin() as session:
+            row = await _owned(session, assistant_id, owner)
+            await session.execute(
+                sql_delete(AssistantVersionRow).where(
+                    AssistantVersionRow.assistant_id == row.assistant_id
+                )
+            )
+            await session.delete(row)
+
+    @post("/{assistant_id:str}/versions", status_code=200)
+    async def versions(
+        self, ctx: ApiContext, owner: str, assistant_id: str, data: VersionsSearch
+    ) -> list[dict[str, Any]]:
+        """Versions, newest first."""
+        async with ctx.sessions() as session:
+            await _owned(session, assistant_id, owner)
+            query = select(AssistantVersionRow).where(
+                AssistantVersionRow.assistant_id == assistant_id
+            )
+            rows = (await session.scalars(query.order_by(AssistantVersionRow.version.desc()))).all()
+        wanted = data.metadata or {}
+        matching = [
+            r for r in rows if all((r.metadata_ or {}).get(k) == v for k, v in wanted.items())
+        ]
+        return [_version_json(r) for r in matching[data.offset : data.offset + data.limit]]
+
+    @post("/{assistant_id:str}/latest", status_code=200)
+    async def latest(
+        self, ctx: ApiContext, owner: str, assistant_id: str, data: SetLatest
+    ) -> dict[str, Any]:
+        """Make a version current."""
+        async with ctx.sessions.begin() as session:
+            row = await set_latest(
+                session, await _owned(session, assistant_id, owner), data.version
+            )
         return assistant_json(row)
 
     @post("/search", status_code=200)
@@ -56,6 +155,7 @@ class AssistantsController(Controller):
                 offset=data.offset,
                 sort_by=data.sort_by,
                 sort_order=data.sort_order,
+                owner=owner,
             )
         headers = {"X-Pagination-Total": str(total)}
         if data.offset + len(rows) < total:
@@ -63,7 +163,7 @@ class AssistantsController(Controller):
         return Response([assistant_json(r) for r in rows], headers=headers)
 
     @post("/count", status_code=200)
-    async def count_assistants(self, ctx: ApiContext, data: AssistantSearch) -> int:
+    async def count_assistants(self, ctx: ApiContext, owner: str, data: AssistantSearch) -> int:
         """How many assistants match."""
         async with ctx.sessions() as session:
             _, total = await repository.search_assistants(
@@ -75,5 +175,47 @@ class AssistantsController(Controller):
                 offset=0,
                 sort_by="created_at",
                 sort_order="desc",
+                owner=owner,
             )
         return total
+
+    @get("/{assistant_id:str}/graph")
+    async def graph(
+        self, ctx: ApiContext, owner: str, assistant_id: str, xray: str = "false"
+    ) -> Response[bytes]:
+        """The graph's nodes and edges (``xray`` true or a depth for subgraphs)."""
+        depth: int | bool
+        if xray.lower() in ("true", "false"):
+            depth = xray.lower() == "true"
+        elif xray.isdigit():
+            depth = int(xray)
+        else:
+            raise Unprocessable("xray must be true, false or a non-negative integer")
+        request = GraphRequest(
+            op="graph", graph_id=await _graph_of(ctx, assistant_id, owner), thread_id="", xray=depth
+        )
+        return Response(await ask_worker(ctx, request), media_type="application/json")
+
+    @get("/{assistant_id:str}/schemas")
+    async def schemas(self, ctx: ApiContext, owner: str, assistant_id: str) -> Response[bytes]:
+        """Input, output, state, config and context JSON schemas."""
+        request = GraphRequest(
+            op="schemas", graph_id=await _graph_of(ctx, assistant_id, owner), thread_id=""
+        )
+        return Response(await ask_worker(ctx, request), media_type="application/json")
+
+    @get(["/{assistant_id:str}/subgraphs", "/{assistant_id:str}/subgraphs/{namespace:str}"])
+    async def subgraphs(
+        self,
+        ctx: ApiContext,
+        owner: str,
+        assistant_id: str,
+        namespace: str | None = None,
+        recurse: bool = False,
+    ) -> Response[bytes]:
+        """Schemas of the graph's subgraphs by namespace."""
+        graph_id = await _graph_of(ctx, assistant_id, owner)
+        request = GraphRequest(
+            op="subgraphs", graph_id=graph_id, thread_id="", namespace=namespace, recurse=recurse
+        )
+        return Response(await ask_worker(ctx, request), media_type="application/json")

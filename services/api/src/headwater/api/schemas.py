@@ -101,3 +101,41 @@ class CheckpointQuery(msgspec.Struct, kw_only=True):
 
     checkpoint: dict[str, Any]
     subgraphs: bool = False
+
+
+class AssistantCreate(msgspec.Struct, kw_only=True):
+    """``POST /assistants``."""
+
+    graph_id: str
+    assistant_id: str | None = None
+    config: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    if_exists: Literal["raise", "do_nothing"] = "raise"
+    name: str | None = None
+    description: str | None = None
+
+
+class AssistantPatch(msgspec.Struct, kw_only=True):
+    """``PATCH /assistants/{assistant_id}``: a new version."""
+
+    graph_id: str | None = None
+    config: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    name: str | None = None
+    description: str | None = None
+
+
+class VersionsSearch(msgspec.Struct, kw_only=True):
+    """``POST /assistants/{assistant_id}/versions``."""
+
+    metadata: dict[str, Any] | None = None
+    limit: Limit = 10
+    offset: Offset = 0
+
+
+class SetLatest(msgspec.Struct, kw_only=True):
+    """``POST /assistants/{assistant_id}/latest``."""
+
+    version: Annotated[int, msgspec.Meta(ge=1)]

@@ -45,6 +45,8 @@ class GraphRequestHandler:
                 return _reply(await self.history(request))
             if request.op == "update_state":
                 return _reply(await self.update_state(request))
+            if request.op in ("graph", "schemas", "subgraphs"):
+                return _reply(await self.describe(request))
             return _reply(await self.state(request))
         except UnknownGraphError:
             return _error(404, f"Graph '{request.graph_id}' not found")
@@ -109,3 +111,45 @@ class GraphRequestHandler:
             "configurable": checkpoint,
             "checkpoint_id": conf["checkpoint_id"],
         }
+
+    async def describe(self, request: GraphRequest) -> Any:
+        """The graph's drawing, its JSON schemas, or its subgraphs' schemas."""
+        graph = await self.registry.get(request.graph_id)
+        if request.op == "graph":
+            return graph.get_graph(xray=request.xray).to_json()
+        if request.op == "schemas":
+            return {"graph_id": request.graph_id, **schemas_of(graph)}
+        return {
+            namespace: schemas_of(subgraph)
+            for namespace, subgraph in graph.get_subgraphs(
+                namespace=request.namespace, recurse=request.recurse
+            )
+        }
+
+
+def schemas_of(graph: Any) -> dict[str, Any]:
+    """Input, output, state, config and context JSON schemas (None where unavailable)."""
+    out: dict[str, Any] = {}
+    for key, getter in (
+        ("input_schema", "get_input_jsonschema"),
+        ("output_schema", "get_output_jsonschema"),
+        ("context_schema", "get_context_jsonschema"),
+    ):
+        try:
+            out[key] = getattr(graph, getter)()
+        except Exception:  # noqa: BLE001 - a schema that cannot be derived is reported as null
+            out[key] = None
+    try:
+        out["state_schema"] = (
+            graph.get_output_jsonschema() if not hasattr(graph, "builder") else _state_schema(graph)
+        )
+    except Exception:  # noqa: BLE001
+        out["state_schema"] = None
+    out["config_schema"] = out["context_schema"]
+    return out
+
+
+def _state_schema(graph: Any) -> Any:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(graph.builder.state_schema).json_schema()

@@ -35,6 +35,7 @@ class WorkerHealth:
 
     def __init__(self) -> None:
         self.ready = False
+        self.graphs_loaded = False
         self.checks: dict[str, str] = {}
         self._metrics = make_wsgi_app()
 
@@ -43,10 +44,13 @@ class WorkerHealth:
         if path == "/healthz":
             return self._json(start_response, "200 OK", b'{"status":"ok"}')
         if path == "/readyz":
-            status = "ok" if self.ready else "unavailable"
-            body = json.dumps({"status": status, "checks": self.checks}).encode()
+            checks = {**self.checks, "graphs": "ok" if self.graphs_loaded else "loading"}
+            ready = self.ready and self.graphs_loaded
+            body = json.dumps(
+                {"status": "ok" if ready else "unavailable", "checks": checks}
+            ).encode()
             return self._json(
-                start_response, "200 OK" if self.ready else "503 Service Unavailable", body
+                start_response, "200 OK" if ready else "503 Service Unavailable", body
             )
         if path == "/metrics":
             return self._metrics(environ, start_response)  # type: ignore[no-any-return]

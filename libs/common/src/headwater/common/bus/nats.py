@@ -327,15 +327,28 @@ class NatsBus(Bus):
     async def request(
         self, payload: bytes, timeout: float, headers: Mapping[str, str] | None = None
     ) -> bytes:
-        try:
-            msg = await self.nc.request(
-                self.names.graph_requests, payload, timeout=timeout, headers=dict(headers or {})
-            )
-        except nats.errors.NoRespondersError as exc:
-            raise TimeoutError("no worker answers graph requests") from exc
-        except nats.errors.TimeoutError as exc:
-            raise TimeoutError("graph request timed out") from exc
-        return bytes(msg.data)
+        # No responder yet (workers starting or rolling): retry until the timeout.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        pause = 0.05
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError("no worker answers graph requests")
+            try:
+                msg = await self.nc.request(
+                    self.names.graph_requests,
+                    payload,
+                    timeout=remaining,
+                    headers=dict(headers or {}),
+                )
+            except nats.errors.NoRespondersError:
+                await asyncio.sleep(min(pause, max(0.0, deadline - loop.time())))
+                pause = min(pause * 2, 1.0)
+                continue
+            except nats.errors.TimeoutError as exc:
+                raise TimeoutError("graph request timed out") from exc
+            return bytes(msg.data)
 
     async def serve_requests(self, handler: RequestHandler) -> None:
         async def answer(msg: Msg) -> None:

@@ -39,6 +39,22 @@ class AssistantRow(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class AssistantVersionRow(Base):
+    """Every version of an assistant; the assistants row holds the current one."""
+
+    __tablename__ = "assistant_versions"
+
+    assistant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    graph_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(String, nullable=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    context: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JsonType, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class ThreadRow(Base):
     """A conversation; its checkpoints live in the LangGraph checkpointer."""
 

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from headwater.common.db.models import AssistantRow, RunRow, ThreadRow, utcnow
+from headwater.common.db.models import AssistantRow, AssistantVersionRow, RunRow, ThreadRow, utcnow
 
 ACTIVE_RUN_STATUSES = ("pending", "running")
 FINAL_RUN_STATUSES = ("success", "error", "timeout", "interrupted")
@@ -68,6 +68,19 @@ async def ensure_system_assistant(
         return
     now = utcnow()
     session.add(
+        AssistantVersionRow(
+            assistant_id=assistant_id,
+            version=1,
+            graph_id=graph_id,
+            name=name,
+            description=None,
+            config={},
+            context={},
+            metadata_={"created_by": "system"},
+            created_at=now,
+        )
+    )
+    session.add(
         AssistantRow(
             assistant_id=assistant_id,
             graph_id=graph_id,
@@ -94,10 +107,14 @@ async def search_assistants(
     offset: int,
     sort_by: str,
     sort_order: SortOrder,
+    owner: str = "",
 ) -> tuple[Sequence[AssistantRow], int]:
-    """Assistants matching the filters, one page, plus the total count."""
+    """Assistants matching the filters (the system ones and the owner's), one page, plus the total."""
     dialect = _dialect(session)
-    where = [metadata_matches(AssistantRow.metadata_, metadata, dialect)]
+    where = [
+        AssistantRow.owner.in_(["", owner]),
+        metadata_matches(AssistantRow.metadata_, metadata, dialect),
+    ]
     if graph_id:
         where.append(AssistantRow.graph_id == graph_id)
     if name:

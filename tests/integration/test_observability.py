@@ -194,6 +194,6 @@ def test_worker_health_endpoints(traced: tuple[Deployment, Path]) -> None:
     ready = httpx.get(base + "/readyz")
     assert ready.status_code == 200 and ready.json() == {
         "status": "ok",
-        "checks": {"bus": "ok", "database": "ok"},
+        "checks": {"bus": "ok", "database": "ok", "graphs": "ok"},
     }
     assert httpx.get(base + "/nope").status_code == 404

@@ -196,3 +196,23 @@ async def test_assistants_versions_graph_and_schemas(
     await client.assistants.delete(aid)
     async with httpx.AsyncClient(base_url=deployment.base_url) as http:
         assert (await http.get(f"/assistants/{aid}")).status_code == 404
+
+
+async def test_runs_batch_and_cancel_many(client: LangGraphClient) -> None:
+    runs = await client.runs.create_batch(
+        [
+            {"assistant_id": "counter", "input": {"steps": 1}, "on_completion": "keep"},
+            {"assistant_id": "counter", "input": {"steps": 2}, "on_completion": "keep"},
+        ]
+    )
+    assert len(runs) == 2 and len({r["thread_id"] for r in runs}) == 2
+    for run in runs:
+        await client.runs.join(run["thread_id"], run["run_id"])
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    slow = await client.runs.create(tid, "counter", input={"steps": 100, "delay": 0.05})
+    queued = await client.runs.create(tid, "counter", input={"steps": 1})
+    await client.runs.cancel_many(thread_id=tid, run_ids=[slow["run_id"], queued["run_id"]])
+    await client.runs.join(tid, slow["run_id"])
+    assert (await client.runs.get(tid, slow["run_id"]))["status"] == "interrupted"
+    assert (await client.runs.get(tid, queued["run_id"]))["status"] == "interrupted"

@@ -9,13 +9,14 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import Parameter
 from litestar.response import Stream
+from sqlalchemy import select
 
 from headwater.api.admission import RunAdmission
 from headwater.api.context import ApiContext
 from headwater.api.deps import require_uuid
 from headwater.api.errors import NotFound, Unprocessable
 from headwater.api.relay import final_result, mode_filter, sse_events
-from headwater.api.schemas import RunCreate
+from headwater.api.schemas import CancelMany, RunCreate
 from headwater.api.wire import run_json
 from headwater.common.bus import EventSubscription
 from headwater.common.codec import dumps
@@ -344,6 +345,46 @@ class StatelessRunsController(Controller):
 
     path = "/runs"
     tags = ["Stateless Runs"]
+
+    @post("/batch", status_code=200)
+    async def batch(
+        self, ctx: ApiContext, owner: str, data: list[RunCreate], request: Request[Any, Any, Any]
+    ) -> list[dict[str, Any]]:
+        """Create several background runs, each on a new thread."""
+        if not data:
+            raise Unprocessable("the batch must hold at least one run")
+        admission = RunAdmission(ctx)
+        created = []
+        for body in data:
+            run, run_request = await admission.create(
+                body, thread_id=None, owner=owner, headers=request.headers
+            )
+            await admission.submit(run, run_request)
+            created.append(run_json(run))
+        return created
+
+    @post("/cancel", status_code=204)
+    async def cancel_many(
+        self, ctx: ApiContext, owner: str, data: CancelMany, action: str = "interrupt"
+    ) -> None:
+        """Cancel runs by id on a thread, or every pending and/or running run of the caller."""
+        if (data.run_ids is None) == (data.status is None):
+            raise Unprocessable("give either thread_id with run_ids, or status")
+        async with ctx.sessions() as session:
+            query = select(RunRow).where(RunRow.owner == owner)
+            if data.run_ids is not None:
+                if not data.thread_id:
+                    raise Unprocessable("run_ids needs thread_id")
+                query = query.where(
+                    RunRow.thread_id == data.thread_id, RunRow.run_id.in_(data.run_ids)
+                )
+            else:
+                wanted = ["pending", "running"] if data.status == "all" else [data.status]
+                query = query.where(RunRow.status.in_(wanted))
+            runs = (await session.scalars(query)).all()
+        admission = RunAdmission(ctx)
+        for run in runs:
+            await admission.cancel(run, action)
 
     @post("/", status_code=200)
     async def create(

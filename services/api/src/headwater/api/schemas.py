@@ -139,3 +139,11 @@ class SetLatest(msgspec.Struct, kw_only=True):
     """``POST /assistants/{assistant_id}/latest``."""
 
     version: Annotated[int, msgspec.Meta(ge=1)]
+
+
+class CancelMany(msgspec.Struct, kw_only=True):
+    """``POST /runs/cancel``: ``thread_id`` + ``run_ids``, or ``status``."""
+
+    thread_id: str | None = None
+    run_ids: list[str] | None = None
+    status: Literal["pending", "running", "all"] | None = None

@@ -116,3 +116,47 @@ async def test_second_run_of_a_thread_waits_for_the_first(
         assert await repository.run_status(session, second.run_id) == "success"
         thread = await session.get(repository.ThreadRow, thread_id)
     assert thread is not None and thread.values["log"] == ["first 1", "second 2"]
+
+
+async def test_lost_request_is_republished_only_when_the_queue_is_empty(
+    parts: tuple[InProcessBus, RunExecutor, object], tmp_path: Path
+) -> None:
+    import datetime as dt
+
+    from headwater.worker.reaper import StuckRunReaper
+
+    bus, executor, sessions = parts
+    thread_id, run_id = uuid7(), uuid7()
+    long_ago = utcnow() - dt.timedelta(minutes=5)
+    async with sessions.begin() as session:  # type: ignore[attr-defined]
+        session.add(repository.new_thread(thread_id, {"graph_id": "counter"}, ""))
+        await repository.ensure_system_assistant(
+            session, assistant_id_for_graph("counter"), "counter", "counter"
+        )
+        session.add(
+            RunRow(
+                run_id=run_id,
+                thread_id=thread_id,
+                assistant_id=assistant_id_for_graph("counter"),
+                status="pending",
+                metadata_={},
+                kwargs={"input": {"steps": 1}, "stream_mode": ["values"]},
+                multitask_strategy="enqueue",
+                attempt=0,
+                owner="",
+                created_at=long_ago,
+                updated_at=long_ago,
+            )
+        )
+    reaper = StuckRunReaper(bus, sessions, pending_after_s=60)  # type: ignore[arg-type]
+    busy = await submit(bus, sessions, uuid7(), {"steps": 1})
+    assert await reaper.sweep() == 0, "a non-empty queue may still hold the request"
+    [delivery] = await bus.fetch_runs(1, timeout=1)
+    assert delivery.request.run_id == busy.run_id
+    await executor.execute(delivery)
+    assert await reaper.sweep() == 1
+    [again] = await bus.fetch_runs(1, timeout=1)
+    assert again.request.run_id == run_id and again.request.graph_id == "counter"
+    await executor.execute(again)
+    async with sessions() as session:  # type: ignore[operator]
+        assert await repository.run_status(session, run_id) == "success"

@@ -40,6 +40,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ws_max_message_bytes: int = 65536
     log_format: str = ""
     run_timeout_s: float = 86400.0
+    stuck_run_after_s: float = 60.0
     metrics_port: int = 9464
 
     @property
@@ -73,6 +74,7 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_WS_SESSION_TTL_S": "seconds a WebSocket session may stay idle before it expires (default 1800)",
     "HEADWATER_WS_MAX_MESSAGE_BYTES": "largest WebSocket message accepted (default 65536)",
     "HEADWATER_RUN_TIMEOUT_S": "seconds a run may take before it ends with status timeout (default 86400)",
+    "HEADWATER_STUCK_RUN_AFTER_S": "a run pending this long while the queue is empty is republished (default 60)",
     "HEADWATER_LOG_FORMAT": "text | json (default: text for dev, json for cluster services)",
     "HEADWATER_METRICS_PORT": "port of a worker's Prometheus /metrics (default 9464; 0 turns it off)",
     "HEADWATER_TRACE_FILE": "append finished spans as JSON lines to this file (besides any OTEL_* exporter)",

@@ -146,6 +146,10 @@ class RunExecutor:
         try:
             if claim == "busy":
                 claim = await self._wait_for_thread(delivery)
+            if claim == "duplicate":
+                log.info("run %s is already running elsewhere; dropping this copy", request.run_id)
+                await delivery.ack()
+                return
             if claim == "final":
                 await self._drop_finished(request)
                 await delivery.ack()

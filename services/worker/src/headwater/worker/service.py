@@ -17,6 +17,7 @@ from headwater.common.telemetry.metrics import WORKER_CONCURRENCY
 from headwater.worker.checkpointer import open_checkpointer
 from headwater.worker.execute import RunExecutor
 from headwater.worker.graph_requests import GraphRequestHandler
+from headwater.worker.reaper import StuckRunReaper
 from headwater.worker.registry import GraphRegistry
 
 log = logging.getLogger(__name__)
@@ -109,9 +110,15 @@ async def worker_components(
             run_timeout_s=settings.run_timeout_s,
         )
         WORKER_CONCURRENCY.set(settings.worker_concurrency)
-        yield Worker(
-            bus,
-            executor,
-            concurrency=settings.worker_concurrency,
-            drain_timeout=settings.drain_timeout_s,
+        reaper = asyncio.create_task(
+            StuckRunReaper(bus, sessions, pending_after_s=settings.stuck_run_after_s).run()
         )
+        try:
+            yield Worker(
+                bus,
+                executor,
+                concurrency=settings.worker_concurrency,
+                drain_timeout=settings.drain_timeout_s,
+            )
+        finally:
+            reaper.cancel()

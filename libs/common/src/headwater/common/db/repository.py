@@ -214,9 +214,10 @@ async def cancel_if_pending(session: AsyncSession, run_id: str) -> bool:
 
 async def claim_run(
     session: AsyncSession, run_id: str, attempt: int
-) -> Literal["claimed", "final", "busy"]:
+) -> Literal["claimed", "final", "busy", "duplicate"]:
     """A worker takes a run: pending (or running, on redelivery) → running.
 
+    ``duplicate`` for a first delivery of a run that is already running (a republished copy).
     ``final`` when the run is gone or already finished (a redelivered request of a finished
     run is acknowledged and dropped: JetStream is at-least-once). ``busy`` while another run of
     the same thread is running or an earlier one is still pending: runs of one thread execute
@@ -232,6 +233,8 @@ async def claim_run(
     ).first()
     if run is None or run.status not in ACTIVE_RUN_STATUSES:
         return "final"
+    if run.status == "running" and attempt <= 1:
+        return "duplicate"  # a second copy of the request while the first one runs
     await session.execute(
         select(ThreadRow.thread_id).where(ThreadRow.thread_id == run.thread_id).with_for_update()
     )

@@ -23,7 +23,7 @@ from headwater.api.schemas import (
     VersionsSearch,
 )
 from headwater.api.threads import ask_worker
-from headwater.api.wire import assistant_json, iso
+from headwater.api.wire import assistant_json, iso, page
 from headwater.common.db import repository
 from headwater.common.db.models import AssistantRow, AssistantVersionRow
 from headwater.common.ids import assistant_id_for_graph
@@ -157,10 +157,7 @@ class AssistantsController(Controller):
                 sort_order=data.sort_order,
                 owner=owner,
             )
-        headers = {"X-Pagination-Total": str(total)}
-        if data.offset + len(rows) < total:
-            headers["X-Pagination-Next"] = str(data.offset + len(rows))
-        return Response([assistant_json(r) for r in rows], headers=headers)
+        return page([assistant_json(r) for r in rows], data.offset, total)
 
     @post("/count", status_code=200)
     async def count_assistants(self, ctx: ApiContext, owner: str, data: AssistantSearch) -> int:

@@ -19,7 +19,7 @@ from headwater.api.schemas import (
     ThreadPatch,
     ThreadSearch,
 )
-from headwater.api.wire import EMPTY_STATE, thread_json
+from headwater.api.wire import EMPTY_STATE, page, thread_json
 from headwater.common.db import repository
 from headwater.common.db.models import ThreadRow, utcnow
 from headwater.common.ids import uuid7
@@ -142,10 +142,7 @@ class ThreadsController(Controller):
                 sort_order=data.sort_order,
                 owner=owner,
             )
-        headers = {"X-Pagination-Total": str(total)}
-        if data.offset + len(rows) < total:
-            headers["X-Pagination-Next"] = str(data.offset + len(rows))
-        return Response([thread_json(r) for r in rows], headers=headers)
+        return page([thread_json(r) for r in rows], data.offset, total)
 
     @post("/count", status_code=200)
     async def count_threads(self, ctx: ApiContext, owner: str, data: ThreadSearch) -> int:

@@ -216,3 +216,45 @@ async def test_runs_batch_and_cancel_many(client: LangGraphClient) -> None:
     await client.runs.join(tid, slow["run_id"])
     assert (await client.runs.get(tid, slow["run_id"]))["status"] == "interrupted"
     assert (await client.runs.get(tid, queued["run_id"]))["status"] == "interrupted"
+
+
+async def test_more_stream_modes(client: LangGraphClient) -> None:
+    hello = {"messages": [{"role": "user", "content": "hello"}]}
+    events = [p async for p in client.runs.stream(None, "agent", input=hello, stream_mode="events")]
+    kinds = [p.data["event"] for p in events if p.event == "events"]
+    assert (
+        kinds[0] == "on_chain_start"
+        and "on_chat_model_stream" in kinds
+        and kinds[-1] == "on_chain_end"
+    )
+    tokens = "".join(
+        p.data["data"]["chunk"]["content"]
+        for p in events
+        if p.event == "events" and p.data["event"] == "on_chat_model_stream"
+    )
+    assert tokens == "Hello! I am the Headwater simulator."
+
+    parts = [
+        p
+        async for p in client.runs.stream(
+            None, "counter", input={"steps": 1}, stream_mode=["debug", "tasks", "checkpoints"]
+        )
+    ]
+    names = {p.event for p in parts}
+    assert {"debug", "tasks", "checkpoints"} <= names
+    assert {p.data["type"] for p in parts if p.event == "debug"} >= {
+        "checkpoint",
+        "task",
+        "task_result",
+    }
+    assert any(p.data.get("name") == "step" for p in parts if p.event == "tasks")
+
+    legacy = [
+        p async for p in client.runs.stream(None, "agent", input=hello, stream_mode="messages")
+    ]
+    partial = [p.data for p in legacy if p.event == "messages/partial"]
+    assert (
+        partial[-1][0]["content"] == "Hello! I am the Headwater simulator."
+        and partial[-1][0]["type"] == "ai"
+    )
+    assert any(p.event == "messages/metadata" for p in legacy)

@@ -25,7 +25,17 @@ from headwater.common.telemetry.metrics import RUNS_CREATED
 from headwater.common.telemetry.tracing import inject_headers, tracer
 
 STREAM_MODES = frozenset(
-    {"values", "updates", "messages", "messages-tuple", "custom", "debug", "tasks", "checkpoints"}
+    {
+        "values",
+        "updates",
+        "messages",
+        "messages-tuple",
+        "custom",
+        "debug",
+        "tasks",
+        "checkpoints",
+        "events",
+    }
 )
 RESERVED_CONFIGURABLE = frozenset(
     {

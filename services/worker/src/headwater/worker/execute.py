@@ -302,6 +302,15 @@ class RunExecutor:
             kwargs["context"] = request.context
         published = 0
         try:
+            if "events" in request.stream_mode:
+                # LangChain's event stream replaces the graph's stream modes (as in langgraph-api).
+                del kwargs["stream_mode"], kwargs["subgraphs"]
+                async for item in graph.astream_events(payload, config, version="v2", **kwargs):
+                    if "langsmith:hidden" in (item.get("tags") or []):
+                        continue
+                    await bus.publish_event(run_id, "events", dumps(item))
+                    published += 1
+                return
             async for namespace, mode, chunk in graph.astream(payload, config, **kwargs):
                 if namespace and not request.stream_subgraphs:
                     continue

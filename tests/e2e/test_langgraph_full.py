@@ -258,3 +258,27 @@ async def test_more_stream_modes(client: LangGraphClient) -> None:
         and partial[-1][0]["type"] == "ai"
     )
     assert any(p.event == "messages/metadata" for p in legacy)
+
+
+async def test_subgraph_events_are_namespaced(client: LangGraphClient) -> None:
+    flat = [
+        p
+        async for p in client.runs.stream(
+            None, "nested", input={"notes": []}, stream_mode="updates"
+        )
+    ]
+    assert all("|" not in p.event for p in flat)
+    parts = [
+        p
+        async for p in client.runs.stream(
+            None, "nested", input={"notes": []}, stream_mode=["updates"], stream_subgraphs=True
+        )
+    ]
+    namespaced = [p for p in parts if p.event.startswith("updates|inner:")]
+    assert namespaced and namespaced[0].data == {"inner_step": {"notes": ["from inner"]}}
+    assert parts[-1].event == "updates" and parts[-1].data["inner"]["notes"] == [
+        "from outer",
+        "from inner",
+    ]
+    subgraphs = await client.assistants.get_subgraphs("nested")
+    assert list(subgraphs) == ["inner"]

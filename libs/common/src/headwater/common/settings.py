@@ -41,6 +41,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_format: str = ""
     run_timeout_s: float = 86400.0
     stuck_run_after_s: float = 60.0
+    auth: str = "none"
+    api_keys: str = ""
+    jwt_secret: str = ""
+    jwks_url: str = ""
+    jwt_audience: str = ""
+    jwt_issuer: str = ""
+    jwt_leeway_s: float = 30.0
     metrics_port: int = 9464
 
     @property
@@ -75,6 +82,13 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_WS_MAX_MESSAGE_BYTES": "largest WebSocket message accepted (default 65536)",
     "HEADWATER_RUN_TIMEOUT_S": "seconds a run may take before it ends with status timeout (default 86400)",
     "HEADWATER_STUCK_RUN_AFTER_S": "a run pending this long while the queue is empty is republished (default 60)",
+    "HEADWATER_AUTH": "none | apikey | jwt (default none: every caller is the same anonymous user)",
+    "HEADWATER_API_KEYS": "with auth=apikey: comma-separated key:user pairs",
+    "HEADWATER_JWT_SECRET": "with auth=jwt: HS256 secret (Supabase's default)",
+    "HEADWATER_JWKS_URL": "with auth=jwt: JWKS URL for RS256/ES256 tokens (keys cached and refreshed)",
+    "HEADWATER_JWT_AUDIENCE": "with auth=jwt: required aud claim",
+    "HEADWATER_JWT_ISSUER": "with auth=jwt: required iss claim",
+    "HEADWATER_JWT_LEEWAY_S": "with auth=jwt: clock-skew leeway in seconds (default 30)",
     "HEADWATER_LOG_FORMAT": "text | json (default: text for dev, json for cluster services)",
     "HEADWATER_METRICS_PORT": "port of a worker's Prometheus /metrics (default 9464; 0 turns it off)",
     "HEADWATER_TRACE_FILE": "append finished spans as JSON lines to this file (besides any OTEL_* exporter)",

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from headwater.api.assistants import AssistantsController, register_system_assistants
+from headwater.api.auth import authentication
 from headwater.api.context import ApiContext
 from headwater.api.deps import DEPENDENCIES
 from headwater.api.errors import EXCEPTION_HANDLERS
@@ -88,7 +89,7 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
             chat_socket,
             metrics,
         ],
-        middleware=[security_headers, http_metrics],
+        middleware=[security_headers, http_metrics, authentication(settings)],
         plugins=tracing_plugins(),
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,

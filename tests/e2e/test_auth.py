@@ -1,0 +1,246 @@
+"""Authentication and isolation: users A and B and an anonymous caller on every front (NATS mode)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+import websockets
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.e2e.harness import Deployment, start_cluster, start_dev
+from tests.services import NatsServer, free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+SECRET = "test-secret-" + uuid.uuid4().hex
+PRIVATE_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def hs256(sub: str, **claims: Any) -> str:
+    return jwt.encode(
+        {"sub": sub, "exp": int(time.time()) + 600, **claims}, SECRET, algorithm="HS256"
+    )
+
+
+def rs256(sub: str, **claims: Any) -> str:
+    return jwt.encode(
+        {"sub": sub, "exp": int(time.time()) + 600, **claims},
+        PRIVATE_KEY,
+        algorithm="RS256",
+        headers={"kid": "k1"},
+    )
+
+
+@pytest.fixture(scope="module")
+def jwks_url() -> Iterator[str]:
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(PRIVATE_KEY.public_key()))
+    body = json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def secured(nats_server: NatsServer, pg_url: str, jwks_url: str) -> Iterator[Deployment]:
+    deployment = start_cluster(nats_server.url, pg_url, f"auth{uuid.uuid4().hex[:8]}", workers=1)
+    deployment.env.update(
+        HEADWATER_AUTH="jwt", HEADWATER_JWT_SECRET=SECRET, HEADWATER_JWKS_URL=jwks_url
+    )
+    deployment.kill("api")
+    deployment.spawn("api", "api")  # the API again, now with authentication
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(deployment.base_url + "/readyz").status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    yield deployment
+    deployment.stop()
+
+
+A = {"Authorization": f"Bearer {hs256('user-a')}"}
+B = {"Authorization": f"Bearer {rs256('user-b')}"}
+ANON: dict[str, str] = {}
+
+
+async def test_every_front_isolates_users(secured: Deployment) -> None:
+    async with httpx.AsyncClient(base_url=secured.base_url, timeout=30) as http:
+        thread = (await http.post("/threads", json={"metadata": {"who": "a"}}, headers=A)).json()
+        tid = thread["thread_id"]
+        done = await http.post(
+            f"/threads/{tid}/runs/wait",
+            json={"assistant_id": "counter", "input": {"steps": 1}},
+            headers=A,
+        )
+        assert done.status_code == 200 and done.json()["log"] == ["step 1"]
+        rid = (await http.get(f"/threads/{tid}/runs", headers=A)).json()[0]["run_id"]
+        slow = (
+            await http.post(
+                f"/threads/{tid}/runs",
+                json={"assistant_id": "counter", "input": {"steps": 60, "delay": 0.05}},
+                headers=A,
+            )
+        ).json()
+        simple = (await http.post("/v1/runs", json={"input": "hello"}, headers=A)).json()["run_id"]
+        assistant = (
+            await http.post("/assistants", json={"graph_id": "agent", "name": "a's"}, headers=A)
+        ).json()["assistant_id"]
+
+        probes: list[tuple[str, str, dict[str, Any] | None]] = [
+            ("GET", f"/threads/{tid}", None),
+            ("PATCH", f"/threads/{tid}", {"metadata": {"x": 1}}),
+            ("GET", f"/threads/{tid}/state", None),
+            ("GET", f"/threads/{tid}/history", None),
+            ("POST", f"/threads/{tid}/history", {}),
+            ("POST", f"/threads/{tid}/state", {"values": {"count": 9}}),
+            ("GET", f"/threads/{tid}/runs", None),
+            ("GET", f"/threads/{tid}/runs/{rid}", None),
+            ("GET", f"/threads/{tid}/runs/{rid}/join", None),
+            ("GET", f"/threads/{tid}/runs/{rid}/stream", None),
+            ("POST", f"/threads/{tid}/runs/{slow['run_id']}/cancel", None),
+            ("DELETE", f"/threads/{tid}/runs/{rid}", None),
+            ("POST", f"/threads/{tid}/runs", {"assistant_id": "counter", "input": {"steps": 1}}),
+            (
+                "POST",
+                f"/threads/{tid}/runs/stream",
+                {"assistant_id": "counter", "input": {"steps": 1}},
+            ),
+            (
+                "POST",
+                f"/threads/{tid}/runs/wait",
+                {"assistant_id": "counter", "input": {"steps": 1}},
+            ),
+            ("GET", f"/v1/runs/{simple}/events", None),
+            ("POST", f"/v1/runs/{simple}/stop", None),
+            ("GET", f"/assistants/{assistant}", None),
+            ("PATCH", f"/assistants/{assistant}", {"name": "stolen"}),
+            ("DELETE", f"/assistants/{assistant}", None),
+            ("DELETE", f"/threads/{tid}", None),
+        ]
+        for method, path, body in probes:
+            as_b = await http.request(method, path, json=body, headers=B)
+            assert as_b.status_code == 404, (method, path, as_b.status_code, as_b.text)
+            assert "user-a" not in as_b.text
+            anonymous = await http.request(method, path, json=body, headers=ANON)
+            assert anonymous.status_code == 401, (method, path)
+            assert anonymous.headers["www-authenticate"].startswith("Bearer")
+            assert anonymous.json()["detail"].startswith("Missing credentials")
+
+        assert (await http.post("/threads/search", json={}, headers=B)).json() == []
+        assert await (await http.post("/threads/count", json={}, headers=B)).aread() == b"0"
+        assert assistant not in {
+            a["assistant_id"]
+            for a in (await http.post("/assistants/search", json={}, headers=B)).json()
+        }
+        assert (
+            await http.post("/runs/cancel", json={"status": "all"}, headers=B)
+        ).status_code == 204
+        assert (await http.get(f"/threads/{tid}/runs/{slow['run_id']}", headers=A)).json()[
+            "status"
+        ] in ("pending", "running")
+
+        # A still owns everything, B's own work is B's.
+        assert (await http.get(f"/threads/{tid}", headers=A)).json()["metadata"]["who"] == "a"
+        owned = (await http.post("/threads/search", json={}, headers=A)).json()
+        assert tid in {t["thread_id"] for t in owned} and len(owned) == 2, (
+            "its thread and the simple run's"
+        )
+        mine = await http.post(
+            "/runs/wait", json={"assistant_id": "counter", "input": {"steps": 1}}, headers=B
+        )
+        assert mine.status_code == 200
+        chat = await http.post(
+            "/v1/chat/completions",
+            json={"model": "agent", "messages": [{"role": "user", "content": "hello"}]},
+            headers=B,
+        )
+        assert chat.status_code == 200
+        assert (
+            await http.post("/v1/chat/completions", json={"model": "agent", "messages": []})
+        ).status_code == 401
+        await http.post(f"/threads/{tid}/runs/{slow['run_id']}/cancel", headers=A)
+
+    ws = secured.base_url.replace("http://", "ws://") + "/ws"
+    async with websockets.connect(ws, additional_headers=B) as socket:
+        await socket.send(json.dumps({"type": "message", "thread_id": tid, "content": "hello"}))
+        reply = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        assert (
+            reply["type"] == "error"
+            and reply["code"] == "run_rejected"
+            and "not found" in reply["message"]
+        )
+    async with websockets.connect(ws + f"?token={hs256('user-a')}") as socket:
+        await socket.send(
+            json.dumps({"type": "message", "thread_id": str(uuid.uuid4()), "content": "hello"})
+        )
+        assert json.loads(await asyncio.wait_for(socket.recv(), 10))["type"] == "token"
+    with pytest.raises(websockets.InvalidStatus):
+        async with websockets.connect(ws) as socket:
+            await socket.recv()
+
+
+async def test_bad_credentials_are_401_and_say_why(secured: Deployment) -> None:
+    async with httpx.AsyncClient(base_url=secured.base_url) as http:
+        expired = jwt.encode(
+            {"sub": "a", "exp": int(time.time()) - 3600}, SECRET, algorithm="HS256"
+        )
+        cases = {
+            expired: "Token expired",
+            jwt.encode(
+                {"sub": "a", "exp": int(time.time()) + 60},
+                "wrong-secret-of-at-least-32-bytes!!",
+                algorithm="HS256",
+            ): "Invalid token",
+            jwt.encode({"exp": int(time.time()) + 60}, SECRET, algorithm="HS256"): "Invalid token",
+            "not-a-jwt": "Invalid token",
+        }
+        for token, reason in cases.items():
+            r = await http.post(
+                "/threads/search", json={}, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert r.status_code == 401 and r.json()["detail"].startswith(reason), (token, r.text)
+            assert 'error="invalid_token"' in r.headers["www-authenticate"]
+        assert (await http.get("/ok")).status_code == 200, "health stays public"
+
+
+async def test_api_keys() -> None:
+    deployment = start_dev(
+        extra_env={"HEADWATER_AUTH": "apikey", "HEADWATER_API_KEYS": "key-a:alice,key-b:bob"}
+    )
+    try:
+        async with httpx.AsyncClient(base_url=deployment.base_url) as http:
+            made = await http.post("/threads", json={}, headers={"x-api-key": "key-a"})
+            assert made.status_code == 200
+            tid = made.json()["thread_id"]
+            assert (
+                await http.get(f"/threads/{tid}", headers={"Authorization": "Bearer key-a"})
+            ).status_code == 200
+            assert (
+                await http.get(f"/threads/{tid}", headers={"x-api-key": "key-b"})
+            ).status_code == 404
+            wrong = await http.get(f"/threads/{tid}", headers={"x-api-key": "nope"})
+            assert wrong.status_code == 401 and wrong.json() == {"detail": "Invalid API key"}
+    finally:
+        deployment.stop()

@@ -23,8 +23,9 @@ from headwater.api.fronts.openai_chat import OpenAIController
 from headwater.api.fronts.simple_runs import SimpleRunsController
 from headwater.api.meta import HEADWATER_VERSION, ROUTES
 from headwater.api.observability import http_metrics, metrics, tracing_plugins
-from headwater.api.runs import StatelessRunsController, ThreadRunsController
+from headwater.api.runs import ThreadRunsController
 from headwater.api.security import cors_config, security_headers
+from headwater.api.stateless_runs import StatelessRunsController
 from headwater.api.threads import ThreadsController
 from headwater.common.bus import Bus
 from headwater.common.bus.nats import NatsBus

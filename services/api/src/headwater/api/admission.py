@@ -12,7 +12,9 @@ from typing import Any
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from headwater.api.authorization import authorize
 from headwater.api.context import ApiContext
+from headwater.api.custom_auth import filter_matches
 from headwater.api.errors import ApiError, Conflict, NotFound, Unavailable, Unprocessable
 from headwater.api.schemas import RunCreate
 from headwater.common.bus import EventSubscription
@@ -136,10 +138,28 @@ class RunAdmission:
             raise Unprocessable("Invalid thread ID: must be a UUID")
         temporary = thread_id is None and body.on_completion == "delete"
         run_id = run_id or uuid7()
+        value: dict[str, Any] = {
+            "thread_id": thread_id,
+            "assistant_id": body.assistant_id,
+            "run_id": run_id,
+            "metadata": dict(body.metadata or {}),
+            "multitask_strategy": body.multitask_strategy,
+            "if_not_exists": body.if_not_exists,
+            "kwargs": {
+                "input": body.input,
+                "command": body.command,
+                "config": body.config,
+                "context": body.context,
+            },
+        }
+        rule = await authorize(self.ctx, "threads", "create_run", value)
+        body.metadata = value["metadata"]
         async with self.ctx.sessions.begin() as session:
             assistant = await resolve_assistant(session, self.ctx, body.assistant_id)
             stamp = {"graph_id": assistant.graph_id, "assistant_id": assistant.assistant_id}
             thread = await self._thread_for_run(session, body, thread_id, owner, stamp)
+            if rule and thread_id is not None and not filter_matches(rule, thread.metadata_ or {}):
+                raise NotFound("Thread or assistant not found.")
             superseded: list[str] = []
             if body.multitask_strategy != "enqueue":
                 superseded = await repository.active_run_ids(session, thread.thread_id)

@@ -14,8 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from headwater.api.assistants import AssistantsController, register_system_assistants
-from headwater.api.auth import authentication
+from headwater.api.auth import authentication, build_authenticator
 from headwater.api.context import ApiContext
+from headwater.api.custom_auth import CustomAuth
 from headwater.api.deps import DEPENDENCIES
 from headwater.api.errors import EXCEPTION_HANDLERS
 from headwater.api.fronts.chat_socket import chat_socket
@@ -47,6 +48,8 @@ class SharedResources:
 
 def create_app(settings: Settings, shared: SharedResources | None = None) -> Litestar:
     """Build the API. Without ``shared``, the lifespan connects to NATS and the database."""
+    authenticator = build_authenticator(settings)
+    custom_auth = authenticator if isinstance(authenticator, CustomAuth) else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -68,7 +71,11 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
                 engine, bus = shared.engine, shared.bus
             graph_ids = list(load_project(settings.config).graphs)
             ctx = ApiContext(
-                settings=settings, bus=bus, sessions=make_sessionmaker(engine), graph_ids=graph_ids
+                settings=settings,
+                bus=bus,
+                sessions=make_sessionmaker(engine),
+                graph_ids=graph_ids,
+                custom_auth=custom_auth,
             )
             try:
                 async with ctx.sessions.begin() as session:
@@ -90,7 +97,7 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
             chat_socket,
             metrics,
         ],
-        middleware=[security_headers, http_metrics, authentication(settings)],
+        middleware=[security_headers, http_metrics, authentication(authenticator)],
         plugins=tracing_plugins(),
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,

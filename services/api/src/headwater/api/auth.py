@@ -8,6 +8,7 @@ message carries it, so another user's thread, run or stream is a 404.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hmac
 import logging
 from collections.abc import Mapping
@@ -17,12 +18,16 @@ from urllib.parse import parse_qs
 
 import jwt
 import msgspec
+from langgraph_sdk.auth.exceptions import HTTPException as AuthHTTPException
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from headwater.api.custom_auth import CustomAuth
 from headwater.common.settings import Settings
 
 log = logging.getLogger(__name__)
+CURRENT_USER: contextvars.ContextVar[Any] = contextvars.ContextVar("headwater_user", default=None)
+"""The authenticated user of the request being handled (custom auth handlers need it)."""
 PUBLIC_PATHS = ("/ok", "/healthz", "/readyz", "/metrics", "/info", "/docs")
 
 
@@ -123,9 +128,15 @@ class JsonWebTokens:
         return str(claims["sub"])
 
 
-def build_authenticator(settings: Settings) -> ApiKeys | JsonWebTokens | None:
+def build_authenticator(settings: Settings) -> ApiKeys | JsonWebTokens | CustomAuth | None:
     """The configured mode; None for ``none`` (logged loudly)."""
     mode = settings.auth.lower()
+    custom = CustomAuth.from_config(settings.config) if mode in ("none", "custom") else None
+    if custom is not None:
+        log.info("authentication by the langgraph.json auth handlers")
+        return custom
+    if mode == "custom":
+        raise ValueError('HEADWATER_AUTH=custom needs "auth": {"path": "…"} in langgraph.json')
     if mode == "apikey":
         return ApiKeys(settings.api_keys)
     if mode == "jwt":
@@ -138,9 +149,8 @@ def build_authenticator(settings: Settings) -> ApiKeys | JsonWebTokens | None:
     return None
 
 
-def authentication(settings: Settings) -> Any:
+def authentication(authenticator: ApiKeys | JsonWebTokens | CustomAuth | None) -> Any:
     """ASGI middleware factory for Litestar's ``middleware=[…]``."""
-    authenticator = build_authenticator(settings)
 
     def factory(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
@@ -151,26 +161,46 @@ def authentication(settings: Settings) -> Any:
             if path == "/" or path.startswith(PUBLIC_PATHS) or scope.get("method") == "OPTIONS":
                 await app(scope, receive, send)
                 return
-            headers = {
-                k.decode("latin-1").lower(): v.decode("latin-1")
-                for k, v in scope.get("headers", [])
-            }
             try:
-                token = credentials(headers, scope.get("query_string", b"").decode("latin-1"))
-                if token is None:
-                    raise Unauthenticated(
-                        "Missing credentials: send Authorization: Bearer <token> or x-api-key",
-                        "invalid_request",
-                    )
-                scope["user"] = Identity(await authenticator.identify(token))
+                user = await _identify(authenticator, scope)
             except Unauthenticated as exc:
                 await _refuse(scope, send, exc)
                 return
-            await app(scope, receive, send)
+            scope["user"] = user
+            reset = CURRENT_USER.set(user)
+            try:
+                await app(scope, receive, send)
+            finally:
+                CURRENT_USER.reset(reset)
 
         return middleware
 
     return factory
+
+
+async def _identify(authenticator: ApiKeys | JsonWebTokens | CustomAuth, scope: Scope) -> Any:
+    if isinstance(authenticator, CustomAuth):
+        return await _custom_user(authenticator, scope)
+    headers = {
+        k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
+    }
+    token = credentials(headers, scope.get("query_string", b"").decode("latin-1"))
+    if token is None:
+        raise Unauthenticated(
+            "Missing credentials: send Authorization: Bearer <token> or x-api-key",
+            "invalid_request",
+        )
+    return Identity(await authenticator.identify(token))
+
+
+async def _custom_user(custom: CustomAuth, scope: Scope) -> Any:
+    try:
+        return await custom.authenticate(scope)
+    except AuthHTTPException as exc:
+        raise Unauthenticated(str(exc.detail) or "Unauthorized", "invalid_token") from exc
+    except Exception as exc:
+        log.warning("the authenticate handler failed: %r", exc)
+        raise Unauthenticated("Authentication failed") from exc
 
 
 async def _refuse(scope: Scope, send: Send, exc: Unauthenticated) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from headwater.api.custom_auth import CustomAuth
 from headwater.common.bus import Bus
 from headwater.common.settings import Settings
 
@@ -18,6 +19,7 @@ class ApiContext:
     bus: Bus
     sessions: async_sessionmaker[AsyncSession]
     graph_ids: list[str] = field(default_factory=list)
+    custom_auth: CustomAuth | None = None
 
     @property
     def default_assistant(self) -> str:

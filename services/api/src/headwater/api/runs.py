@@ -11,6 +11,7 @@ from litestar.params import Parameter
 from litestar.response import Stream
 
 from headwater.api.admission import RunAdmission
+from headwater.api.authorization import require_visible
 from headwater.api.context import ApiContext
 from headwater.api.deps import require_uuid
 from headwater.api.errors import NotFound, Unprocessable
@@ -57,13 +58,18 @@ def _canceller(ctx: ApiContext, run: RunRow) -> Callable[[], Awaitable[None]]:
     return cancel
 
 
-async def _get_run(ctx: ApiContext, thread_id: str, run_id: str, owner: str) -> RunRow:
+async def _get_run(
+    ctx: ApiContext, thread_id: str, run_id: str, owner: str, action: str = "read"
+) -> RunRow:
     require_uuid(thread_id, "thread")
     require_uuid(run_id, "run")
     async with ctx.sessions() as session:
         run = await session.get(RunRow, run_id)
+    detail = f"Run {run_id} not found"
     if run is None or run.thread_id != thread_id or run.owner != owner:
-        raise NotFound(f"Run {run_id} not found")
+        raise NotFound(detail)
+    value = {"thread_id": thread_id, "run_id": run_id, "metadata": run.metadata_}
+    await require_visible(ctx, "threads", action, value, run.metadata_, detail)
     return run
 
 
@@ -247,7 +253,7 @@ class ThreadRunsController(Controller):
     @delete("/{run_id:str}", status_code=204)
     async def delete_run(self, ctx: ApiContext, owner: str, thread_id: str, run_id: str) -> None:
         """Delete a finished run."""
-        run = await _get_run(ctx, thread_id, run_id, owner)
+        run = await _get_run(ctx, thread_id, run_id, owner, "delete")
         async with ctx.sessions.begin() as session:
             row = await session.get(RunRow, run.run_id)
             if row is not None:
@@ -319,7 +325,7 @@ class ThreadRunsController(Controller):
         action: str = "interrupt",
     ) -> Response[Any] | Stream:
         """Cancel a pending or running run; ``wait=1`` answers once it has stopped."""
-        run = await _get_run(ctx, thread_id, run_id, owner)
+        run = await _get_run(ctx, thread_id, run_id, owner, "update")
         subscription = await ctx.bus.subscribe_events(run.run_id) if wait else None
         stopped = await RunAdmission(ctx).cancel(run, action)
         if not stopped:

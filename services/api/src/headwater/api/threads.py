@@ -8,7 +8,9 @@ import msgspec
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import Parameter
 
+from headwater.api.authorization import authorize, require_visible
 from headwater.api.context import ApiContext
+from headwater.api.custom_auth import equality_filter, filter_matches
 from headwater.api.deps import require_uuid
 from headwater.api.errors import ApiError, Conflict, NotFound, Unavailable
 from headwater.api.schemas import (
@@ -26,13 +28,41 @@ from headwater.common.ids import uuid7
 from headwater.common.schemas import GraphRequest, encoder, graph_reply_decoder
 
 
-async def _owned_thread(ctx: ApiContext, thread_id: str, owner: str) -> ThreadRow:
+async def _owned_thread(
+    ctx: ApiContext, thread_id: str, owner: str, action: str = "read"
+) -> ThreadRow:
     require_uuid(thread_id, "thread")
     async with ctx.sessions() as session:
         thread = await session.get(ThreadRow, thread_id)
+    detail = f"Thread with ID {thread_id} not found"
     if thread is None or thread.owner != owner:
-        raise NotFound(f"Thread with ID {thread_id} not found")
+        raise NotFound(detail)
+    await require_visible(
+        ctx,
+        "threads",
+        action,
+        {"thread_id": thread_id, "metadata": thread.metadata_},
+        thread.metadata_,
+        detail,
+    )
     return thread
+
+
+async def _search_filter(
+    ctx: ApiContext, data: ThreadSearch
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The search's metadata with the auth handler's filter AND-ed in (or kept for afterwards)."""
+    metadata = dict(data.metadata or {})
+    rule = await authorize(
+        ctx,
+        "threads",
+        "search",
+        {"metadata": metadata, "status": data.status, "limit": data.limit, "offset": data.offset},
+    )
+    plain = equality_filter(rule)
+    if plain is not None:
+        return {**metadata, **plain}, None
+    return metadata, rule
 
 
 async def ask_worker(ctx: ApiContext, request: GraphRequest) -> bytes:
@@ -115,6 +145,13 @@ class ThreadsController(Controller):
     ) -> dict[str, Any]:
         """Create a thread (200, as langgraph-api answers)."""
         thread_id = require_uuid(data.thread_id, "thread") if data.thread_id else uuid7()
+        value: dict[str, Any] = {
+            "thread_id": thread_id,
+            "metadata": dict(data.metadata or {}),
+            "if_exists": data.if_exists,
+        }
+        await authorize(ctx, "threads", "create", value)
+        data.metadata = value["metadata"]
         async with ctx.sessions.begin() as session:
             existing = await session.get(ThreadRow, thread_id)
             if existing is not None:
@@ -130,11 +167,12 @@ class ThreadsController(Controller):
         self, ctx: ApiContext, owner: str, data: ThreadSearch
     ) -> Response[list[dict[str, Any]]]:
         """Search by metadata, status and ids; newest first by default."""
+        metadata, post_filter = await _search_filter(ctx, data)
         async with ctx.sessions() as session:
             rows, total = await repository.search_threads(
                 session,
                 ids=data.ids,
-                metadata={**(data.metadata or {})},
+                metadata=metadata,
                 status=data.status,
                 limit=data.limit,
                 offset=data.offset,
@@ -142,16 +180,19 @@ class ThreadsController(Controller):
                 sort_order=data.sort_order,
                 owner=owner,
             )
+        if post_filter:  # filters a containment query cannot express
+            rows = [r for r in rows if filter_matches(post_filter, r.metadata_ or {})]
         return page([thread_json(r) for r in rows], data.offset, total)
 
     @post("/count", status_code=200)
     async def count_threads(self, ctx: ApiContext, owner: str, data: ThreadSearch) -> int:
         """How many threads match."""
+        metadata, _ = await _search_filter(ctx, data)
         async with ctx.sessions() as session:
             _, total = await repository.search_threads(
                 session,
                 ids=data.ids,
-                metadata=data.metadata or {},
+                metadata=metadata,
                 status=data.status,
                 limit=0,
                 offset=0,
@@ -171,7 +212,7 @@ class ThreadsController(Controller):
         self, ctx: ApiContext, owner: str, thread_id: str, data: ThreadPatch
     ) -> dict[str, Any]:
         """Merge metadata."""
-        await _owned_thread(ctx, thread_id, owner)
+        await _owned_thread(ctx, thread_id, owner, "update")
         async with ctx.sessions.begin() as session:
             thread = await session.get(ThreadRow, thread_id)
             if thread is None:
@@ -183,7 +224,7 @@ class ThreadsController(Controller):
     @delete("/{thread_id:str}", status_code=204)
     async def delete_thread(self, ctx: ApiContext, owner: str, thread_id: str) -> None:
         """Delete a thread and its runs."""
-        await _owned_thread(ctx, thread_id, owner)
+        await _owned_thread(ctx, thread_id, owner, "delete")
         async with ctx.sessions.begin() as session:
             await repository.delete_thread(session, thread_id)
 
@@ -221,7 +262,7 @@ class ThreadsController(Controller):
         self, ctx: ApiContext, owner: str, thread_id: str, data: StateUpdate
     ) -> Response[bytes]:
         """Write values into the thread's state as if ``as_node`` had returned them."""
-        thread = await _owned_thread(ctx, thread_id, owner)
+        thread = await _owned_thread(ctx, thread_id, owner, "update")
         graph_id = _graph_of(thread)
         if not graph_id:
             raise ApiError(

@@ -244,3 +244,43 @@ async def test_api_keys() -> None:
             assert wrong.status_code == 401 and wrong.json() == {"detail": "Invalid API key"}
     finally:
         deployment.stop()
+
+
+async def test_langgraph_custom_auth_with_the_sdk() -> None:
+    from langgraph_sdk import get_client
+    from langgraph_sdk.errors import AuthenticationError, NotFoundError, PermissionDeniedError
+
+    from tests.e2e.harness import ROOT
+
+    config = str(ROOT / "tests" / "graphs" / "langgraph_auth.json")
+    deployment = start_dev(extra_env={"HEADWATER_CONFIG": config})
+    try:
+        alice = get_client(url=deployment.base_url, headers={"Authorization": "Bearer token-alice"})
+        bob = get_client(url=deployment.base_url, headers={"Authorization": "Bearer token-bob"})
+        nobody = get_client(url=deployment.base_url)
+        thread = await alice.threads.create(metadata={"topic": "x"})
+        assert thread["metadata"] == {"topic": "x", "owner": "alice"}, (
+            "the create handler stamped it"
+        )
+        result = await alice.runs.wait(thread["thread_id"], "counter", input={"steps": 1})
+        assert result["log"] == ["step 1"]
+        run = (await alice.runs.list(thread["thread_id"]))[0]
+        assert (
+            run["metadata"]["owner"] == "alice"
+            and run["kwargs"]["config"]["configurable"] is not None
+        )
+        with pytest.raises(NotFoundError):
+            await bob.threads.get(thread["thread_id"])
+        with pytest.raises(NotFoundError):
+            await bob.runs.create(thread["thread_id"], "counter", input={"steps": 1})
+        assert await bob.threads.search() == []
+        own = await bob.threads.create()
+        with pytest.raises(PermissionDeniedError) as denied:
+            await bob.threads.delete(own["thread_id"])
+        assert "threads:delete" in str(denied.value)
+        with pytest.raises(AuthenticationError) as missing:
+            await nobody.threads.search()
+        assert "Missing bearer token" in str(missing.value)
+        await alice.threads.delete(thread["thread_id"])
+    finally:
+        deployment.stop()

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from headwater.common.codec import dumps, loads
 from headwater.common.db import repository
+from headwater.common.db.models import ThreadRow
 from headwater.common.schemas import GraphReply, GraphRequest, encoder, graph_request_decoder
 from headwater.worker.registry import GraphRegistry, UnknownGraphError
 from headwater.worker.state import thread_interrupts, thread_state
@@ -40,6 +41,8 @@ class GraphRequestHandler:
             request = graph_request_decoder.decode(payload)
         except msgspec.ValidationError as exc:
             return _error(400, str(exc))
+        if request.thread_id and not await self._owned(request):
+            return _error(404, f"Thread with ID {request.thread_id} not found")
         try:
             if request.op == "history":
                 return _reply(await self.history(request))
@@ -55,6 +58,12 @@ class GraphRequestHandler:
         except Exception as exc:
             log.exception("graph request failed")
             return _error(500, f"{type(exc).__name__}: {exc}")
+
+    async def _owned(self, request: GraphRequest) -> bool:
+        """Workers enforce ownership too: a request names its owner, the thread must be theirs."""
+        async with self.sessions() as session:
+            thread = await session.get(ThreadRow, request.thread_id)
+        return thread is not None and thread.owner == request.owner
 
     @staticmethod
     def _config(request: GraphRequest, checkpoint_id: str | None) -> RunnableConfig:

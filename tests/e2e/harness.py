@@ -148,7 +148,7 @@ def start_cluster(
 ) -> Deployment:
     """One API, ``workers`` workers, the simulator (unless ``sim_url``); real NATS and PostgreSQL."""
     workdir = Path(tempfile.mkdtemp(prefix="hw-cluster-"))
-    api_port, sim_port = free_port(), free_port()
+    api_port, sim_port, memory_port = free_port(), free_port(), free_port()
     env = _base_env(workdir)
     env.update(
         HEADWATER_PORT=str(api_port),
@@ -158,6 +158,7 @@ def start_cluster(
         HEADWATER_LLM_BASE_URL=sim_url or f"http://127.0.0.1:{sim_port}/v1",
         HEADWATER_ACK_WAIT_S="3",
         HEADWATER_WORKER_CONCURRENCY=str(concurrency),
+        HEADWATER_MEMORY_URL=f"http://127.0.0.1:{memory_port}",
         HEADWATER_DRAIN_TIMEOUT_S="5",
     )
     deployment = Deployment("cluster", f"http://127.0.0.1:{api_port}", env, workdir)
@@ -169,6 +170,8 @@ def start_cluster(
         raise RuntimeError(f"headwater migrate failed: {migrate.stderr.decode()}")
     if sim_url is None:
         deployment.spawn("simllm", "simllm", "--port", str(sim_port))
+    deployment.env_by_process.setdefault("memory", {})["HEADWATER_PORT"] = str(memory_port)
+    deployment.spawn("memory", "memory")
     for i in range(workers):
         deployment.spawn(f"worker{i}", "worker")
     deployment.spawn("api", "api")
@@ -176,6 +179,7 @@ def start_cluster(
         if sim_url is None:
             wait_for_port(sim_port)
         wait_until_ready(deployment.base_url, "/readyz")
+        wait_until_ready(f"http://127.0.0.1:{memory_port}", "/readyz")
         for port in deployment.metrics_ports.values():  # workers loaded their graphs
             wait_until_ready(f"http://127.0.0.1:{port}", "/readyz")
     except TimeoutError:

@@ -8,6 +8,7 @@ import logging
 import os
 from typing import Any
 
+import msgspec
 import uvicorn
 
 from headwater.cli.runtime import stop_on_signals
@@ -64,6 +65,36 @@ async def run_dev(settings: Settings, *, start_simllm: bool) -> None:
                 await sim_task
 
             stack.push_async_callback(stop_sim)
+        if not settings.memory_url:
+            from headwater.memory.app import create_app as create_memory
+
+            memory_server = uvicorn.Server(
+                uvicorn.Config(
+                    create_memory(settings, setup=True),
+                    host="127.0.0.1",
+                    port=0,
+                    log_level="warning",
+                    lifespan="on",
+                    loop="none",
+                )
+            )
+            memory_server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+            memory_task = asyncio.create_task(memory_server.serve())
+            while not memory_server.started:
+                if memory_task.done():
+                    await memory_task
+                    raise RuntimeError("the memory service did not start")
+                await asyncio.sleep(0.01)
+            memory_port = memory_server.servers[0].sockets[0].getsockname()[1]
+            settings = msgspec.structs.replace(
+                settings, memory_url=f"http://127.0.0.1:{memory_port}"
+            )
+
+            async def stop_memory() -> None:
+                memory_server.should_exit = True
+                await memory_task
+
+            stack.push_async_callback(stop_memory)
         bus = InProcessBus(
             ack_wait=settings.ack_wait_s,
             max_deliver=settings.max_deliver,
@@ -146,6 +177,10 @@ async def run_migrate(settings: Settings, *, streams: bool) -> None:
 
     await asyncio.to_thread(upgrade, settings.database_url)
     async with open_checkpointer(settings.checkpoint_dsn, pool_size=1, setup=True):
+        pass
+    from headwater.memory.store import open_store
+
+    async with open_store(settings.store_dsn, setup=True):
         pass
     log.info("database and checkpointer migrated: %s", settings.database_url.split("@")[-1])
     if streams:

@@ -23,6 +23,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     nats_url: str = "nats://127.0.0.1:4222"
     database_url: str = "sqlite+aiosqlite:///.headwater/headwater.sqlite"
     checkpoint_url: str = ""
+    store_url: str = ""
+    memory_url: str = ""
     llm_base_url: str = ""
     llm_model: str = "headwater-sim"
     llm_api_key: str = "EMPTY"
@@ -51,6 +53,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     metrics_port: int = 9464
 
     @property
+    def store_dsn(self) -> str:
+        """Where the memory service keeps store items (SQLite: a file of its own)."""
+        if self.store_url:
+            return self.store_url
+        dsn = checkpoint_dsn_from(self.database_url)
+        return (
+            dsn.replace("-checkpoints.sqlite", "-store.sqlite") if dsn.endswith(".sqlite") else dsn
+        )
+
+    @property
     def checkpoint_dsn(self) -> str:
         """Where LangGraph checkpoints live: explicit, else derived from ``database_url``."""
         if self.checkpoint_url:
@@ -65,6 +77,8 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_NATS_URL": "NATS server URL for cluster mode (default nats://127.0.0.1:4222)",
     "HEADWATER_DATABASE_URL": "SQLAlchemy URL: postgresql+asyncpg://… or sqlite+aiosqlite:///…",
     "HEADWATER_CHECKPOINT_URL": "LangGraph checkpointer DSN (default: derived from the database URL)",
+    "HEADWATER_MEMORY_URL": "base URL of the memory service the API forwards /store to (dev: started in-process)",
+    "HEADWATER_STORE_URL": "store DSN of the memory service (default: derived from the database URL)",
     "HEADWATER_LLM_BASE_URL": "OpenAI-compatible base URL of vLLM, e.g. http://vllm:8000/v1",
     "HEADWATER_LLM_MODEL": "model name sent to the LLM (default headwater-sim)",
     "HEADWATER_LLM_API_KEY": "API key sent to the LLM (default EMPTY)",

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import httpx
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
@@ -27,6 +28,7 @@ from headwater.api.observability import http_metrics, metrics, tracing_plugins
 from headwater.api.runs import ThreadRunsController
 from headwater.api.security import cors_config, security_headers
 from headwater.api.stateless_runs import StatelessRunsController
+from headwater.api.store_proxy import ROUTES as STORE_ROUTES
 from headwater.api.threads import ThreadsController
 from headwater.common.bus import Bus
 from headwater.common.bus.nats import NatsBus
@@ -77,6 +79,11 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
                 graph_ids=graph_ids,
                 custom_auth=custom_auth,
             )
+            if settings.memory_url:
+                ctx.memory = httpx.AsyncClient(
+                    base_url=settings.memory_url, timeout=settings.request_timeout_s
+                )
+                stack.push_async_callback(ctx.memory.aclose)
             try:
                 async with ctx.sessions.begin() as session:
                     await register_system_assistants(session, graph_ids)
@@ -96,6 +103,7 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
             SimpleRunsController,
             chat_socket,
             metrics,
+            *STORE_ROUTES,
         ],
         middleware=[security_headers, http_metrics, authentication(authenticator)],
         plugins=tracing_plugins(),

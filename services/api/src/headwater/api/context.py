@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from headwater.api.custom_auth import CustomAuth
@@ -20,6 +21,7 @@ class ApiContext:
     sessions: async_sessionmaker[AsyncSession]
     graph_ids: list[str] = field(default_factory=list)
     custom_auth: CustomAuth | None = None
+    memory: httpx.AsyncClient | None = None
 
     @property
     def default_assistant(self) -> str:

@@ -1,0 +1,58 @@
+"""The LangGraph Store API through the API (served by the memory service) with langgraph-sdk."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+from langgraph_sdk import get_client
+
+from tests.e2e.harness import Deployment
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
+
+
+async def test_store_items_and_namespaces(deployment: Deployment) -> None:
+    client = get_client(url=deployment.base_url)
+    user = f"u{uuid.uuid4().hex[:8]}"
+    await client.store.put_item(
+        ["users", user, "facts"], "colour", {"text": "my favourite colour is blue", "kind": "pref"}
+    )
+    await client.store.put_item(
+        ["users", user, "facts"], "city", {"text": "I live in Lyon", "kind": "place"}
+    )
+    await client.store.put_item(["users", user, "notes"], "n1", {"text": "call mum"})
+    item = await client.store.get_item(["users", user, "facts"], "colour")
+    assert item["value"]["text"] == "my favourite colour is blue" and item["namespace"] == [
+        "users",
+        user,
+        "facts",
+    ]
+    assert item["created_at"] and item["updated_at"]
+    found = await client.store.search_items(["users", user], filter={"kind": "place"})
+    assert [i["key"] for i in found["items"]] == ["city"]
+    everything = await client.store.search_items(["users", user], limit=10)
+    assert {i["key"] for i in everything["items"]} == {"colour", "city", "n1"}
+    spaces = await client.store.list_namespaces(prefix=["users", user])
+    assert sorted(map(tuple, spaces["namespaces"])) == [
+        ("users", user, "facts"),
+        ("users", user, "notes"),
+    ]
+    shallow = await client.store.list_namespaces(prefix=["users", user], max_depth=2)
+    assert spaces["namespaces"] and [tuple(n) for n in shallow["namespaces"]] == [("users", user)]
+    await client.store.delete_item(["users", user, "facts"], "city")
+    assert await client.store.get_item(["users", user, "facts"], "city") is None
+
+    async with httpx.AsyncClient(base_url=deployment.base_url) as http:
+        bad = await http.put("/store/items", json={"namespace": ["a.b"], "key": "k", "value": {}})
+        assert bad.status_code == 422
+        assert (await http.get("/store/items", params={"namespace": "users"})).status_code == 400
+        spoofed = await http.get(
+            "/store/items",
+            params={"namespace": f"users.{user}.facts", "key": "colour"},
+            headers={"x-headwater-owner": "someone"},
+        )
+        assert spoofed.json()["value"]["text"].endswith("blue"), (
+            "a client cannot choose the owner header"
+        )

@@ -56,3 +56,18 @@ async def test_store_items_and_namespaces(deployment: Deployment) -> None:
         assert spoofed.json()["value"]["text"].endswith("blue"), (
             "a client cannot choose the owner header"
         )
+
+
+async def test_a_graph_remembers_across_threads(deployment: Deployment) -> None:
+    client = get_client(url=deployment.base_url)
+    first, second = await client.threads.create(), await client.threads.create()
+    noted = await client.runs.wait(
+        first["thread_id"], "memo", input={"remember": "my favourite colour is blue"}
+    )
+    assert noted["answer"] == "noted"
+    recalled = await client.runs.wait(second["thread_id"], "memo", input={})
+    assert recalled["answer"] == "my favourite colour is blue"
+    item = await client.store.get_item(["memo"], "fact")
+    assert item["value"] == {"text": "my favourite colour is blue"}, (
+        "the graph wrote the caller's store"
+    )

@@ -25,6 +25,7 @@ from headwater.common.subjects import END_EVENT
 from headwater.common.telemetry.logs import RUN_ID, THREAD_ID
 from headwater.common.telemetry.metrics import RUN_ATTEMPTS, RUNS_FINISHED, WORKER_RUNS_IN_USE
 from headwater.common.telemetry.tracing import extract_context, tracer
+from headwater.worker.memory_store import STORE_OWNER
 from headwater.worker.registry import GraphRegistry
 from headwater.worker.state import thread_interrupts
 from headwater.worker.stream_parts import PartEncoder, graph_stream_modes
@@ -114,6 +115,7 @@ class RunExecutor:
         request = delivery.request
         RUN_ID.set(request.run_id)
         THREAD_ID.set(request.thread_id)
+        STORE_OWNER.set(request.owner)
         attributes: dict[str, Any] = {
             "messaging.system": "nats",
             "messaging.destination.name": self.destination,

@@ -8,6 +8,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.pregel import Pregel
+from langgraph.store.base import BaseStore
 
 from headwater.common.graph_config import ProjectConfig, import_attribute
 
@@ -19,9 +20,15 @@ class UnknownGraphError(LookupError):
 class GraphRegistry:
     """Compiled graphs (or graph factories) by graph id."""
 
-    def __init__(self, project: ProjectConfig, checkpointer: BaseCheckpointSaver[str]) -> None:
+    def __init__(
+        self,
+        project: ProjectConfig,
+        checkpointer: BaseCheckpointSaver[str],
+        store: BaseStore | None = None,
+    ) -> None:
         self.project = project
         self.checkpointer = checkpointer
+        self.store = store
         self._objects: dict[str, Any] = {
             gid: import_attribute(spec) for gid, spec in project.graphs.items()
         }
@@ -52,7 +59,10 @@ class GraphRegistry:
             obj = obj.compile()
         if not isinstance(obj, Pregel):
             raise TypeError(f"graph {graph_id!r} is not a LangGraph graph: {type(obj).__name__}")
-        bound = obj.copy(update={"checkpointer": self.checkpointer})
+        update: dict[str, Any] = {"checkpointer": self.checkpointer}
+        if self.store is not None:
+            update["store"] = self.store
+        bound = obj.copy(update=update)
         if static:  # compiled graphs are shared; factories are called per run
             self._bound[graph_id] = bound
         return bound

@@ -17,6 +17,7 @@ from headwater.common.telemetry.metrics import WORKER_CONCURRENCY
 from headwater.worker.checkpointer import open_checkpointer
 from headwater.worker.execute import RunExecutor
 from headwater.worker.graph_requests import GraphRequestHandler
+from headwater.worker.memory_store import MemoryServiceStore
 from headwater.worker.reaper import StuckRunReaper
 from headwater.worker.registry import GraphRegistry
 
@@ -98,7 +99,12 @@ async def worker_components(
     async with open_checkpointer(
         settings.checkpoint_dsn, pool_size=settings.worker_concurrency + 2, setup=setup_checkpointer
     ) as saver:
-        registry = GraphRegistry(project, saver)
+        store = (
+            MemoryServiceStore(settings.memory_url, timeout=settings.request_timeout_s)
+            if settings.memory_url
+            else None
+        )
+        registry = GraphRegistry(project, saver, store)
         await bus.serve_requests(GraphRequestHandler(registry, sessions))
         executor = RunExecutor(
             bus,
@@ -122,3 +128,5 @@ async def worker_components(
             )
         finally:
             reaper.cancel()
+            if store is not None:
+                await store.aclose()

@@ -71,3 +71,47 @@ async def test_a_graph_remembers_across_threads(deployment: Deployment) -> None:
     assert item["value"] == {"text": "my favourite colour is blue"}, (
         "the graph wrote the caller's store"
     )
+
+
+async def test_extract_then_relevant(deployment: Deployment) -> None:
+    user = f"u{uuid.uuid4().hex[:8]}"
+    conversation = [
+        {"role": "user", "content": "Hello! I live in Lyon. My favourite colour is blue."},
+        {"role": "assistant", "content": "Nice to meet you."},
+        {"role": "user", "content": "My dog is called Rex. What's the weather like?"},
+    ]
+    async with httpx.AsyncClient(base_url=deployment.base_url, timeout=30) as http:
+        saved = (
+            await http.post(
+                "/memories/extract", json={"user_id": user, "conversation": conversation}
+            )
+        ).json()
+        assert saved["memories_saved"] == 3
+        assert {m["text"] for m in saved["memories"]} == {
+            "I live in Lyon",
+            "My favourite colour is blue",
+            "My dog is called Rex",
+        }
+        again = (
+            await http.post(
+                "/memories/extract", json={"user_id": user, "conversation": conversation}
+            )
+        ).json()
+        assert again["memories_saved"] == 3
+        relevant = (
+            await http.get(
+                "/memories/relevant",
+                params={"user_id": user, "prompt": "what is my favourite colour?", "limit": 3},
+            )
+        ).json()
+        texts = [m["text"] for m in relevant["memories"]]
+        assert texts[0] == "My favourite colour is blue" and len(texts) == 3, (
+            "no duplicates after a second extraction"
+        )
+        assert relevant["memories"][0]["score"] > relevant["memories"][1]["score"]
+        assert (
+            await http.get("/memories/relevant", params={"user_id": user, "prompt": " "})
+        ).status_code == 400
+        assert (
+            await http.post("/memories/extract", json={"user_id": user, "conversation": []})
+        ).status_code == 400

@@ -59,6 +59,9 @@ async def run_dev(settings: Settings, *, start_simllm: bool) -> None:
 
             sim_server, sim_task, sim_port = await serve_in_background(SimConfig(), "127.0.0.1", 0)
             os.environ["HEADWATER_LLM_BASE_URL"] = f"http://127.0.0.1:{sim_port}/v1"
+            settings = msgspec.structs.replace(
+                settings, llm_base_url=os.environ["HEADWATER_LLM_BASE_URL"]
+            )
 
             async def stop_sim() -> None:
                 sim_server.should_exit = True

@@ -24,6 +24,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str = "sqlite+aiosqlite:///.headwater/headwater.sqlite"
     checkpoint_url: str = ""
     store_url: str = ""
+    embeddings_base_url: str = ""
+    embeddings_model: str = "headwater-sim"
     memory_url: str = ""
     llm_base_url: str = ""
     llm_model: str = "headwater-sim"
@@ -79,6 +81,7 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_CHECKPOINT_URL": "LangGraph checkpointer DSN (default: derived from the database URL)",
     "HEADWATER_MEMORY_URL": "base URL of the memory service the API forwards /store to (dev: started in-process)",
     "HEADWATER_STORE_URL": "store DSN of the memory service (default: derived from the database URL)",
+    "HEADWATER_EMBEDDINGS_BASE_URL": "OpenAI/vLLM /v1 base URL for embeddings: store search ranks by meaning (default: full-text ranking)",
     "HEADWATER_LLM_BASE_URL": "OpenAI-compatible base URL of vLLM, e.g. http://vllm:8000/v1",
     "HEADWATER_LLM_MODEL": "model name sent to the LLM (default headwater-sim)",
     "HEADWATER_LLM_API_KEY": "API key sent to the LLM (default EMPTY)",

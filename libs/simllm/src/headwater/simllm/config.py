@@ -35,6 +35,7 @@ class Rule(msgspec.Struct, frozen=True, kw_only=True):
 DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(last_role="tool", reply="The tool returned: {tool_result}."),
     Rule(has_image=True, reply="I see {images} image(s)."),
+    Rule(contains="extract durable facts", reply="{user_facts}"),
     Rule(
         contains="email",
         tool_call=ToolCallSpec(

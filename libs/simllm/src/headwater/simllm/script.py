@@ -98,6 +98,19 @@ def _tool_allowed(rule: Rule, body: dict[str, Any]) -> bool:
     return rule.tool_call.name in names
 
 
+def user_facts(text: str) -> str:
+    """Deterministic "extraction": the user's first-person sentences, as a JSON array."""
+    facts = []
+    for line in text.splitlines():
+        if not line.lower().startswith("user:"):
+            continue
+        for sentence in re.split(r"(?<=[.!?])\s+", line[5:].strip()):
+            lowered = f" {sentence.lower()} "
+            if any(marker in lowered for marker in (" my ", " i ", " i'm ")):
+                facts.append(sentence.strip().rstrip("."))
+    return orjson.dumps(facts).decode()
+
+
 def image_count(message: dict[str, Any]) -> int:
     """How many ``image_url`` parts a message carries."""
     content = message.get("content")
@@ -171,6 +184,7 @@ def plan_reply(config: SimConfig, messages: list[dict[str, Any]], body: dict[str
             rule.reply.replace("{tool_result}", tool_result)
             .replace("{last_user}", last_user)
             .replace("{images}", images)
+            .replace("{user_facts}", user_facts(last_user))
         )
         pieces = split_words(text)
     else:

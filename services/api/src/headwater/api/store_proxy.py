@@ -74,4 +74,28 @@ async def list_namespaces(
     return await _forward(ctx, request, owner, "POST", "/store/namespaces")
 
 
-ROUTES = [put_item, get_item, delete_item, search_items, list_namespaces]
+@post("/memories/extract", status_code=200, tags=["Memory"])
+async def extract_memories(
+    ctx: ApiContext, owner: str, request: Request[Any, Any, Any]
+) -> Response[bytes]:
+    """Extract durable facts from a conversation and save them (``user_id``, ``conversation``)."""
+    return await _forward(ctx, request, owner, "POST", "/memories/extract")
+
+
+@get("/memories/relevant", tags=["Memory"])
+async def relevant_memories(
+    ctx: ApiContext, owner: str, request: Request[Any, Any, Any]
+) -> Response[bytes]:
+    """A user's memories ranked by relevance to ``prompt`` (``user_id``, ``prompt``, ``limit``)."""
+    return await _forward(ctx, request, owner, "GET", "/memories/relevant")
+
+
+ROUTES = [
+    put_item,
+    get_item,
+    delete_item,
+    search_items,
+    list_namespaces,
+    extract_memories,
+    relevant_memories,
+]

@@ -7,9 +7,11 @@ internal to the cluster); every namespace is scoped under it, so no user reads a
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import msgspec
 from langgraph.store.base import BaseStore, Item
 from litestar import Litestar, Request, Response, delete, get, post, put
@@ -18,9 +20,12 @@ from litestar.exceptions import HTTPException
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from headwater.common.settings import Settings
+from headwater.memory.extraction import extract_facts
+from headwater.memory.ranking import bm25, embedding_scores, item_text
 from headwater.memory.store import open_store, owned, unowned
 
 OWNER_HEADER = "x-headwater-owner"
+MAX_CANDIDATES = 1000
 
 
 class PutItem(msgspec.Struct, kw_only=True):
@@ -110,14 +115,38 @@ async def delete_item(state: State, request: Request[Any, Any, Any]) -> None:
 async def search_items(
     state: State, request: Request[Any, Any, Any], data: SearchItems
 ) -> dict[str, Any]:
-    """Items under a namespace prefix, filtered on value fields."""
-    items = await state.store.asearch(
-        owned(_owner(request), tuple(data.namespace_prefix)),
-        filter=data.filter,
-        limit=data.limit,
-        offset=data.offset,
-    )
-    return {"items": [_item(i, getattr(i, "score", None), scored=True) for i in items]}
+    """Items under a namespace prefix, filtered on value fields, ranked by ``query`` if given."""
+    namespace = owned(_owner(request), tuple(data.namespace_prefix))
+    return {
+        "items": await ranked_search(
+            state, namespace, data.filter, data.query, data.limit, data.offset
+        )
+    }
+
+
+async def ranked_search(
+    state: State,
+    namespace: tuple[str, ...],
+    filter: dict[str, Any] | None,
+    query: str | None,
+    limit: int,
+    offset: int,
+) -> list[dict[str, Any]]:
+    """Without a query: the store's order. With one: BM25, or embeddings when configured."""
+    store: BaseStore = state.store
+    if not query:
+        items = await store.asearch(namespace, filter=filter, limit=limit, offset=offset)
+        return [_item(i, None, scored=True) for i in items]
+    candidates = await store.asearch(namespace, filter=filter, limit=MAX_CANDIDATES)
+    texts = [item_text(i.value) for i in candidates]
+    if state.embeddings is not None:
+        scores = await embedding_scores(
+            state.embeddings, state.settings.embeddings_model, query, texts
+        )
+    else:
+        scores = bm25(query, texts)
+    ranked = sorted(zip(candidates, scores, strict=True), key=lambda pair: pair[1], reverse=True)
+    return [_item(i, s, scored=True) for i, s in ranked[offset : offset + limit]]
 
 
 @post("/store/namespaces", status_code=200)
@@ -135,6 +164,47 @@ async def list_namespaces(
         offset=data.offset,
     )
     return {"namespaces": [unowned(ns) for ns in found]}
+
+
+class Extract(msgspec.Struct, kw_only=True):
+    user_id: str
+    conversation: list[dict[str, Any]]
+
+
+@post("/memories/extract", status_code=200)
+async def extract(state: State, request: Request[Any, Any, Any], data: Extract) -> dict[str, Any]:
+    """Ask the LLM for durable facts in a conversation and save them under the user."""
+    if not data.user_id or not data.conversation:
+        raise HTTPException(
+            status_code=400, detail="user_id and a non-empty conversation are required"
+        )
+    if state.llm is None:
+        raise HTTPException(status_code=503, detail="no LLM configured (HEADWATER_LLM_BASE_URL)")
+    facts = await extract_facts(state.llm, state.settings.llm_model, data.conversation)
+    namespace = owned(_owner(request), ("memories", data.user_id))
+    saved = []
+    for fact in facts:
+        key = str(uuid.uuid5(uuid.NAMESPACE_URL, fact))
+        await state.store.aput(namespace, key, {"text": fact})
+        saved.append({"key": key, "text": fact})
+    return {"memories_saved": len(saved), "memories": saved}
+
+
+@get("/memories/relevant")
+async def relevant(
+    state: State, request: Request[Any, Any, Any], user_id: str, prompt: str, limit: int = 5
+) -> dict[str, Any]:
+    """The user's memories most relevant to ``prompt``, best first."""
+    if not prompt.strip() or not 1 <= limit <= 100:
+        raise HTTPException(status_code=400, detail="a prompt and 1 <= limit <= 100 are required")
+    items = await ranked_search(
+        state, owned(_owner(request), ("memories", user_id)), None, prompt, limit, 0
+    )
+    return {
+        "memories": [
+            {"key": i["key"], "text": i["value"].get("text"), "score": i["score"]} for i in items
+        ]
+    }
 
 
 @get(["/ok", "/healthz"])
@@ -166,8 +236,21 @@ def create_app(settings: Settings, *, setup: bool = False) -> Litestar:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with open_store(settings.store_dsn, setup=setup) as store:
-            app.state.store = store
+        async with contextlib.AsyncExitStack() as stack:
+            app.state.store = await stack.enter_async_context(
+                open_store(settings.store_dsn, setup=setup)
+            )
+            app.state.settings = settings
+            app.state.llm = None
+            app.state.embeddings = None
+            if settings.llm_base_url:
+                app.state.llm = await stack.enter_async_context(
+                    httpx.AsyncClient(base_url=settings.llm_base_url, timeout=60)
+                )
+            if settings.embeddings_base_url:
+                app.state.embeddings = await stack.enter_async_context(
+                    httpx.AsyncClient(base_url=settings.embeddings_base_url, timeout=30)
+                )
             yield
 
     return Litestar(
@@ -177,6 +260,8 @@ def create_app(settings: Settings, *, setup: bool = False) -> Litestar:
             delete_item,
             search_items,
             list_namespaces,
+            extract,
+            relevant,
             healthz,
             readyz,
             metrics,

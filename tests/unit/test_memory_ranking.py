@@ -45,3 +45,20 @@ def test_text_of_values_and_tokens() -> None:
 def test_parse_facts() -> None:
     assert parse_facts('Sure: ["a", " b "]') == ["a", "b"]
     assert parse_facts("- a\n* b\n\n") == ["a", "b"]
+
+
+async def test_embedding_ranking_with_the_simulator() -> None:
+    import httpx
+
+    from headwater.memory.ranking import embedding_scores
+    from headwater.simllm.app import create_app
+    from headwater.simllm.config import SimConfig
+
+    transport = httpx.ASGITransport(app=create_app(SimConfig()))
+    async with httpx.AsyncClient(transport=transport, base_url="http://sim/v1") as client:
+        scores = await embedding_scores(
+            client, "headwater-sim", "what is my favourite colour?", CORPUS
+        )
+    assert max(range(len(CORPUS)), key=scores.__getitem__) == CORPUS.index(
+        "My favourite colour is blue"
+    )

@@ -43,6 +43,7 @@ def nats_bus(settings: Settings, client_name: str) -> NatsBus:
         max_deliver=settings.max_deliver,
         retention=settings.event_retention_s,
         client_name=client_name,
+        replicas=settings.stream_replicas,
     )
 
 

@@ -35,6 +35,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ack_wait_s: float = 30.0
     max_deliver: int = 3
     drain_timeout_s: float = 25.0
+    stream_replicas: int = 1
     event_retention_s: float = 3600.0
     request_timeout_s: float = 10.0
     log_level: str = "info"
@@ -89,6 +90,7 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_WORKER_CONCURRENCY": "runs one worker executes at once (default 8)",
     "HEADWATER_ACK_WAIT_S": "seconds before an unacknowledged run is redelivered (default 30)",
     "HEADWATER_MAX_DELIVER": "attempts per run before it is failed (default 3)",
+    "HEADWATER_STREAM_REPLICAS": "JetStream replicas of the RUNS and EVENTS streams (default 1; 3 in a NATS cluster)",
     "HEADWATER_DRAIN_TIMEOUT_S": "seconds a worker finishes in-flight runs after SIGTERM (default 25)",
     "HEADWATER_EVENT_RETENTION_S": "seconds run events stay replayable (default 3600)",
     "HEADWATER_REQUEST_TIMEOUT_S": "timeout of API→worker requests such as thread state (default 10)",

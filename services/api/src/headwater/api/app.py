@@ -66,6 +66,7 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
                     max_deliver=settings.max_deliver,
                     retention=settings.event_retention_s,
                     client_name="headwater-api",
+                    replicas=settings.stream_replicas,
                 )
                 await bus.start()
                 stack.push_async_callback(bus.close)

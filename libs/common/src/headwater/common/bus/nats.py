@@ -139,6 +139,7 @@ class NatsBus(Bus):
         max_deliver: int = 3,
         retention: float = 3600.0,
         client_name: str = "headwater",
+        replicas: int = 1,
     ) -> None:
         self.url = url
         self.names = names
@@ -146,6 +147,7 @@ class NatsBus(Bus):
         self.max_deliver = max_deliver
         self.retention = retention
         self.client_name = client_name
+        self.replicas = replicas
         self._nc: NatsClient | None = None
         self._js: JetStreamContext | None = None
         self._pull: JetStreamContext.PullSubscription | None = None
@@ -184,6 +186,7 @@ class NatsBus(Bus):
             subjects=[self.names.run_requests],
             retention=js_api.RetentionPolicy.WORK_QUEUE,
             storage=js_api.StorageType.FILE,
+            num_replicas=self.replicas,
             duplicate_window=120.0,
         )
         events = js_api.StreamConfig(
@@ -191,6 +194,7 @@ class NatsBus(Bus):
             subjects=[self.names.all_events],
             retention=js_api.RetentionPolicy.LIMITS,
             storage=js_api.StorageType.FILE,
+            num_replicas=self.replicas,
             max_age=self.retention,
             duplicate_window=2.0,
         )

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from collections.abc import Iterator
 
 import httpx
 import pytest
 from langgraph_sdk import get_client
 
-from tests.e2e.harness import Deployment
+from headwater.common.settings import load_settings
+from tests.e2e.harness import ROOT, Deployment, start_dev
+from tests.integration.memory_support import Rows, now
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
@@ -65,8 +69,9 @@ async def test_a_graph_remembers_across_threads(deployment: Deployment) -> None:
         first["thread_id"], "memo", input={"remember": "my favourite colour is blue"}
     )
     assert noted["answer"] == "noted"
-    recalled = await client.runs.wait(second["thread_id"], "memo", input={})
+    recalled = await client.runs.wait(second["thread_id"], "memo", input={"recall": "colour"})
     assert recalled["answer"] == "my favourite colour is blue"
+    assert recalled["found"] == ["fact"], "a get and a search in one store batch, from a worker"
     item = await client.store.get_item(["memo"], "fact")
     assert item["value"] == {"text": "my favourite colour is blue"}, (
         "the graph wrote the caller's store"
@@ -115,3 +120,82 @@ async def test_extract_then_relevant(deployment: Deployment) -> None:
         assert (
             await http.post("/memories/extract", json={"user_id": user, "conversation": []})
         ).status_code == 400
+
+
+async def test_search_ranks_by_the_query(deployment: Deployment) -> None:
+    client = get_client(url=deployment.base_url)
+    ns = ["rank", uuid.uuid4().hex[:8]]
+    for key, text in {
+        "city": "I live in Lyon",
+        "colour": "My favourite colour is blue",
+        "sister": "My sister lives in Lyon too",
+    }.items():
+        await client.store.put_item(ns, key, {"text": text})
+    found = (await client.store.search_items(ns, query="Lyon", limit=2))["items"]
+    assert [i["key"] for i in found] == ["city", "sister"] and found[0]["score"] > 0
+    rest = (await client.store.search_items(ns, query="Lyon", limit=2, offset=2))["items"]
+    assert [(i["key"], i["score"]) for i in rest] == [("colour", 0.0)], "non-matches come last"
+
+
+def store_rows(deployment: Deployment) -> Rows:
+    """The deployment's store rows of the anonymous owner (no auth configured)."""
+    return Rows(load_settings(deployment.env), "")
+
+
+async def test_ttl_through_the_api(deployment: Deployment) -> None:
+    if deployment.kind == "external":
+        pytest.skip("needs the deployment's database")
+    client = get_client(url=deployment.base_url)
+    rows = store_rows(deployment)
+    ns, key = ["ttl"], f"k{uuid.uuid4().hex[:8]}"
+    await client.store.put_item(ns, key, {"text": "short-lived"}, ttl=30)
+    expires, minutes = rows.ttl(key) or (None, None)
+    assert minutes == 30 and expires is not None and expires > now() + dt.timedelta(minutes=25)
+    rows.set_expiry(key, now() + dt.timedelta(minutes=1))
+    assert (await client.store.get_item(ns, key, refresh_ttl=False))["key"] == key
+    assert rows.ttl(key)[0] < now() + dt.timedelta(minutes=2)  # type: ignore[index,operator]
+    await client.store.get_item(ns, key, refresh_ttl=True)
+    assert rows.ttl(key)[0] > now() + dt.timedelta(minutes=25), "refresh_ttl restarted it"  # type: ignore[index,operator]
+    rows.set_expiry(key, now() - dt.timedelta(seconds=1))
+    assert await client.store.get_item(ns, key) is None, "expired items are never returned"
+    assert key not in {i["key"] for i in (await client.store.search_items(ns))["items"]}
+
+    async with httpx.AsyncClient(base_url=deployment.base_url) as http:
+        for ttl in (-1, 0, "soon"):
+            bad = await http.put(
+                "/store/items", json={"namespace": ns, "key": "k", "value": {}, "ttl": ttl}
+            )
+            assert bad.status_code == 422 and "ttl" in bad.text, (ttl, bad.text)
+        bad = await http.post("/store/items/search", json={"filter": {"$or": []}, "limit": 0})
+        assert bad.status_code == 422
+        assert (await http.post("/store/batch", json={"ops": []})).status_code == 404, (
+            "the batch endpoint is the workers', not the API's"
+        )
+
+
+@pytest.fixture(scope="module")
+def semantic_dev() -> Iterator[Deployment]:
+    config = str(ROOT / "tests" / "graphs" / "langgraph_memory.json")
+    deployment = start_dev(extra_env={"HEADWATER_CONFIG": config})
+    yield deployment
+    deployment.stop()
+
+
+async def test_semantic_search_follows_store_index(semantic_dev: Deployment) -> None:
+    client = get_client(url=semantic_dev.base_url)
+    ns = ["sem", uuid.uuid4().hex[:8]]
+    await client.store.put_item(ns, "colour", {"text": "My favourite colour is blue"})
+    await client.store.put_item(ns, "dog", {"text": "My dog is called Rex"})
+    await client.store.put_item(ns, "raw", {"text": "favourite colour"}, index=False)
+    found = (await client.store.search_items(ns, query="what is my favourite colour?"))["items"]
+    assert [i["key"] for i in found] == ["colour", "dog", "raw"]
+    assert found[0]["score"] > found[1]["score"] and found[2]["score"] is None, (
+        "ranked by meaning; the unindexed item last, unscored"
+    )
+    minutes = store_rows(semantic_dev).ttl("colour")
+    assert minutes is not None and minutes[1] == 60, "store.ttl.default_ttl applies"
+
+    first, second = await client.threads.create(), await client.threads.create()
+    await client.runs.wait(first["thread_id"], "memo", input={"remember": "blue"})
+    recalled = await client.runs.wait(second["thread_id"], "memo", input={"recall": "blue"})
+    assert recalled["answer"] == "blue" and recalled["found"] == ["fact"]

@@ -7,7 +7,7 @@ from typing import Any
 from langgraph_sdk import Auth
 
 auth = Auth()
-TOKENS = {"token-alice": ("alice", ["threads:delete"]), "token-bob": ("bob", [])}
+TOKENS = {"token-alice": ("alice", ["threads:delete", "crons:create"]), "token-bob": ("bob", [])}
 
 
 @auth.authenticate
@@ -43,3 +43,45 @@ async def deleters_only(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> d
 @auth.on.threads
 async def owner_only(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> dict[str, Any]:
     return {"owner": {"$eq": ctx.user.identity}}
+
+
+@auth.on.assistants.create
+async def stamp_assistant(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> None:
+    value.setdefault("metadata", {})["owner"] = ctx.user.identity
+
+
+@auth.on.assistants
+async def own_or_system_assistants(
+    ctx: Auth.types.AuthContext, value: dict[str, Any]
+) -> dict[str, Any]:
+    return {"$or": [{"owner": ctx.user.identity}, {"created_by": "system"}]}
+
+
+@auth.on.crons.create
+async def cron_makers_only(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> None:
+    assert "crons:create" in ctx.permissions, "creating crons needs the crons:create permission"
+    value.setdefault("metadata", {})["owner"] = ctx.user.identity
+
+
+@auth.on.crons
+async def own_crons(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> dict[str, str]:
+    return {"owner": ctx.user.identity}
+
+
+@auth.on.store
+async def store_rules(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> Any:
+    """Store namespaces start with the caller's identity (added when missing); nothing in an
+    "archive" is ever deleted, only alice files into one, and searches there see public items."""
+    namespace = tuple(value.get("namespace") or ())
+    if namespace[:1] != (ctx.user.identity,):
+        namespace = (ctx.user.identity, *namespace)
+        value["namespace"] = namespace
+    if "archive" not in namespace:
+        return None
+    if ctx.action == "delete":
+        return False
+    if ctx.action == "put":
+        assert ctx.user.identity == "alice", "only alice files into an archive"
+    if ctx.action == "search":
+        return {"visibility": "public"}
+    return None

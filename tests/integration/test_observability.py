@@ -32,6 +32,7 @@ def traced(
         process_env={
             "api": {"HEADWATER_TRACE_FILE": str(folder / "api.jsonl")},
             "worker0": {"HEADWATER_TRACE_FILE": str(folder / "worker.jsonl")},
+            "memory": {"HEADWATER_TRACE_FILE": str(folder / "memory.jsonl")},
         },
     )
     yield deployment, folder
@@ -117,6 +118,75 @@ async def test_one_trace_spans_every_hop(traced: tuple[Deployment, Path]) -> Non
     )
     assert not any(s["name"].startswith("token") for s in in_trace.values())
     assert server["service"] != consumer["service"]
+
+
+def wait_for_spans(folder: Path, found: Any, what: str) -> list[dict[str, Any]]:
+    """Spans, once ``found(spans)`` holds (span files are appended as spans end)."""
+    deadline = time.monotonic() + 10
+    while True:
+        spans = spans_of(folder)
+        if found(spans):
+            return spans
+        assert time.monotonic() < deadline, f"no {what}: {[s['name'] for s in spans]}"
+        time.sleep(0.2)
+
+
+def parent_of(span: dict[str, Any], spans: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(s for s in spans if s["span_id"] == span["parent_id"])
+
+
+async def test_store_calls_join_the_callers_trace(traced: tuple[Deployment, Path]) -> None:
+    deployment, folder = traced
+    client = get_client(url=deployment.base_url)
+    key = uuid.uuid4().hex
+    await client.store.put_item(["traced"], key, {"text": "a traced note"})
+
+    def memory_put(spans: list[dict[str, Any]]) -> bool:
+        return any(
+            s["service"] == "headwater-memory" and s["name"] == "PUT /store/items" for s in spans
+        )
+
+    spans = wait_for_spans(folder, memory_put, "memory server span for the put")
+    served = next(
+        s for s in spans if s["service"] == "headwater-memory" and s["name"] == "PUT /store/items"
+    )
+    assert served["kind"] == "SERVER"
+    forward = parent_of(served, spans)
+    assert (forward["service"], forward["kind"]) == ("headwater-api", "CLIENT")
+    assert forward["attributes"]["http.response.status_code"] == 204
+    api = parent_of(forward, spans)
+    assert (api["service"], api["kind"]) == ("headwater-api", "SERVER")
+    assert api["trace_id"] == forward["trace_id"] == served["trace_id"]
+
+    thread = await client.threads.create()
+    await client.runs.wait(thread["thread_id"], "memo", input={"remember": "traced"})
+
+    def worker_batch(spans: list[dict[str, Any]]) -> bool:
+        return any(
+            s["service"] == "headwater-memory" and s["name"] == "POST /store/batch" for s in spans
+        )
+
+    spans = wait_for_spans(folder, worker_batch, "memory server span for a worker batch")
+    batch = next(
+        s for s in spans if s["service"] == "headwater-memory" and s["name"] == "POST /store/batch"
+    )
+    call = parent_of(batch, spans)
+    assert (call["service"], call["kind"], call["name"]) == (
+        "headwater-worker",
+        "CLIENT",
+        "POST /store/batch",
+    )
+    assert call["attributes"]["headwater.store.ops"] == 1
+    assert call["parent_id"], "the store call has the run's context"
+    spans = wait_for_spans(
+        folder, lambda spans: any(s["name"] == "graph memo" for s in spans), "graph span"
+    )
+    chain = [call]
+    while chain[-1]["parent_id"] in {s["span_id"] for s in spans}:
+        chain.append(parent_of(chain[-1], spans))
+    names = [s["name"] for s in chain]
+    assert "graph memo" in names, f"the store call happens inside the run: {names}"
+    assert chain[-1]["service"] == "headwater-api", "one trace from the API's request"
 
 
 def scrape(url: str) -> dict[str, float]:

@@ -1,45 +1,40 @@
-"""Full-text ranking of memories on a small fixed corpus."""
+"""Full-text queries and the SQLite FTS index kept in step with the official store's table.
+
+The rankers themselves (FTS5 ``bm25`` and PostgreSQL ``ts_rank_cd`` on a fixed corpus, and
+meaning) are tested on both databases in tests/integration/test_memory_store.py.
+"""
 
 from __future__ import annotations
 
-import pytest
+import sqlite3
+from pathlib import Path
 
+import aiosqlite
+import httpx
+import pytest
+from langgraph.store.sqlite.aio import AsyncSqliteStore
+
+from headwater.common.settings import load_settings
+from headwater.memory.app import create_app
 from headwater.memory.extraction import parse_facts
-from headwater.memory.ranking import bm25, item_text, words
+from headwater.memory.fulltext import fts5_match, query_terms, tsquery_text
+from headwater.memory.options import StoreOptions
 
 pytestmark = pytest.mark.unit
-
-CORPUS = [
-    "I live in Lyon",
-    "My favourite colour is blue",
-    "My dog is called Rex",
-    "I prefer tea to coffee in the morning",
-    "My sister lives in Lyon too",
-]
+OWNER = {"x-headwater-owner": "alice"}
 
 
-@pytest.mark.parametrize(
-    ("query", "expected"),
-    [
-        ("what is my favourite colour?", ["My favourite colour is blue"]),
-        ("where do I live", ["I live in Lyon"]),
-        ("lyon", ["I live in Lyon", "My sister lives in Lyon too"]),
-        ("coffee or tea", ["I prefer tea to coffee in the morning"]),
-    ],
-)
-def test_bm25_orders_the_corpus(query: str, expected: list[str]) -> None:
-    scores = bm25(query, CORPUS)
-    ranked = [
-        doc for doc, _ in sorted(zip(CORPUS, scores, strict=True), key=lambda p: p[1], reverse=True)
-    ]
-    assert ranked[: len(expected)] == expected
-    assert scores[CORPUS.index(expected[0])] > 0
-    assert min(scores) == 0, "documents sharing no word score nothing"
+def test_query_terms_drop_stop_words_and_punctuation() -> None:
+    assert query_terms("What is MY favourite colour?") == ["favourite", "colour"]
+    assert query_terms("tea, tea & coffee") == ["tea", "coffee"]
+    assert query_terms("the of a") == []
+    assert query_terms("naïve café 42") == ["naïve", "café", "42"]
+    assert query_terms('"); DROP TABLE store; --') == ["drop", "table", "store"]
 
 
-def test_text_of_values_and_tokens() -> None:
-    assert item_text({"text": "Blue", "tags": ["a", {"b": "c"}], "n": 3}) == "Blue a c "
-    assert words("What is THE colour?") == ["colour"]
+def test_engine_queries_are_an_or_of_quoted_words() -> None:
+    assert fts5_match(["tea", "near"]) == '"tea" OR "near"', "NEAR is a word, not an operator"
+    assert tsquery_text(["tea", "coffee"]) == "tea | coffee"
 
 
 def test_parse_facts() -> None:
@@ -47,18 +42,39 @@ def test_parse_facts() -> None:
     assert parse_facts("- a\n* b\n\n") == ["a", "b"]
 
 
-async def test_embedding_ranking_with_the_simulator() -> None:
-    import httpx
-
-    from headwater.memory.ranking import embedding_scores
-    from headwater.simllm.app import create_app
-    from headwater.simllm.config import SimConfig
-
-    transport = httpx.ASGITransport(app=create_app(SimConfig()))
-    async with httpx.AsyncClient(transport=transport, base_url="http://sim/v1") as client:
-        scores = await embedding_scores(
-            client, "headwater-sim", "what is my favourite colour?", CORPUS
-        )
-    assert max(range(len(CORPUS)), key=scores.__getitem__) == CORPUS.index(
-        "My favourite colour is blue"
+async def test_the_fts_index_follows_puts_replaces_and_deletes(tmp_path: Path) -> None:
+    store_file = tmp_path / "hw-store.sqlite"
+    async with aiosqlite.connect(store_file, isolation_level=None) as conn:
+        official = AsyncSqliteStore(conn)  # written before Headwater's index existed
+        await official.setup()
+        await official.aput(("owner:alice", "n"), "before", {"text": "a legacy item"})
+        official._task.cancel()  # type: ignore[union-attr]
+    settings = load_settings(
+        {"HEADWATER_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/hw.sqlite"}
     )
+    assert settings.store_dsn == str(store_file)
+    app = create_app(settings, setup=True, options=StoreOptions())
+    async with (
+        app.lifespan(),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as http,
+    ):
+
+        async def scores(query: str) -> dict[str, float]:
+            body = {"namespace_prefix": ["n"], "query": query}
+            found = await http.post("/store/items/search", json=body, headers=OWNER)
+            return {i["key"]: i["score"] for i in found.json()["items"]}
+
+        assert (await scores("legacy"))["before"] > 0, "setup indexes existing items"
+        item = {"namespace": ["n"], "key": "k", "value": {"text": "apples", "tags": ["pears"]}}
+        await http.put("/store/items", json=item, headers=OWNER)
+        assert (await scores("pears"))["k"] > 0, "strings nested in lists are indexed"
+        item["value"] = {"text": "oranges"}
+        await http.put("/store/items", json=item, headers=OWNER)
+        assert (await scores("apples"))["k"] == 0.0 and (await scores("oranges"))["k"] > 0
+        await http.request(
+            "DELETE", "/store/items", json={"namespace": ["n"], "key": "k"}, headers=OWNER
+        )
+    with sqlite3.connect(store_file) as db:
+        indexed = db.execute("SELECT count(*) FROM headwater_store_fts").fetchone()[0]
+        stored = db.execute("SELECT count(*) FROM store").fetchone()[0]
+    assert indexed == stored == 1, "one index row per item: replaced and deleted rows are gone"

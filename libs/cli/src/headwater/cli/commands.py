@@ -47,6 +47,16 @@ def nats_bus(settings: Settings, client_name: str) -> NatsBus:
     )
 
 
+def _simulated_embeddings(settings: Settings) -> Settings:
+    """With the simulator running, a project with ``store.index`` and no embeddings endpoint
+    gets the simulator's ``/v1/embeddings`` (deterministic vectors) for semantic search."""
+    from headwater.memory.options import project_store_config
+
+    if settings.embeddings_base_url or project_store_config(settings.config).index is None:
+        return settings
+    return msgspec.structs.replace(settings, embeddings_base_url=settings.llm_base_url)
+
+
 async def run_dev(settings: Settings, *, start_simllm: bool) -> None:
     """API + worker in one process: in-process bus, SQLite, the simulator unless an LLM is set."""
     from headwater.api.app import SharedResources, create_app
@@ -63,6 +73,7 @@ async def run_dev(settings: Settings, *, start_simllm: bool) -> None:
             settings = msgspec.structs.replace(
                 settings, llm_base_url=os.environ["HEADWATER_LLM_BASE_URL"]
             )
+            settings = _simulated_embeddings(settings)
 
             async def stop_sim() -> None:
                 sim_server.should_exit = True
@@ -182,9 +193,10 @@ async def run_migrate(settings: Settings, *, streams: bool) -> None:
     await asyncio.to_thread(upgrade, settings.database_url)
     async with open_checkpointer(settings.checkpoint_dsn, pool_size=1, setup=True):
         pass
-    from headwater.memory.store import open_store
+    from headwater.memory.options import store_options
+    from headwater.memory.store import open_backend
 
-    async with open_store(settings.store_dsn, setup=True):
+    async with open_backend(settings, store_options(settings), setup=True):
         pass
     log.info("database and checkpointer migrated: %s", settings.database_url.split("@")[-1])
     if streams:

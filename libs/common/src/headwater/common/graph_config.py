@@ -120,3 +120,59 @@ def _import_module(spec: GraphSpec) -> ModuleType:
     sys.modules[name] = module
     module_spec.loader.exec_module(module)
     return module
+
+
+class StoreIndexConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """``store.index`` of a langgraph.json: what semantic search embeds, and with which model."""
+
+    embed: str
+    dims: int | None = None
+    fields: tuple[str, ...] = ("$",)
+
+    @property
+    def model(self) -> str:
+        """The model to ask the embeddings endpoint for (``"openai:m"`` → ``"m"``)."""
+        return self.embed.split(":", 1)[1] if ":" in self.embed else self.embed
+
+
+class StoreTTLConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """``store.ttl`` of a langgraph.json (minutes), as LangGraph's ``TTLConfig``."""
+
+    default_ttl: float | None = None
+    refresh_on_read: bool = True
+    sweep_interval_minutes: float | None = None
+
+
+class StoreConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """The ``store`` section of a langgraph.json; both parts are optional."""
+
+    index: StoreIndexConfig | None = None
+    ttl: StoreTTLConfig | None = None
+
+
+def store_config(project: ProjectConfig) -> StoreConfig:
+    """The project's ``store`` section, validated (:class:`ConfigError` when malformed)."""
+    section = project.raw.get("store")
+    if section is None:
+        return StoreConfig()
+    try:
+        config = msgspec.convert(section, StoreConfig)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f'{project.path}: invalid "store" section: {exc}') from exc
+    index, ttl = config.index, config.ttl
+    if index is not None:
+        if not index.embed or index.embed.endswith(".py") or ".py:" in index.embed:
+            raise ConfigError(
+                f'{project.path}: "store.index.embed" must name a model ("provider:model"); '
+                "embedding functions from files are not supported"
+            )
+        if index.dims is not None and index.dims <= 0:
+            raise ConfigError(f'{project.path}: "store.index.dims" must be positive')
+        if not index.fields or not all(index.fields):
+            raise ConfigError(f'{project.path}: "store.index.fields" must be non-empty paths')
+    if ttl is not None:
+        for name in ("default_ttl", "sweep_interval_minutes"):
+            minutes = getattr(ttl, name)
+            if minutes is not None and not 0 < minutes < float("inf"):
+                raise ConfigError(f'{project.path}: "store.ttl.{name}" must be positive minutes')
+    return config

@@ -26,6 +26,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     store_url: str = ""
     embeddings_base_url: str = ""
     embeddings_model: str = "headwater-sim"
+    embeddings_api_key: str = ""
     memory_url: str = ""
     llm_base_url: str = ""
     llm_model: str = "headwater-sim"
@@ -54,6 +55,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jwt_issuer: str = ""
     jwt_leeway_s: float = 30.0
     metrics_port: int = 9464
+    cron_poll_s: float = 1.0
 
     @property
     def store_dsn(self) -> str:
@@ -82,7 +84,9 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_CHECKPOINT_URL": "LangGraph checkpointer DSN (default: derived from the database URL)",
     "HEADWATER_MEMORY_URL": "base URL of the memory service the API forwards /store to (dev: started in-process)",
     "HEADWATER_STORE_URL": "store DSN of the memory service (default: derived from the database URL)",
-    "HEADWATER_EMBEDDINGS_BASE_URL": "OpenAI/vLLM /v1 base URL for embeddings: store search ranks by meaning (default: full-text ranking)",
+    "HEADWATER_EMBEDDINGS_BASE_URL": "OpenAI/vLLM /v1 base URL for embeddings: store items are embedded when written and searches rank by meaning (default: full-text ranking)",
+    "HEADWATER_EMBEDDINGS_MODEL": "embedding model asked for when langgraph.json has no store.index (default headwater-sim)",
+    "HEADWATER_EMBEDDINGS_API_KEY": "API key sent to the embeddings endpoint (default: HEADWATER_LLM_API_KEY)",
     "HEADWATER_LLM_BASE_URL": "OpenAI-compatible base URL of vLLM, e.g. http://vllm:8000/v1",
     "HEADWATER_LLM_MODEL": "model name sent to the LLM (default headwater-sim)",
     "HEADWATER_LLM_API_KEY": "API key sent to the LLM (default EMPTY)",
@@ -111,6 +115,7 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_LOG_FORMAT": "text | json (default: text for dev, json for cluster services)",
     "HEADWATER_METRICS_PORT": "port of a worker's Prometheus /metrics (default 9464; 0 turns it off)",
     "HEADWATER_TRACE_FILE": "append finished spans as JSON lines to this file (besides any OTEL_* exporter)",
+    "HEADWATER_CRON_POLL_S": "seconds between the API's looks for due crons (default 1; 0 turns the scheduler off on this replica)",
 }
 
 

@@ -284,3 +284,125 @@ async def test_langgraph_custom_auth_with_the_sdk() -> None:
         await alice.threads.delete(thread["thread_id"])
     finally:
         deployment.stop()
+
+
+async def test_crons_are_private(secured: Deployment) -> None:
+    from langgraph_sdk import get_client
+    from langgraph_sdk.errors import AuthenticationError, NotFoundError
+
+    a = get_client(url=secured.base_url, headers=A)
+    b = get_client(url=secured.base_url, headers=B)
+    tag = uuid.uuid4().hex
+    thread = await a.threads.create()
+    on_thread = await a.crons.create_for_thread(
+        thread["thread_id"], "counter", schedule="0 9 * * *", metadata={"tag": tag}
+    )
+    stateless = await a.crons.create("counter", schedule="0 9 * * *", metadata={"tag": tag})
+    assert on_thread["user_id"] == stateless["user_id"] == "user-a"
+    try:
+        for cron in (on_thread, stateless):
+            path = f"/runs/crons/{cron['cron_id']}"
+            with pytest.raises(NotFoundError):
+                await b.http.get(path)
+            with pytest.raises(NotFoundError):
+                await b.crons.update(cron["cron_id"], enabled=False)
+            with pytest.raises(NotFoundError):
+                await b.crons.delete(cron["cron_id"])
+            assert (await a.http.get(path))["enabled"] is True, "A's cron is untouched"
+        assert await b.crons.search(metadata={"tag": tag}) == []
+        assert await b.crons.count(metadata={"tag": tag}) == 0
+        assert await a.crons.count(metadata={"tag": tag}) == 2
+        with pytest.raises(NotFoundError):
+            await b.crons.create_for_thread(thread["thread_id"], "counter", schedule="0 9 * * *")
+        theirs = await a.assistants.create(graph_id="counter")
+        with pytest.raises(NotFoundError):
+            await b.crons.create(theirs["assistant_id"], schedule="0 9 * * *")
+        with pytest.raises(AuthenticationError):
+            await get_client(url=secured.base_url).crons.search()
+    finally:
+        await a.crons.delete(on_thread["cron_id"])
+        await a.crons.delete(stateless["cron_id"])
+
+
+async def test_langgraph_assistant_and_cron_handlers_with_the_sdk() -> None:
+    import datetime as dt
+
+    from langgraph_sdk import get_client
+    from langgraph_sdk.errors import NotFoundError, PermissionDeniedError
+
+    from tests.e2e.harness import ROOT
+
+    config = str(ROOT / "tests" / "graphs" / "langgraph_auth.json")
+    deployment = start_dev(extra_env={"HEADWATER_CONFIG": config})
+    try:
+        alice = get_client(url=deployment.base_url, headers={"Authorization": "Bearer token-alice"})
+        bob = get_client(url=deployment.base_url, headers={"Authorization": "Bearer token-bob"})
+        # assistants: create stamps, reads and searches filter ($or: own or system)
+        mine = await alice.assistants.create(graph_id="counter", metadata={"team": "x"})
+        assert mine["metadata"] == {"team": "x", "owner": "alice"}
+        other = await alice.assistants.create(graph_id="counter", name="other")
+        seen = {a["assistant_id"]: a for a in await alice.assistants.search(limit=100)}
+        assert {mine["assistant_id"], other["assistant_id"]} <= set(seen)
+        assert any(a["metadata"] == {"created_by": "system"} for a in seen.values())
+        assert await alice.assistants.count() == len(seen) == 3
+        assert [a["graph_id"] for a in await bob.assistants.search()] == ["counter"], "system"
+        with pytest.raises(NotFoundError):
+            await bob.assistants.get(mine["assistant_id"])
+        assert (await alice.assistants.get_schemas("counter"))["graph_id"] == "counter"
+
+        moved = await alice.assistants.update(other["assistant_id"], metadata={"owner": "eve"})
+        assert moved["metadata"]["owner"] == "eve"  # the update filter matched the old owner
+        for read in (
+            alice.assistants.get,
+            alice.assistants.get_schemas,
+            alice.assistants.get_graph,
+            alice.assistants.get_versions,
+            alice.assistants.delete,
+        ):
+            with pytest.raises(NotFoundError):
+                await read(other["assistant_id"])
+        assert other["assistant_id"] not in {
+            a["assistant_id"] for a in await alice.assistants.search(limit=100)
+        }
+        assert await alice.assistants.count() == 2
+        with pytest.raises(NotFoundError):  # creating a cron reads its assistant
+            await alice.crons.create(other["assistant_id"], schedule="0 9 * * *")
+
+        # crons: create needs a permission and stamps; every other action filters
+        with pytest.raises(PermissionDeniedError) as denied:
+            await bob.crons.create("counter", schedule="0 9 * * *")
+        assert "crons:create" in str(denied.value)
+        tag = uuid.uuid4().hex
+        soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=60)
+        firing = await alice.crons.create(
+            mine["assistant_id"],
+            schedule="* * * * * *",
+            input={"steps": 1},
+            metadata={"tag": tag},
+            on_run_completed="keep",
+            end_time=soon,
+        )
+        assert firing["metadata"] == {"tag": tag, "owner": "alice"}
+        assert firing["user_id"] == "alice"
+        daily = await alice.crons.create("counter", schedule="0 9 * * *")
+        assert await bob.crons.search() == []
+        with pytest.raises(NotFoundError):
+            await bob.http.get(f"/runs/crons/{daily['cron_id']}")
+
+        deadline = time.monotonic() + 30
+        while not (found := await alice.threads.search(metadata={"tag": tag}, status="idle")):
+            assert time.monotonic() < deadline, "the cron fired no run alice can see"
+            await asyncio.sleep(0.2)
+        assert found[0]["metadata"]["owner"] == "alice", "threads.create_run ran for the fire"
+        assert found[0]["values"]["log"] == ["step 1"]
+        assert await bob.threads.search(metadata={"tag": tag}) == []
+        await alice.crons.delete(firing["cron_id"])
+
+        await alice.crons.update(daily["cron_id"], metadata={"owner": "eve"})
+        with pytest.raises(NotFoundError):
+            await alice.http.get(f"/runs/crons/{daily['cron_id']}")
+        assert daily["cron_id"] not in {c["cron_id"] for c in await alice.crons.search()}
+        assert await alice.crons.count() == 0
+    finally:
+        deployment.stop()
+

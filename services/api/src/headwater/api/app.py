@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from headwater.api.assistants import AssistantsController, register_system_assistants
 from headwater.api.auth import authentication, build_authenticator
 from headwater.api.context import ApiContext
+from headwater.api.cron_scheduler import scheduling
+from headwater.api.crons import CronsController
 from headwater.api.custom_auth import CustomAuth
 from headwater.api.deps import DEPENDENCIES
 from headwater.api.errors import EXCEPTION_HANDLERS
@@ -91,6 +93,7 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
             except IntegrityError:
                 log.info("system assistants registered concurrently by another replica")
             app.state.ctx = ctx
+            await stack.enter_async_context(scheduling(ctx))
             yield
 
     return Litestar(
@@ -100,6 +103,7 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
             ThreadsController,
             ThreadRunsController,
             StatelessRunsController,
+            CronsController,
             OpenAIController,
             SimpleRunsController,
             chat_socket,

@@ -1,12 +1,14 @@
-"""Assistant creation and versions (no Litestar here)."""
+"""Assistant creation and versions (no Litestar here; the controller runs the auth handlers)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from headwater.api.custom_auth import filter_matches
 from headwater.api.errors import ApiError, Conflict, NotFound
 from headwater.api.schemas import AssistantCreate, AssistantPatch
 from headwater.common.db.models import AssistantRow, AssistantVersionRow, utcnow
@@ -45,15 +47,25 @@ def _version_row(row: AssistantRow) -> AssistantVersionRow:
 
 
 async def create_assistant(
-    session: AsyncSession, body: AssistantCreate, owner: str, graph_ids: list[str]
+    session: AsyncSession,
+    body: AssistantCreate,
+    owner: str,
+    graph_ids: list[str],
+    rule: Mapping[str, Any] | None = None,
 ) -> AssistantRow:
-    """A new assistant at version 1."""
+    """A new assistant at version 1.
+
+    With ``if_exists="do_nothing"`` an existing one is answered only if the caller could read
+    it: its own (or a system one) that the ``assistants.create`` handler's filter ``rule``
+    matches; else 409, as for any existing id.
+    """
     if body.graph_id not in graph_ids:
         raise NotFound(f"Graph '{body.graph_id}' not found. Expected one of: {graph_ids}")
     assistant_id = body.assistant_id or str(uuid7())
     existing = await session.get(AssistantRow, assistant_id)
     if existing is not None:
-        if body.if_exists == "do_nothing" and existing.owner in ("", owner):
+        visible = not rule or filter_matches(rule, existing.metadata_ or {})
+        if body.if_exists == "do_nothing" and existing.owner in ("", owner) and visible:
             return existing
         raise Conflict(f"Assistant {assistant_id} already exists")
     config, context = mirrored(body.config, body.context)

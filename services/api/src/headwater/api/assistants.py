@@ -1,8 +1,14 @@
 """``/assistants``: system assistants per graph, create, get, patch (versions), delete, search,
-count, and the graph's drawing and schemas (answered by a worker)."""
+count, and the graph's drawing and schemas (answered by a worker).
+
+The ``assistants`` auth handlers run on every action: ``create`` may stamp metadata; reads
+(versions, graph, schemas and subgraphs included), updates (patch, latest) and deletes are a 404
+when the handler's filter does not match the assistant's metadata; search and count AND it in.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from litestar import Controller, Response, delete, get, patch, post
@@ -12,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.api.admission import resolve_assistant
 from headwater.api.assistant_versions import create_assistant, patch_assistant, set_latest
+from headwater.api.authorization import authorize, only_matching, require_visible, search_rule
 from headwater.api.context import ApiContext
 from headwater.api.deps import require_uuid
 from headwater.api.errors import NotFound, Unprocessable
@@ -38,20 +45,80 @@ async def register_system_assistants(session: AsyncSession, graph_ids: list[str]
         )
 
 
-async def _owned(session: AsyncSession, assistant_id: str, owner: str) -> AssistantRow:
+UNPAGED = 2**31 - 1
+
+
+def _not_found(assistant_id: str) -> NotFound:
+    return NotFound(f"Assistant {assistant_id} not found")
+
+
+async def _owned(
+    ctx: ApiContext,
+    session: AsyncSession,
+    assistant_id: str,
+    owner: str,
+    action: str = "read",
+    value: dict[str, Any] | None = None,
+) -> AssistantRow:
+    """The caller's (or a system) assistant after the ``assistants.<action>`` handler; else 404."""
     require_uuid(assistant_id, "assistant")
     row = await session.get(AssistantRow, assistant_id)
     if row is None or row.owner not in ("", owner):
-        raise NotFound(f"Assistant {assistant_id} not found")
+        raise _not_found(assistant_id)
+    await _check(ctx, row, action, value)
     return row
 
 
+async def _check(
+    ctx: ApiContext, row: AssistantRow, action: str, value: dict[str, Any] | None = None
+) -> None:
+    if value is None:
+        value = {"assistant_id": row.assistant_id}
+        if action == "read":
+            value["metadata"] = dict(row.metadata_ or {})
+    await require_visible(
+        ctx, "assistants", action, value, row.metadata_, f"Assistant {row.assistant_id} not found"
+    )
+
+
 async def _graph_of(ctx: ApiContext, assistant_id: str, owner: str) -> str:
+    """The graph of an assistant (by UUID or graph name) the caller may read."""
     async with ctx.sessions() as session:
         row = await resolve_assistant(session, ctx, assistant_id)
     if row.owner not in ("", owner):
-        raise NotFound(f"Assistant {assistant_id} not found")
+        raise _not_found(assistant_id)
+    await _check(ctx, row, "read")
     return row.graph_id
+
+
+async def _search(
+    ctx: ApiContext, owner: str, data: AssistantSearch, *, count_only: bool = False
+) -> tuple[Sequence[AssistantRow], int]:
+    """The search, with the ``assistants.search`` handler's filter AND-ed in."""
+    value = {
+        "graph_id": data.graph_id,
+        "metadata": dict(data.metadata or {}),
+        "limit": data.limit,
+        "offset": data.offset,
+    }
+    metadata, residual = await search_rule(ctx, "assistants", value, data.metadata)
+    query: dict[str, Any] = {
+        "graph_id": data.graph_id,
+        "metadata": metadata,
+        "name": data.name,
+        "sort_by": data.sort_by,
+        "sort_order": data.sort_order,
+        "owner": owner,
+    }
+    async with ctx.sessions() as session:
+        if residual is None:
+            limit = 0 if count_only else data.limit
+            return await repository.search_assistants(
+                session, **query, limit=limit, offset=data.offset
+            )
+        rows, _ = await repository.search_assistants(session, **query, limit=UNPAGED, offset=0)
+    kept = only_matching(rows, residual, lambda row: row.metadata_)  # what SQL cannot express
+    return kept[data.offset : data.offset + data.limit], len(kept)
 
 
 def _version_json(row: AssistantVersionRow) -> dict[str, Any]:
@@ -79,32 +146,51 @@ class AssistantsController(Controller):
         """Create an assistant for a graph."""
         if data.assistant_id:
             require_uuid(data.assistant_id, "assistant")
+        value: dict[str, Any] = {
+            "assistant_id": data.assistant_id,
+            "graph_id": data.graph_id,
+            "config": data.config or {},
+            "context": data.context or {},
+            "metadata": dict(data.metadata or {}),
+            "if_exists": data.if_exists,
+            "name": data.name,
+        }
+        rule = await authorize(ctx, "assistants", "create", value)
+        data.metadata = value["metadata"]
         async with ctx.sessions.begin() as session:
-            row = await create_assistant(session, data, owner, ctx.graph_ids)
+            row = await create_assistant(session, data, owner, ctx.graph_ids, rule)
         return assistant_json(row)
 
     @get("/{assistant_id:str}")
     async def get_assistant(self, ctx: ApiContext, owner: str, assistant_id: str) -> dict[str, Any]:
         """One assistant by UUID."""
         async with ctx.sessions() as session:
-            return assistant_json(await _owned(session, assistant_id, owner))
+            return assistant_json(await _owned(ctx, session, assistant_id, owner))
 
     @patch("/{assistant_id:str}")
     async def update(
         self, ctx: ApiContext, owner: str, assistant_id: str, data: AssistantPatch
     ) -> dict[str, Any]:
         """Change an assistant: a new version becomes current."""
+        value: dict[str, Any] = {
+            "assistant_id": assistant_id,
+            "graph_id": data.graph_id,
+            "config": data.config,
+            "context": data.context,
+            "metadata": dict(data.metadata or {}),
+            "name": data.name,
+        }
         async with ctx.sessions.begin() as session:
-            row = await patch_assistant(
-                session, await _owned(session, assistant_id, owner), data, ctx.graph_ids
-            )
+            row = await _owned(ctx, session, assistant_id, owner, "update", value)
+            data.metadata = value.get("metadata") or None  # a handler may stamp it
+            row = await patch_assistant(session, row, data, ctx.graph_ids)
         return assistant_json(row)
 
     @delete("/{assistant_id:str}", status_code=204)
     async def delete_assistant(self, ctx: ApiContext, owner: str, assistant_id: str) -> None:
         """Delete an assistant and its versions."""
         async with ctx.sessions.begin() as session:
-            row = await _owned(session, assistant_id, owner)
+            row = await _owned(ctx, session, assistant_id, owner, "delete")
             await session.execute(
                 sql_delete(AssistantVersionRow).where(
                     AssistantVersionRow.assistant_id == row.assistant_id
@@ -118,7 +204,7 @@ class AssistantsController(Controller):
     ) -> list[dict[str, Any]]:
         """Versions, newest first."""
         async with ctx.sessions() as session:
-            await _owned(session, assistant_id, owner)
+            await _owned(ctx, session, assistant_id, owner)
             query = select(AssistantVersionRow).where(
                 AssistantVersionRow.assistant_id == assistant_id
             )
@@ -134,10 +220,10 @@ class AssistantsController(Controller):
         self, ctx: ApiContext, owner: str, assistant_id: str, data: SetLatest
     ) -> dict[str, Any]:
         """Make a version current."""
+        value = {"assistant_id": assistant_id, "version": data.version}
         async with ctx.sessions.begin() as session:
-            row = await set_latest(
-                session, await _owned(session, assistant_id, owner), data.version
-            )
+            row = await _owned(ctx, session, assistant_id, owner, "update", value)
+            row = await set_latest(session, row, data.version)
         return assistant_json(row)
 
     @post("/search", status_code=200)
@@ -145,35 +231,13 @@ class AssistantsController(Controller):
         self, ctx: ApiContext, owner: str, data: AssistantSearch
     ) -> Response[list[dict[str, Any]]]:
         """Search by graph, metadata and name."""
-        async with ctx.sessions() as session:
-            rows, total = await repository.search_assistants(
-                session,
-                graph_id=data.graph_id,
-                metadata=data.metadata or {},
-                name=data.name,
-                limit=data.limit,
-                offset=data.offset,
-                sort_by=data.sort_by,
-                sort_order=data.sort_order,
-                owner=owner,
-            )
+        rows, total = await _search(ctx, owner, data)
         return page([assistant_json(r) for r in rows], data.offset, total)
 
     @post("/count", status_code=200)
     async def count_assistants(self, ctx: ApiContext, owner: str, data: AssistantSearch) -> int:
         """How many assistants match."""
-        async with ctx.sessions() as session:
-            _, total = await repository.search_assistants(
-                session,
-                graph_id=data.graph_id,
-                metadata=data.metadata or {},
-                name=data.name,
-                limit=0,
-                offset=0,
-                sort_by="created_at",
-                sort_order="desc",
-                owner=owner,
-            )
+        _, total = await _search(ctx, owner, data, count_only=True)
         return total
 
     @get("/{assistant_id:str}/graph")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -88,6 +88,37 @@ class RunRow(Base):
     kwargs: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     multitask_strategy: Mapped[str] = mapped_column(String(16), default="enqueue")
     attempt: Mapped[int] = mapped_column(Integer, default=0)
+    owner: Mapped[str] = mapped_column(String(255), default="", index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CronRow(Base):
+    """A schedule that creates runs: on one thread, or on a new thread at every fire.
+
+    ``next_run_date`` is the next due time (UTC), None once ``end_time`` is past; the scheduler
+    claims a fire by moving it forward with a conditional UPDATE. ``payload`` is the body of
+    the runs it creates; ``permissions`` are its creator's, for the auth handlers at fire time.
+    """
+
+    __tablename__ = "crons"
+
+    cron_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    assistant_id: Mapped[str] = mapped_column(String(36), index=True)
+    thread_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    schedule: Mapped[str] = mapped_column(String(255))
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    end_time: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    next_run_date: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, index=True
+    )
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JsonType, default=dict)
+    on_run_completed: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    permissions: Mapped[list[str]] = mapped_column(JsonType, default=list)
     owner: Mapped[str] = mapped_column(String(255), default="", index=True)
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True

@@ -6,13 +6,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from langgraph.checkpoint.base import BaseCheckpointSaver
+from headwater.worker.savers import HeadwaterPostgresSaver, HeadwaterSqliteSaver, ThreadSaver
 
 
 @contextlib.asynccontextmanager
 async def open_checkpointer(
     dsn: str, *, pool_size: int = 10, setup: bool = False
-) -> AsyncIterator[BaseCheckpointSaver[str]]:
+) -> AsyncIterator[ThreadSaver]:
     """Open the checkpointer behind ``dsn``.
 
     PostgreSQL tables are created by ``headwater migrate`` (``setup=True``), never by every
@@ -20,7 +20,6 @@ async def open_checkpointer(
     always set up.
     """
     if dsn.startswith("postgres"):
-        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
         from psycopg.rows import dict_row
         from psycopg_pool import AsyncConnectionPool
 
@@ -33,7 +32,7 @@ async def open_checkpointer(
         )
         await pool.open()
         try:
-            saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+            saver = HeadwaterPostgresSaver(pool)  # type: ignore[arg-type]
             if setup:
                 await saver.setup()
             yield saver
@@ -42,7 +41,6 @@ async def open_checkpointer(
         return
 
     import aiosqlite
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
     if dsn != ":memory:":
         Path(dsn).parent.mkdir(parents=True, exist_ok=True)
@@ -50,6 +48,6 @@ async def open_checkpointer(
         # WAL + NORMAL: a checkpoint write costs no fsync of its own (dev mode only).
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA synchronous=NORMAL")
-        sqlite_saver = AsyncSqliteSaver(conn)
+        sqlite_saver = HeadwaterSqliteSaver(conn)
         await sqlite_saver.setup()
         yield sqlite_saver

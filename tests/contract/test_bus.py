@@ -12,7 +12,7 @@ from headwater.common.bus import Bus, EventSubscription, RunEvent
 from headwater.common.bus.memory import InProcessBus
 from headwater.common.bus.nats import NatsBus
 from headwater.common.schemas import RunControl, RunRequest
-from headwater.common.subjects import Names
+from headwater.common.subjects import THREAD_LEVEL, Names
 from tests.services import NatsServer
 
 pytestmark = pytest.mark.timeout(30)
@@ -85,6 +85,19 @@ async def test_same_run_id_is_stored_once(bus: Bus) -> None:
     await deliveries[0].ack()
 
 
+async def test_the_queue_tells_whether_a_run_request_is_still_there(bus: Bus) -> None:
+    request, never = run_request(), run_request()
+    await bus.submit_run(request)
+    assert await bus.has_run_request(request.run_id)
+    [delivery] = await bus.fetch_runs(1, timeout=2.0)
+    assert await bus.has_run_request(request.run_id), "delivered, not yet acknowledged"
+    await delivery.ack()
+    async with asyncio.timeout(3):
+        while await bus.has_run_request(request.run_id):
+            await asyncio.sleep(0.05)
+    assert not await bus.has_run_request(never.run_id)
+
+
 async def test_unacked_run_is_redelivered_after_ack_wait(bus: Bus) -> None:
     request = run_request()
     await bus.submit_run(request)
@@ -116,51 +129,97 @@ async def test_in_progress_prevents_redelivery(bus: Bus) -> None:
     await delivery.ack()
 
 
-async def test_max_deliver_stops_redelivery(bus: Bus) -> None:
-    await bus.submit_run(run_request())
+async def test_max_deliver_stops_redelivery_and_tells_the_watchers(bus: Bus) -> None:
+    exhausted: asyncio.Queue[str] = asyncio.Queue()
+
+    async def on_exhausted(run_id: str) -> None:
+        exhausted.put_nowait(run_id)
+
+    await bus.watch_exhausted_runs(on_exhausted)
+    await bus.submit_run(request := run_request())
     attempts = []
     for _ in range(3):
         [delivery] = await bus.fetch_runs(1, timeout=2.0)
         attempts.append(delivery.attempt)
-        await delivery.nak()
-    assert attempts == [1, 2, 3]
+        if delivery.attempt < 3:
+            await delivery.nak()
+    assert attempts == [1, 2, 3]  # the last attempt's worker "dies": no ack, no nak
     assert await bus.fetch_runs(1, timeout=ACK_WAIT * 1.5) == []
+    async with asyncio.timeout(ACK_WAIT * 4):
+        assert await exhausted.get() == request.run_id
+    async with asyncio.timeout(3):
+        while await bus.has_run_request(request.run_id):
+            await asyncio.sleep(0.05)
 
 
 # events -----------------------------------------------------------------------------
 async def test_events_replay_in_order_from_any_sequence(bus: Bus) -> None:
-    run_id, other = str(uuid.uuid4()), str(uuid.uuid4())
-    early = await bus.subscribe_events(run_id)
+    thread_id, run_id, other = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    early = await bus.subscribe_events(thread_id, run_id)
     payloads = [(f"e{i}", f'{{"i":{i}}}'.encode()) for i in range(6)]
     for name, data in payloads[:-1]:
-        await bus.publish_event(run_id, name, data)
-        await bus.publish_event(other, "noise", b"{}")
-    last_seq = await bus.publish_event_confirmed(run_id, *payloads[-1], headers={"X-Test": "yes"})
+        await bus.publish_event(thread_id, run_id, name, data)
+        await bus.publish_event(thread_id, other, "noise", b"{}")
+    last_seq = await bus.publish_event_confirmed(
+        thread_id, run_id, *payloads[-1], headers={"X-Test": "yes"}
+    )
 
     live = await collect(early, 6)
-    late = await bus.subscribe_events(run_id)
+    late = await bus.subscribe_events(thread_id, run_id)
     replayed = await collect(late, 6)
     for events in (live, replayed):
         assert [(e.event, e.data) for e in events] == payloads
         seqs = [e.seq for e in events]
         assert seqs == sorted(seqs) and len(set(seqs)) == 6 and seqs[-1] == last_seq
     assert live[-1].headers.get("X-Test") == "yes"
+    assert {e.run_id for e in live} == {run_id}
 
     cut = live[2].seq
-    tail = await bus.subscribe_events(run_id, after_seq=cut)
+    tail = await bus.subscribe_events(thread_id, run_id, after_seq=cut)
     assert [e.seq for e in await collect(tail, 3)] == [e.seq for e in live[3:]]
     assert await tail.next_batch(0.3) == [], "nothing else, and no other run's events"
     for sub in (early, late, tail):
         await sub.close()
 
 
+async def test_thread_events_cover_every_run_of_the_thread_in_order(bus: Bus) -> None:
+    thread_id, elsewhere = str(uuid.uuid4()), str(uuid.uuid4())
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    await bus.publish_event_confirmed(thread_id, first, "before", b"0")
+    live = await bus.subscribe_thread_events(thread_id)  # from now on
+    everything = await bus.subscribe_thread_events(thread_id, after_seq=0)
+    await bus.publish_event(thread_id, first, "a", b"1")
+    await bus.publish_event(elsewhere, first, "noise", b"{}")
+    await bus.publish_event(thread_id, THREAD_LEVEL, "state_update", b"2")
+    last = await bus.publish_event_confirmed(thread_id, second, "b", b"3")
+
+    seen = await collect(live, 3)
+    assert [(e.run_id, e.data) for e in seen] == [
+        (first, b"1"),
+        (THREAD_LEVEL, b"2"),
+        (second, b"3"),
+    ]
+    assert seen[-1].seq == last and [e.seq for e in seen] == sorted(e.seq for e in seen)
+    replayed = await collect(everything, 4)
+    assert [e.data for e in replayed] == [b"0", b"1", b"2", b"3"]
+    tail = await bus.subscribe_thread_events(thread_id, after_seq=seen[0].seq)
+    assert [e.data for e in await collect(tail, 2)] == [b"2", b"3"]
+    assert await tail.next_batch(0.3) == []
+    assert await bus.first_event_seq(thread_id, second) == last
+    assert await bus.first_event_seq(thread_id, first) == replayed[0].seq
+    assert await bus.first_event_seq(thread_id, str(uuid.uuid4())) is None
+    assert await bus.last_event_seq() >= last
+    for sub in (live, everything, tail):
+        await sub.close()
+
+
 async def test_next_batch_times_out_and_returns_everything_waiting(bus: Bus) -> None:
-    run_id = str(uuid.uuid4())
-    sub = await bus.subscribe_events(run_id)
+    thread_id, run_id = str(uuid.uuid4()), str(uuid.uuid4())
+    sub = await bus.subscribe_events(thread_id, run_id)
     assert await sub.next_batch(0.2) == []
     for i in range(20):
-        await bus.publish_event(run_id, "token", str(i).encode())
-    await bus.publish_event_confirmed(run_id, "token", b"20")
+        await bus.publish_event(thread_id, run_id, "token", str(i).encode())
+    await bus.publish_event_confirmed(thread_id, run_id, "token", b"20")
     await asyncio.sleep(0.3)
     batch = await sub.next_batch(1.0)
     assert len(batch) > 1 and [e.data for e in batch] == [
@@ -210,17 +269,17 @@ async def test_nats_restart_keeps_stored_events(namespace: str) -> None:
     bus = NatsBus(server.url, Names(namespace), ack_wait=ACK_WAIT, max_deliver=3, retention=60)
     try:
         await bus.start()
-        run_id = str(uuid.uuid4())
+        thread_id, run_id = str(uuid.uuid4()), str(uuid.uuid4())
         for i in range(5):
-            await bus.publish_event(run_id, "token", str(i).encode())
-        await bus.publish_event_confirmed(run_id, "token", b"5")
+            await bus.publish_event(thread_id, run_id, "token", str(i).encode())
+        await bus.publish_event_confirmed(thread_id, run_id, "token", b"5")
         server.kill()
         server.start()  # same port, same store
         async with asyncio.timeout(10):
             while not await bus.healthy():
                 await asyncio.sleep(0.1)
-        await bus.publish_event_confirmed(run_id, "token", b"6")
-        sub = await bus.subscribe_events(run_id)
+        await bus.publish_event_confirmed(thread_id, run_id, "token", b"6")
+        sub = await bus.subscribe_events(thread_id, run_id)
         assert [e.data for e in await collect(sub, 7)] == [str(i).encode() for i in range(7)]
         await sub.close()
         await bus.submit_run(request := run_request())

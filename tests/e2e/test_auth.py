@@ -406,3 +406,23 @@ async def test_langgraph_assistant_and_cron_handlers_with_the_sdk() -> None:
     finally:
         deployment.stop()
 
+
+async def test_system_assistants_are_read_only_and_a_thread_takes_its_crons(
+    secured: Deployment,
+) -> None:
+    from langgraph_sdk import get_client
+    from langgraph_sdk.errors import NotFoundError, PermissionDeniedError
+
+    a = get_client(url=secured.base_url, headers=A)
+    [system] = await a.assistants.search(graph_id="counter", metadata={"created_by": "system"})
+    with pytest.raises(PermissionDeniedError):
+        await a.assistants.update(system["assistant_id"], metadata={"mine": True})
+    with pytest.raises(PermissionDeniedError):
+        await a.assistants.delete(system["assistant_id"])
+    assert (await a.assistants.get(system["assistant_id"]))["metadata"] == {"created_by": "system"}
+
+    thread = await a.threads.create()
+    cron = await a.crons.create_for_thread(thread["thread_id"], "counter", schedule="0 9 * * *")
+    await a.threads.delete(thread["thread_id"])
+    with pytest.raises(NotFoundError):
+        await a.http.get(f"/runs/crons/{cron['cron_id']}")

@@ -80,14 +80,14 @@ async def test_a_run_past_its_timeout_ends_with_status_timeout(
 ) -> None:
     bus, executor, sessions = parts
     request = await submit(bus, sessions, uuid7(), {"steps": 50, "delay": 0.1})
-    events = await bus.subscribe_events(request.run_id)
+    events = await bus.subscribe_events(request.thread_id, request.run_id)
     [delivery] = await bus.fetch_runs(1, timeout=1)
     await executor.execute(delivery)
     async with sessions() as session:  # type: ignore[operator]
         assert await repository.run_status(session, request.run_id) == "timeout"
     names = [e.event for e in await events.next_batch(1)]
     assert "error" in names and names[-1] == "__end__"
-    assert await assert_error(await bus.subscribe_events(request.run_id))
+    assert await assert_error(await bus.subscribe_events(request.thread_id, request.run_id))
 
 
 async def assert_error(sub: object) -> bool:
@@ -118,7 +118,7 @@ async def test_second_run_of_a_thread_waits_for_the_first(
     assert thread is not None and thread.values["log"] == ["first 1", "second 2"]
 
 
-async def test_lost_request_is_republished_only_when_the_queue_is_empty(
+async def test_lost_request_is_republished_even_while_the_queue_is_busy(
     parts: tuple[InProcessBus, RunExecutor, object], tmp_path: Path
 ) -> None:
     import datetime as dt
@@ -150,13 +150,36 @@ async def test_lost_request_is_republished_only_when_the_queue_is_empty(
         )
     reaper = StuckRunReaper(bus, sessions, pending_after_s=60)  # type: ignore[arg-type]
     busy = await submit(bus, sessions, uuid7(), {"steps": 1})
-    assert await reaper.sweep() == 0, "a non-empty queue may still hold the request"
-    [delivery] = await bus.fetch_runs(1, timeout=1)
-    assert delivery.request.run_id == busy.run_id
-    await executor.execute(delivery)
-    assert await reaper.sweep() == 1
-    [again] = await bus.fetch_runs(1, timeout=1)
-    assert again.request.run_id == run_id and again.request.graph_id == "counter"
-    await executor.execute(again)
+    assert await reaper.sweep() == 1, "the queue is busy, but it does not hold this request"
+    assert await reaper.sweep() == 0, "republished once: now the queue holds it"
+    deliveries = await bus.fetch_runs(2, timeout=1)
+    assert {d.request.run_id for d in deliveries} == {busy.run_id, run_id}
+    again = next(d for d in deliveries if d.request.run_id == run_id)
+    assert again.request.graph_id == "counter"
+    for delivery in deliveries:
+        await executor.execute(delivery)
     async with sessions() as session:  # type: ignore[operator]
         assert await repository.run_status(session, run_id) == "success"
+
+
+async def test_a_run_whose_every_delivery_died_fails_visibly(
+    parts: tuple[InProcessBus, RunExecutor, object],
+) -> None:
+    from headwater.worker.reaper import StuckRunReaper
+
+    bus, _executor, sessions = parts
+    reaper = StuckRunReaper(bus, sessions)  # type: ignore[arg-type]
+    await bus.watch_exhausted_runs(reaper.fail_exhausted)
+    request = await submit(bus, sessions, uuid7(), {"steps": 1})
+    events = await bus.subscribe_events(request.thread_id, request.run_id)
+    for _ in range(3):  # max_deliver: each attempt's worker "dies" and the request comes back
+        [delivery] = await bus.fetch_runs(1, timeout=1)
+        await delivery.nak()
+    batch = await events.next_batch(2)
+    batch += await events.next_batch(0.5)
+    assert [e.event for e in batch] == ["error", "__end__"]
+    assert loads(batch[0].data)["error"] == "WorkerLost"
+    async with sessions() as session:  # type: ignore[operator]
+        assert await repository.run_status(session, request.run_id) == "error"
+        thread = await session.get(repository.ThreadRow, request.thread_id)
+        assert thread is not None and thread.status == "error"

@@ -27,11 +27,13 @@ async def _gone() -> str | None:
 async def test_sse_stops_at_end_event_and_coalesces() -> None:
     bus = InProcessBus()
     await bus.start()
-    sub = await bus.subscribe_events("r1")
-    await bus.publish_event("r1", "metadata", b"{}")
-    await bus.publish_event("r1", "values", b"[1]")
-    await bus.publish_event("r1", END_EVENT, encoder.encode(RunEnd(run_id="r1", status="success")))
-    await bus.publish_event("r1", "values", b"[2]")
+    sub = await bus.subscribe_events("t", "r1")
+    await bus.publish_event("t", "r1", "metadata", b"{}")
+    await bus.publish_event("t", "r1", "values", b"[1]")
+    await bus.publish_event(
+        "t", "r1", END_EVENT, encoder.encode(RunEnd(run_id="r1", status="success"))
+    )
+    await bus.publish_event("t", "r1", "values", b"[2]")
     chunks = [c async for c in sse_events(sub, _running)]
     assert chunks == [sse_frame("metadata", b"{}", 1) + sse_frame("values", b"[1]", 2)]
     await bus.close()
@@ -39,7 +41,7 @@ async def test_sse_stops_at_end_event_and_coalesces() -> None:
 
 async def test_sse_closes_when_run_is_gone_without_end() -> None:
     bus = InProcessBus()
-    sub = await bus.subscribe_events("r2")
+    sub = await bus.subscribe_events("t", "r2")
     chunks = [c async for c in sse_events(sub, _gone)]
     assert chunks == []
     assert HEARTBEAT.endswith(b"\r\n\r\n")
@@ -47,10 +49,10 @@ async def test_sse_closes_when_run_is_gone_without_end() -> None:
 
 async def test_final_result_is_the_end_payload() -> None:
     bus = InProcessBus()
-    sub = await bus.subscribe_events("r3")
-    await bus.publish_event("r3", "values", b"[1]")
+    sub = await bus.subscribe_events("t", "r3")
+    await bus.publish_event("t", "r3", "values", b"[1]")
     end = RunEnd(run_id="r3", status="success", result=__import__("msgspec").Raw(b'{"x":1}'))
-    await bus.publish_event("r3", END_EVENT, encoder.encode(end))
+    await bus.publish_event("t", "r3", END_EVENT, encoder.encode(end))
 
     async def fallback() -> bytes:
         return b"{}"

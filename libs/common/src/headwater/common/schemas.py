@@ -30,6 +30,8 @@ class RunRequest(msgspec.Struct, frozen=True, kw_only=True, tag="run.requested",
     temporary: bool = False
     owner: str = ""
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    webhook: str | None = None
+    durability: Literal["sync", "async", "exit"] | None = None
 
 
 class RunControl(msgspec.Struct, frozen=True, kw_only=True, tag="run.control", tag_field="type"):
@@ -52,7 +54,9 @@ class GraphRequest(
 ):
     """Work the API cannot do without the compiled graph, answered by any worker."""
 
-    op: Literal["state", "history", "update_state", "graph", "schemas", "subgraphs"]
+    op: Literal[
+        "state", "history", "update_state", "graph", "schemas", "subgraphs", "copy", "prune"
+    ]
     graph_id: str
     thread_id: str
     checkpoint_id: str | None = None
@@ -67,6 +71,9 @@ class GraphRequest(
     xray: int | bool = False
     namespace: str | None = None
     recurse: bool = False
+    target_thread_id: str | None = None
+    thread_ids: list[str] = msgspec.field(default_factory=list)
+    strategy: Literal["delete", "keep_latest"] = "delete"
 
 
 class GraphReply(msgspec.Struct, frozen=True, kw_only=True, tag="graph.reply", tag_field="type"):

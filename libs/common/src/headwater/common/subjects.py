@@ -14,6 +14,8 @@ EVENT_HEADER = "Hw-Event"
 TRACEPARENT_HEADER = "traceparent"
 END_EVENT = "__end__"
 """Internal last event of every run attempt's stream; never forwarded to clients."""
+THREAD_LEVEL = "thread"
+"""The run-id slot of events that belong to a thread rather than a run (state updates)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +31,17 @@ class Names:
 
     @property
     def run_requests(self) -> str:
-        """Subject run requests are published on."""
+        """Where run requests go: the destination named in spans and docs."""
         return f"{self.namespace}.runs.requests"
+
+    @property
+    def all_run_requests(self) -> str:
+        """Wildcard the RUNS stream captures: one subject per run."""
+        return f"{self.namespace}.runs.requests.*"
+
+    def run_request(self, run_id: str) -> str:
+        """Subject of one run's request: the stream can tell whether it is still queued."""
+        return f"{self.namespace}.runs.requests.{run_id}"
 
     @property
     def workers_consumer(self) -> str:
@@ -45,11 +56,15 @@ class Names:
     @property
     def all_events(self) -> str:
         """Wildcard the events stream captures."""
-        return f"{self.namespace}.events.*"
+        return f"{self.namespace}.events.*.*"
 
-    def run_events(self, run_id: str) -> str:
-        """Subject of one run's events."""
-        return f"{self.namespace}.events.{run_id}"
+    def run_events(self, thread_id: str, run_id: str) -> str:
+        """Subject of one run's events (``run_id`` ``THREAD_LEVEL``: the thread's own)."""
+        return f"{self.namespace}.events.{thread_id}.{run_id}"
+
+    def thread_events(self, thread_id: str) -> str:
+        """Wildcard of every event of a thread: its runs' and its own."""
+        return f"{self.namespace}.events.{thread_id}.*"
 
     def run_control(self, run_id: str) -> str:
         """Core subject of one run's control messages (cancel)."""

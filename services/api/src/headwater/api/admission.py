@@ -6,13 +6,16 @@ No Litestar here: controllers translate HTTP to these calls and errors back to H
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from headwater.api.authorization import authorize
+from headwater.api.authorization import authorize, authorize_assistant_for_run
 from headwater.api.context import ApiContext
 from headwater.api.custom_auth import filter_matches
 from headwater.api.errors import ApiError, Conflict, NotFound, Unavailable, Unprocessable
@@ -20,12 +23,15 @@ from headwater.api.schemas import RunCreate
 from headwater.common.bus import EventSubscription
 from headwater.common.db import repository
 from headwater.common.db.models import AssistantRow, RunRow, ThreadRow, utcnow
+from headwater.common.db.repository import aware
 from headwater.common.ids import assistant_id_for_graph, is_uuid, uuid7
 from headwater.common.schemas import RunControl, RunEnd, RunRequest, encoder
 from headwater.common.subjects import END_EVENT, Names
 from headwater.common.telemetry.metrics import RUNS_CREATED
 from headwater.common.telemetry.tracing import inject_headers, tracer
+from headwater.common.webhooks import url_problem
 
+log = logging.getLogger(__name__)
 STREAM_MODES = frozenset(
     {
         "values",
@@ -51,6 +57,7 @@ RESERVED_CONFIGURABLE = frozenset(
         "__otel_tracestate__",
     }
 )
+MAX_AFTER_SECONDS = 30 * 86400.0
 EXCLUDED_HEADERS = frozenset({"x-api-key", "x-tenant-id", "x-service-key"})
 REJECTED = "Thread is already running a task. Wait for it to finish or choose a different multitask strategy."
 
@@ -125,8 +132,12 @@ class RunAdmission:
         owner: str,
         headers: Mapping[str, str],
         run_id: str | None = None,
+        new_thread_id: str | None = None,
     ) -> tuple[RunRow, RunRequest]:
-        """Validate and write a pending run; return it with the bus request to submit."""
+        """Validate and write a pending run; return it with the bus request to submit.
+
+        Without ``thread_id`` the run gets a new thread (``new_thread_id``, or a fresh id).
+        """
         modes = stream_modes(body)
         if body.config and body.config.get("configurable") and body.context:
             raise ApiError(
@@ -136,6 +147,11 @@ class RunAdmission:
             raise ApiError("You must provide a thread_id when resuming.")
         if thread_id is not None and not is_uuid(thread_id):
             raise Unprocessable("Invalid thread ID: must be a UUID")
+        after = body.after_seconds or 0.0
+        if not 0 <= after <= MAX_AFTER_SECONDS:
+            raise Unprocessable(f"after_seconds must be between 0 and {MAX_AFTER_SECONDS:g}")
+        if body.webhook and (problem := url_problem(body.webhook, self.ctx.webhook_policy)):
+            raise Unprocessable(f"Invalid webhook: {problem}")
         temporary = thread_id is None and body.on_completion == "delete"
         run_id = run_id or uuid7()
         value: dict[str, Any] = {
@@ -156,8 +172,11 @@ class RunAdmission:
         body.metadata = value["metadata"]
         async with self.ctx.sessions.begin() as session:
             assistant = await resolve_assistant(session, self.ctx, body.assistant_id)
+            await authorize_assistant_for_run(self.ctx, assistant)
             stamp = {"graph_id": assistant.graph_id, "assistant_id": assistant.assistant_id}
-            thread = await self._thread_for_run(session, body, thread_id, owner, stamp)
+            thread = await self._thread_for_run(
+                session, body, thread_id or new_thread_id, thread_id is None, owner, stamp
+            )
             if rule and thread_id is not None and not filter_matches(rule, thread.metadata_ or {}):
                 raise NotFound("Thread or assistant not found.")
             superseded: list[str] = []
@@ -189,6 +208,7 @@ class RunAdmission:
                 "resumable": body.stream_resumable,
                 "checkpoint": checkpoint or None,
                 "durability": body.durability or "async",
+                "after_seconds": after,
             }
             now = utcnow()
             run = RunRow(
@@ -201,7 +221,7 @@ class RunAdmission:
                 multitask_strategy=body.multitask_strategy,
                 attempt=0,
                 owner=owner,
-                created_at=now,
+                created_at=now + dt.timedelta(seconds=after),  # the queue takes it then
                 updated_at=now,
             )
             session.add(run)
@@ -232,6 +252,8 @@ class RunAdmission:
             temporary=temporary,
             owner=owner,
             metadata=metadata,
+            webhook=body.webhook,
+            durability=body.durability,
         )
         return run, request
 
@@ -240,15 +262,17 @@ class RunAdmission:
         session: AsyncSession,
         body: RunCreate,
         thread_id: str | None,
+        fresh: bool,
         owner: str,
         stamp: dict[str, str],
     ) -> ThreadRow:
-        if thread_id is None:
+        if fresh:
             thread = repository.new_thread(
-                uuid7(), {**(body.metadata or {}), **stamp}, owner, status="busy"
+                thread_id or uuid7(), {**(body.metadata or {}), **stamp}, owner, status="busy"
             )
             session.add(thread)
             return thread
+        assert thread_id is not None
         existing = await session.get(ThreadRow, thread_id, with_for_update=True)
         if existing is not None and existing.owner == owner:
             return existing
@@ -267,14 +291,24 @@ class RunAdmission:
 
         Subscribing first means no event can be missed, whichever worker is quickest.
         """
-        run_id = uuid7()
-        subscribing = asyncio.create_task(self.ctx.bus.subscribe_events(run_id))
+        if thread_id is not None and not is_uuid(thread_id):
+            raise Unprocessable("Invalid thread ID: must be a UUID")
+        run_id, new_thread_id = uuid7(), None if thread_id else uuid7()
+        subscribing = asyncio.create_task(
+            self.ctx.bus.subscribe_events(thread_id or new_thread_id or "", run_id)
+        )
         try:
             run, request = await self.create(
-                body, thread_id=thread_id, owner=owner, headers=headers, run_id=run_id
+                body,
+                thread_id=thread_id,
+                owner=owner,
+                headers=headers,
+                run_id=run_id,
+                new_thread_id=new_thread_id,
             )
         except BaseException:
-            await (await subscribing).close()
+            with contextlib.suppress(Exception):
+                await (await subscribing).close()
             raise
         subscription = await subscribing
         try:
@@ -285,7 +319,27 @@ class RunAdmission:
         return run, subscription
 
     async def submit(self, run: RunRow, request: RunRequest) -> None:
-        """Publish the run request; if the bus refuses, the run fails visibly."""
+        """Publish the run request (at its ``after_seconds``); if the bus refuses, the run fails.
+
+        A delayed request waits in this process. Should the process go first, the workers'
+        stuck-run sweep republishes it a minute after it was due (its row says when).
+        """
+        delay = (aware(run.created_at) - utcnow()).total_seconds()
+        if delay > 0:
+            task = asyncio.create_task(self._publish_later(run, request, delay))
+            self.ctx.deferred.add(task)
+            task.add_done_callback(self.ctx.deferred.discard)
+            return
+        await self._publish(run, request)
+
+    async def _publish_later(self, run: RunRow, request: RunRequest, delay: float) -> None:
+        await asyncio.sleep(delay)
+        try:
+            await self._publish(run, request)
+        except Unavailable:
+            log.exception("the delayed run %s could not be queued", run.run_id)
+
+    async def _publish(self, run: RunRow, request: RunRequest) -> None:
         destination = Names(self.ctx.settings.namespace).run_requests
         attributes = {
             "messaging.system": "nats",
@@ -314,15 +368,20 @@ class RunAdmission:
             raise Unavailable(f"Could not queue the run: {type(exc).__name__}") from exc
 
     async def cancel(self, run: RunRow, action: str) -> bool:
-        """Stop a run. False when it had already finished."""
+        """Stop a run (``rollback``: and remove it). False when it had already finished."""
         async with self.ctx.sessions.begin() as session:
-            was_pending = await repository.cancel_if_pending(session, run.run_id)
+            if action == "rollback":
+                was_pending = await repository.delete_if_pending(session, run.run_id)
+            else:
+                was_pending = await repository.cancel_if_pending(session, run.run_id)
             if was_pending:
                 await repository.thread_idle_unless_busy(session, run.thread_id)
             status = await repository.run_status(session, run.run_id)
         if was_pending:
             end = RunEnd(run_id=run.run_id, status="interrupted")
-            await self.ctx.bus.publish_event_confirmed(run.run_id, END_EVENT, encoder.encode(end))
+            await self.ctx.bus.publish_event_confirmed(
+                run.thread_id, run.run_id, END_EVENT, encoder.encode(end)
+            )
             return True
         if status == "running":
             await self.ctx.bus.send_control(

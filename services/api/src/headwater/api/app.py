@@ -31,6 +31,8 @@ from headwater.api.runs import ThreadRunsController
 from headwater.api.security import cors_config, security_headers
 from headwater.api.stateless_runs import StatelessRunsController
 from headwater.api.store_proxy import ROUTES as STORE_ROUTES
+from headwater.api.thread_maintenance import ThreadMaintenanceController
+from headwater.api.thread_stream import ThreadStreamController
 from headwater.api.threads import ThreadsController
 from headwater.common.bus import Bus
 from headwater.common.bus.nats import NatsBus
@@ -38,6 +40,7 @@ from headwater.common.db.engine import make_engine, make_sessionmaker
 from headwater.common.graph_config import load_project
 from headwater.common.settings import Settings
 from headwater.common.subjects import Names
+from headwater.common.webhooks import webhook_policy
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +77,15 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
                 stack.push_async_callback(bus.close)
             else:
                 engine, bus = shared.engine, shared.bus
-            graph_ids = list(load_project(settings.config).graphs)
+            project = load_project(settings.config)
+            graph_ids = list(project.graphs)
             ctx = ApiContext(
                 settings=settings,
                 bus=bus,
                 sessions=make_sessionmaker(engine),
                 graph_ids=graph_ids,
                 custom_auth=custom_auth,
+                webhook_policy=webhook_policy(project.raw),
             )
             if settings.memory_url:
                 ctx.memory = httpx.AsyncClient(
@@ -93,6 +98,7 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
             except IntegrityError:
                 log.info("system assistants registered concurrently by another replica")
             app.state.ctx = ctx
+            stack.callback(lambda: [task.cancel() for task in list(ctx.deferred)])
             await stack.enter_async_context(scheduling(ctx))
             yield
 
@@ -101,6 +107,8 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
             *ROUTES,
             AssistantsController,
             ThreadsController,
+            ThreadStreamController,
+            ThreadMaintenanceController,
             ThreadRunsController,
             StatelessRunsController,
             CronsController,

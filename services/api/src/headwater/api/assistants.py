@@ -20,6 +20,7 @@ from headwater.api.admission import resolve_assistant
 from headwater.api.assistant_versions import create_assistant, patch_assistant, set_latest
 from headwater.api.authorization import authorize, only_matching, require_visible, search_rule
 from headwater.api.context import ApiContext
+from headwater.api.custom_auth import Forbidden
 from headwater.api.deps import require_uuid
 from headwater.api.errors import NotFound, Unprocessable
 from headwater.api.schemas import (
@@ -29,9 +30,9 @@ from headwater.api.schemas import (
     SetLatest,
     VersionsSearch,
 )
-from headwater.api.threads import ask_worker
+from headwater.api.thread_access import ask_worker
 from headwater.api.wire import assistant_json, iso, page
-from headwater.common.db import repository
+from headwater.common.db import crons, repository
 from headwater.common.db.models import AssistantRow, AssistantVersionRow
 from headwater.common.ids import assistant_id_for_graph
 from headwater.common.schemas import GraphRequest
@@ -65,6 +66,9 @@ async def _owned(
     row = await session.get(AssistantRow, assistant_id)
     if row is None or row.owner not in ("", owner):
         raise _not_found(assistant_id)
+    if action != "read" and row.owner != owner:
+        # A graph's system assistant is everyone's: no one user may change or remove it.
+        raise Forbidden("System assistants are shared and read-only; create your own assistant")
     await _check(ctx, row, action, value)
     return row
 
@@ -196,6 +200,7 @@ class AssistantsController(Controller):
                     AssistantVersionRow.assistant_id == row.assistant_id
                 )
             )
+            await crons.delete_crons_of(session, assistant_id=row.assistant_id)
             await session.delete(row)
 
     @post("/{assistant_id:str}/versions", status_code=200)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 import httpx
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from headwater.api.custom_auth import CustomAuth
 from headwater.common.bus import Bus
 from headwater.common.settings import Settings
+from headwater.common.webhooks import WebhookPolicy
 
 
 @dataclass(slots=True)
@@ -22,6 +24,9 @@ class ApiContext:
     graph_ids: list[str] = field(default_factory=list)
     custom_auth: CustomAuth | None = None
     memory: httpx.AsyncClient | None = None
+    webhook_policy: WebhookPolicy = field(default_factory=WebhookPolicy)
+    deferred: set[asyncio.Task[None]] = field(default_factory=set)
+    """Run requests waiting for their ``after_seconds`` (cancelled when the API stops)."""
 
     @property
     def default_assistant(self) -> str:

@@ -73,8 +73,8 @@ async def _get_run(
     return run
 
 
-def _modes(raw: list[str] | None) -> list[str] | None:
-    """``?stream_mode=a&stream_mode=b`` or ``?stream_mode=["a","b"]``."""
+def query_modes(raw: list[str] | None) -> list[str] | None:
+    """``?stream_mode=a&stream_mode=b``, ``?stream_mode=a,b`` or ``?stream_mode=["a","b"]``."""
     if not raw:
         return None
     modes: list[str] = []
@@ -90,11 +90,12 @@ def _modes(raw: list[str] | None) -> list[str] | None:
                 raise Unprocessable(f"Invalid stream_mode: {value}")
             modes.extend(decoded)
         else:
-            modes.append(value)
+            modes.extend(part.strip() for part in value.split(",") if part.strip())
     return modes or None
 
 
-def _after_seq(last_event_id: str | None) -> int:
+def after_seq_of(last_event_id: str | None) -> int:
+    """The sequence a ``Last-Event-ID`` names (``-``: before everything)."""
     if not last_event_id or last_event_id == "-":
         return 0
     head = last_event_id.split("-", 1)[0]
@@ -270,7 +271,7 @@ class ThreadRunsController(Controller):
     ) -> Stream:
         """Wait for a run and answer its final values."""
         run = await _get_run(ctx, thread_id, run_id, owner)
-        subscription = await ctx.bus.subscribe_events(run.run_id)
+        subscription = await ctx.bus.subscribe_events(run.thread_id, run.run_id)
         base = f"/threads/{thread_id}/runs/{run_id}"
         return wait_response(
             ctx,
@@ -299,9 +300,9 @@ class ThreadRunsController(Controller):
         ``stream_mode`` (repeated, or one JSON array) keeps only those modes.
         """
         run = await _get_run(ctx, thread_id, run_id, owner)
-        modes = _modes(stream_mode)
+        modes = query_modes(stream_mode)
         subscription = await ctx.bus.subscribe_events(
-            run.run_id, after_seq=_after_seq(last_event_id)
+            run.thread_id, run.run_id, after_seq=after_seq_of(last_event_id)
         )
         base = f"/threads/{thread_id}/runs/{run_id}"
         return stream_response(
@@ -326,7 +327,7 @@ class ThreadRunsController(Controller):
     ) -> Response[Any] | Stream:
         """Cancel a pending or running run; ``wait=1`` answers once it has stopped."""
         run = await _get_run(ctx, thread_id, run_id, owner, "update")
-        subscription = await ctx.bus.subscribe_events(run.run_id) if wait else None
+        subscription = await ctx.bus.subscribe_events(run.thread_id, run.run_id) if wait else None
         stopped = await RunAdmission(ctx).cancel(run, action)
         if not stopped:
             if subscription is not None:

@@ -1,4 +1,4 @@
-"""``/threads``: create, get, patch, delete, search, count, state."""
+"""``/threads``: create, get, patch, delete, search, count, state (copy, prune: thread_maintenance)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import msgspec
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import Parameter
 
-from headwater.api.authorization import authorize, require_visible
+from headwater.api.authorization import authorize
 from headwater.api.context import ApiContext
 from headwater.api.custom_auth import equality_filter, filter_matches
 from headwater.api.deps import require_uuid
-from headwater.api.errors import ApiError, Conflict, NotFound, Unavailable
+from headwater.api.errors import ApiError, Conflict, NotFound
 from headwater.api.schemas import (
     CheckpointQuery,
     HistorySearch,
@@ -21,31 +21,13 @@ from headwater.api.schemas import (
     ThreadPatch,
     ThreadSearch,
 )
+from headwater.api.thread_access import ask_worker, owned_thread
+from headwater.api.thread_maintenance import erase_threads
 from headwater.api.wire import EMPTY_STATE, page, thread_json
 from headwater.common.db import repository
 from headwater.common.db.models import ThreadRow, utcnow
 from headwater.common.ids import uuid7
-from headwater.common.schemas import GraphRequest, encoder, graph_reply_decoder
-
-
-async def _owned_thread(
-    ctx: ApiContext, thread_id: str, owner: str, action: str = "read"
-) -> ThreadRow:
-    require_uuid(thread_id, "thread")
-    async with ctx.sessions() as session:
-        thread = await session.get(ThreadRow, thread_id)
-    detail = f"Thread with ID {thread_id} not found"
-    if thread is None or thread.owner != owner:
-        raise NotFound(detail)
-    await require_visible(
-        ctx,
-        "threads",
-        action,
-        {"thread_id": thread_id, "metadata": thread.metadata_},
-        thread.metadata_,
-        detail,
-    )
-    return thread
+from headwater.common.schemas import GraphRequest
 
 
 async def _search_filter(
@@ -63,23 +45,6 @@ async def _search_filter(
     if plain is not None:
         return {**metadata, **plain}, None
     return metadata, rule
-
-
-async def ask_worker(ctx: ApiContext, request: GraphRequest) -> bytes:
-    """A graph question answered by any worker; its JSON body, or the mapped error."""
-    try:
-        raw = await ctx.bus.request(encoder.encode(request), timeout=ctx.settings.request_timeout_s)
-    except TimeoutError as exc:
-        raise Unavailable("No worker answered; are workers running?") from exc
-    reply = graph_reply_decoder.decode(raw)
-    if reply.status == 200:
-        return bytes(reply.body)
-    detail = reply.detail or "graph request failed"
-    if reply.status == 404:
-        raise NotFound(detail)
-    if reply.status == 400:
-        raise ApiError(detail)
-    raise Unavailable(detail)
 
 
 def _graph_of(thread: ThreadRow) -> str | None:
@@ -205,14 +170,14 @@ class ThreadsController(Controller):
     @get("/{thread_id:str}")
     async def get_thread(self, ctx: ApiContext, owner: str, thread_id: str) -> dict[str, Any]:
         """One thread."""
-        return thread_json(await _owned_thread(ctx, thread_id, owner))
+        return thread_json(await owned_thread(ctx, thread_id, owner))
 
     @patch("/{thread_id:str}")
     async def patch_thread(
         self, ctx: ApiContext, owner: str, thread_id: str, data: ThreadPatch
     ) -> dict[str, Any]:
         """Merge metadata."""
-        await _owned_thread(ctx, thread_id, owner, "update")
+        await owned_thread(ctx, thread_id, owner, "update")
         async with ctx.sessions.begin() as session:
             thread = await session.get(ThreadRow, thread_id)
             if thread is None:
@@ -223,17 +188,16 @@ class ThreadsController(Controller):
 
     @delete("/{thread_id:str}", status_code=204)
     async def delete_thread(self, ctx: ApiContext, owner: str, thread_id: str) -> None:
-        """Delete a thread and its runs."""
-        await _owned_thread(ctx, thread_id, owner, "delete")
-        async with ctx.sessions.begin() as session:
-            await repository.delete_thread(session, thread_id)
+        """Delete a thread, its runs (stopping any in flight) and its checkpoints."""
+        thread = await owned_thread(ctx, thread_id, owner, "delete")
+        await erase_threads(ctx, [thread], owner)
 
     @get("/{thread_id:str}/state")
     async def get_state(
         self, ctx: ApiContext, owner: str, thread_id: str, subgraphs: bool = False
     ) -> Response[bytes]:
         """The thread's current state."""
-        thread = await _owned_thread(ctx, thread_id, owner)
+        thread = await owned_thread(ctx, thread_id, owner)
         return await thread_state(ctx, thread, None, subgraphs)
 
     @get("/{thread_id:str}/history")
@@ -246,7 +210,7 @@ class ThreadsController(Controller):
         before: str | None = None,
     ) -> Response[bytes]:
         """Checkpoints of the thread, newest first."""
-        thread = await _owned_thread(ctx, thread_id, owner)
+        thread = await owned_thread(ctx, thread_id, owner)
         return await thread_history(ctx, thread, HistorySearch(limit=limit, before=before))
 
     @post("/{thread_id:str}/history", status_code=200)
@@ -254,7 +218,7 @@ class ThreadsController(Controller):
         self, ctx: ApiContext, owner: str, thread_id: str, data: HistorySearch
     ) -> Response[bytes]:
         """Checkpoints of the thread, filtered; newest first."""
-        thread = await _owned_thread(ctx, thread_id, owner)
+        thread = await owned_thread(ctx, thread_id, owner)
         return await thread_history(ctx, thread, data)
 
     @post("/{thread_id:str}/state", status_code=200)
@@ -262,7 +226,7 @@ class ThreadsController(Controller):
         self, ctx: ApiContext, owner: str, thread_id: str, data: StateUpdate
     ) -> Response[bytes]:
         """Write values into the thread's state as if ``as_node`` had returned them."""
-        thread = await _owned_thread(ctx, thread_id, owner, "update")
+        thread = await owned_thread(ctx, thread_id, owner, "update")
         graph_id = _graph_of(thread)
         if not graph_id:
             raise ApiError(
@@ -290,7 +254,7 @@ class ThreadsController(Controller):
         self, ctx: ApiContext, owner: str, thread_id: str, data: CheckpointQuery
     ) -> Response[bytes]:
         """The thread's state at ``checkpoint``."""
-        thread = await _owned_thread(ctx, thread_id, owner)
+        thread = await owned_thread(ctx, thread_id, owner)
         return await thread_state(
             ctx,
             thread,
@@ -309,5 +273,5 @@ class ThreadsController(Controller):
         subgraphs: bool = False,
     ) -> Response[bytes]:
         """The thread's state at a checkpoint."""
-        thread = await _owned_thread(ctx, thread_id, owner)
+        thread = await owned_thread(ctx, thread_id, owner)
         return await thread_state(ctx, thread, checkpoint_id, subgraphs)

@@ -6,8 +6,10 @@ from typing import Any
 
 from litestar import Response
 
-from headwater.common.db.models import AssistantRow, RunRow, ThreadRow
-from headwater.common.db.repository import aware
+from headwater.common.db.models import AssistantRow, ThreadRow
+from headwater.common.db.shapes import iso, run_json
+
+__all__ = ["EMPTY_STATE", "assistant_json", "iso", "page", "run_json", "thread_json"]
 
 
 def page(items: list[dict[str, Any]], offset: int, total: int) -> Response[list[dict[str, Any]]]:
@@ -16,11 +18,6 @@ def page(items: list[dict[str, Any]], offset: int, total: int) -> Response[list[
     if offset + len(items) < total:
         headers["X-Pagination-Next"] = str(offset + len(items))
     return Response(items, headers=headers)
-
-
-def iso(value: Any) -> str:
-    """``2026-11-22T08:21:11.348618+00:00``."""
-    return aware(value).isoformat()
 
 
 def assistant_json(row: AssistantRow) -> dict[str, Any]:
@@ -52,21 +49,6 @@ def thread_json(row: ThreadRow) -> dict[str, Any]:
         "values": row.values,
         "interrupts": row.interrupts or {},
         "error": row.error,
-    }
-
-
-def run_json(row: RunRow) -> dict[str, Any]:
-    """``Run``."""
-    return {
-        "run_id": row.run_id,
-        "thread_id": row.thread_id,
-        "assistant_id": row.assistant_id,
-        "metadata": row.metadata_,
-        "status": row.status,
-        "kwargs": row.kwargs,
-        "multitask_strategy": row.multitask_strategy,
-        "created_at": iso(row.created_at),
-        "updated_at": iso(row.updated_at),
     }
 
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import datetime as dt
 import logging
-from importlib.metadata import version
 from typing import Any
 
 import msgspec
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.pregel import Pregel
-from langgraph.types import Command
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,20 +19,26 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from headwater.common.bus import Bus, RunDelivery
 from headwater.common.codec import dumps, loads
 from headwater.common.db import repository
+from headwater.common.db.models import utcnow
 from headwater.common.schemas import RunEnd, RunRequest, encoder
 from headwater.common.subjects import END_EVENT
 from headwater.common.telemetry.logs import RUN_ID, THREAD_ID
 from headwater.common.telemetry.metrics import RUN_ATTEMPTS, RUNS_FINISHED, WORKER_RUNS_IN_USE
 from headwater.common.telemetry.tracing import extract_context, tracer
+from headwater.worker.failures import client_error, record_failure
 from headwater.worker.memory_store import STORE_OWNER
 from headwater.worker.registry import GraphRegistry
+from headwater.worker.run_inputs import graph_input, run_config
+from headwater.worker.savers import Baseline, ThreadSaver
 from headwater.worker.state import thread_interrupts
 from headwater.worker.stream_parts import PartEncoder, graph_stream_modes
 from headwater.worker.telemetry import RunTelemetry
+from headwater.worker.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
-LANGGRAPH_VERSION = version("langgraph")
 THREAD_BUSY_POLL_S = 0.1
+RUN_STARTED: contextvars.ContextVar[dt.datetime] = contextvars.ContextVar("headwater_run_started")
+"""When this attempt of the run being executed started (its webhook reports it)."""
 
 
 class RunTimedOut(Exception):
@@ -48,45 +53,6 @@ class RunCancelled(Exception):
         self.action = action
 
 
-def run_config(request: RunRequest, attempt: int) -> RunnableConfig:
-    """The RunnableConfig of a run, with the keys langgraph-api injects."""
-    config: dict[str, Any] = dict(request.config)
-    configurable = {
-        **config.get("configurable", {}),
-        "run_id": request.run_id,
-        "thread_id": request.thread_id,
-        "graph_id": request.graph_id,
-        "assistant_id": request.assistant_id,
-        "user_id": request.owner,
-        "langgraph_auth_user_id": request.owner,
-    }
-    if request.checkpoint:
-        configurable.update({k: v for k, v in request.checkpoint.items() if v is not None})
-    metadata = {
-        **config.get("metadata", {}),
-        **request.metadata,
-        "graph_id": request.graph_id,
-        "assistant_id": request.assistant_id,
-        "run_attempt": attempt,
-        "langgraph_version": LANGGRAPH_VERSION,
-        "thread_id": request.thread_id,
-        "run_id": request.run_id,
-    }
-    config["configurable"] = configurable
-    config["metadata"] = metadata
-    return config  # type: ignore[return-value]
-
-
-def graph_input(request: RunRequest) -> Any:
-    """The input, or a ``Command`` for resume/update/goto."""
-    if request.command:
-        cmd = request.command
-        return Command(
-            resume=cmd.get("resume"), update=cmd.get("update"), goto=cmd.get("goto") or ()
-        )
-    return request.input
-
-
 class RunExecutor:
     """Runs deliveries; one instance per worker process."""
 
@@ -95,11 +61,12 @@ class RunExecutor:
         bus: Bus,
         sessions: async_sessionmaker[AsyncSession],
         registry: GraphRegistry,
-        checkpointer: BaseCheckpointSaver[str],
+        checkpointer: ThreadSaver,
         *,
         heartbeat_s: float,
         destination: str = "runs.requests",
         run_timeout_s: float = 86400.0,
+        webhooks: WebhookSender | None = None,
     ) -> None:
         self.bus = bus
         self.sessions = sessions
@@ -108,6 +75,7 @@ class RunExecutor:
         self.heartbeat_s = heartbeat_s
         self.destination = destination
         self.run_timeout_s = run_timeout_s
+        self.webhooks = webhooks
         self._claiming = asyncio.Lock()  # one claim at a time per worker (SQLite snapshots)
 
     async def execute(self, delivery: RunDelivery) -> None:
@@ -158,6 +126,7 @@ class RunExecutor:
                 return
             heartbeat = asyncio.create_task(self._heartbeat(delivery))
             try:
+                RUN_STARTED.set(utcnow())
                 await self._supervise(request, delivery.attempt, control)
             finally:
                 heartbeat.cancel()
@@ -194,7 +163,9 @@ class RunExecutor:
         log.info("run %s is %s; dropping the delivery", request.run_id, status or "gone")
         if status is not None:
             end = RunEnd(run_id=request.run_id, status=status)
-            await self.bus.publish_event_confirmed(request.run_id, END_EVENT, encoder.encode(end))
+            await self.bus.publish_event_confirmed(
+                request.thread_id, request.run_id, END_EVENT, encoder.encode(end)
+            )
 
     async def _heartbeat(self, delivery: RunDelivery) -> None:
         while True:
@@ -220,10 +191,14 @@ class RunExecutor:
     async def _run_graph(
         self, request: RunRequest, attempt: int, control: Any, config: RunnableConfig
     ) -> None:
-        try:
-            graph = await self.registry.get(request.graph_id, config)
+        start = (request.checkpoint or {}).get("checkpoint_id")
+        try:  # what the thread holds before the run, in case the run is rolled back
+            graph, baseline = await asyncio.gather(
+                self.registry.get(request.graph_id, config),
+                self.checkpointer.baseline(request.thread_id, start),
+            )
         except Exception as exc:
-            log.exception("run %s: cannot load graph %r", request.run_id, request.graph_id)
+            log.exception("run %s: cannot start graph %r", request.run_id, request.graph_id)
             await self._fail(request, exc)
             return
         streaming = asyncio.create_task(self._stream(graph, request, attempt, config))
@@ -256,30 +231,17 @@ class RunExecutor:
             stopping.cancel()
             outcome = streaming.exception()
         try:
-            await self._finish(graph, request, config, outcome)
+            await self._finish(graph, request, outcome, baseline)
         except Exception as exc:
             log.exception("run %s: recording the outcome failed", request.run_id)
             await self._fail(request, exc)
 
     async def _fail(self, request: RunRequest, exc: BaseException) -> None:
         """Record a run as failed without touching its checkpoints; tell the readers."""
-        error = {"error": type(exc).__name__, "message": str(exc)}
-        await self.bus.publish_event(request.run_id, "error", dumps(error))
-        async with self.sessions.begin() as session:
-            await repository.finish_run(
-                session,
-                run_id=request.run_id,
-                thread_id=request.thread_id,
-                run_status="error",
-                thread_status="error",
-                error=error,
-                update_values=False,
-            )
-        RUNS_FINISHED.labels("error").inc()
-        end = RunEnd(
-            run_id=request.run_id, status="error", result=msgspec.Raw(dumps({"__error__": error}))
+        error = client_error(exc)
+        await record_failure(
+            self.bus, self.sessions, thread_id=request.thread_id, run_id=request.run_id, error=error
         )
-        await self.bus.publish_event_confirmed(request.run_id, END_EVENT, encoder.encode(end))
 
     async def _stream(
         self,
@@ -288,8 +250,10 @@ class RunExecutor:
         attempt: int,
         config: RunnableConfig,
     ) -> None:
-        bus, run_id = self.bus, request.run_id
-        await bus.publish_event(run_id, "metadata", dumps({"run_id": run_id, "attempt": attempt}))
+        bus, thread_id, run_id = self.bus, request.thread_id, request.run_id
+        await bus.publish_event(
+            thread_id, run_id, "metadata", dumps({"run_id": run_id, "attempt": attempt})
+        )
         payload = graph_input(request)
         if attempt > 1 and await self._has_own_checkpoint(request):
             payload = None  # continue from this run's last checkpoint
@@ -302,6 +266,8 @@ class RunExecutor:
         }
         if request.context is not None:
             kwargs["context"] = request.context
+        if request.durability is not None:
+            kwargs["durability"] = request.durability
         published = 0
         try:
             if "events" in request.stream_mode:
@@ -310,14 +276,14 @@ class RunExecutor:
                 async for item in graph.astream_events(payload, config, version="v2", **kwargs):
                     if "langsmith:hidden" in (item.get("tags") or []):
                         continue
-                    await bus.publish_event(run_id, "events", dumps(item))
+                    await bus.publish_event(thread_id, run_id, "events", dumps(item))
                     published += 1
                 return
             async for namespace, mode, chunk in graph.astream(payload, config, **kwargs):
                 if namespace and not request.stream_subgraphs:
                     continue
                 for event, data in parts.encode(namespace, mode, chunk):
-                    await bus.publish_event(run_id, event, data)
+                    await bus.publish_event(thread_id, run_id, event, data)
                     published += 1
         finally:
             # Per-token publishes are counted on the graph span, not one span per token.
@@ -333,10 +299,14 @@ class RunExecutor:
         self,
         graph: Pregel[Any, Any, Any, Any],
         request: RunRequest,
-        config: RunnableConfig,
         outcome: BaseException | None,
+        baseline: Baseline,
     ) -> None:
+        """Record the outcome; a rolled-back run leaves no checkpoint, write or row behind."""
         run_id = request.run_id
+        rolled_back = isinstance(outcome, RunCancelled) and outcome.action == "rollback"
+        if rolled_back:
+            await self.checkpointer.arollback(request.thread_id, run_id, baseline)
         state_config: RunnableConfig = {"configurable": {"thread_id": request.thread_id}}
         snapshot = await graph.aget_state(state_config)
         values = loads(dumps(snapshot.values))  # plain JSON for the thread row
@@ -353,7 +323,7 @@ class RunExecutor:
             )
         elif isinstance(outcome, RunTimedOut):
             error = {"error": "TimeoutError", "message": str(outcome)}
-            await self.bus.publish_event(run_id, "error", dumps(error))
+            await self.bus.publish_event(request.thread_id, run_id, "error", dumps(error))
             run_status = "timeout"
             thread_status = "interrupted" if snapshot.next else "idle"
             result = {"__error__": error}
@@ -362,9 +332,9 @@ class RunExecutor:
             thread_status = "interrupted" if snapshot.next else "idle"
             result = values
         else:
-            log.warning("run %s failed: %r", run_id, outcome)
-            error = {"error": type(outcome).__name__, "message": str(outcome)}
-            await self.bus.publish_event(run_id, "error", dumps(error))
+            log.warning("run %s failed", run_id, exc_info=outcome)
+            error = client_error(outcome)
+            await self.bus.publish_event(request.thread_id, run_id, "error", dumps(error))
             run_status, thread_status = "error", "error"
             result = {"__error__": error}
         async with self.sessions.begin() as session:
@@ -378,9 +348,21 @@ class RunExecutor:
                 interrupts=interrupts,
                 error=error,
             )
-        RUNS_FINISHED.labels(run_status).inc()
+            if rolled_back:
+                await repository.delete_run(session, run_id)
+        RUNS_FINISHED.labels("rolled_back" if rolled_back else run_status).inc()
         end = RunEnd(run_id=run_id, status=run_status, result=msgspec.Raw(dumps(result)))
-        await self.bus.publish_event_confirmed(run_id, END_EVENT, encoder.encode(end))
+        await self.bus.publish_event_confirmed(
+            request.thread_id, run_id, END_EVENT, encoder.encode(end)
+        )
+        if request.webhook and self.webhooks is not None and not rolled_back:
+            await self.webhooks.send(
+                request.webhook,
+                run_id,
+                started_at=RUN_STARTED.get(utcnow()),
+                values=values,
+                error=error,
+            )
         if request.temporary:  # stateless run: its thread goes once the client has the end
             async with self.sessions.begin() as session:
                 await repository.delete_thread(session, request.thread_id)

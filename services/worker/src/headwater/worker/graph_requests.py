@@ -11,11 +11,14 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.errors import InvalidUpdateError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from headwater.common.bus import Bus
 from headwater.common.codec import dumps, loads
 from headwater.common.db import repository
 from headwater.common.db.models import ThreadRow
 from headwater.common.schemas import GraphReply, GraphRequest, encoder, graph_request_decoder
+from headwater.common.subjects import THREAD_LEVEL
 from headwater.worker.registry import GraphRegistry, UnknownGraphError
+from headwater.worker.savers import ThreadSaver
 from headwater.worker.state import thread_interrupts, thread_state
 
 log = logging.getLogger(__name__)
@@ -32,18 +35,33 @@ def _error(status: int, detail: str) -> bytes:
 class GraphRequestHandler:
     """Decodes a GraphRequest, answers it with a GraphReply."""
 
-    def __init__(self, registry: GraphRegistry, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        registry: GraphRegistry,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: Bus,
+        saver: ThreadSaver,
+    ) -> None:
         self.registry = registry
         self.sessions = sessions
+        self.bus = bus
+        self.saver = saver
 
     async def __call__(self, payload: bytes, headers: Mapping[str, str]) -> bytes:
         try:
             request = graph_request_decoder.decode(payload)
         except msgspec.ValidationError as exc:
             return _error(400, str(exc))
-        if request.thread_id and not await self._owned(request):
-            return _error(404, f"Thread with ID {request.thread_id} not found")
+        for thread_id in [request.thread_id, *request.thread_ids]:
+            if thread_id and not await self._owned(thread_id, request.owner):
+                return _error(404, f"Thread with ID {thread_id} not found")
         try:
+            if request.op == "copy" and request.target_thread_id:
+                await self.saver.acopy_thread(request.thread_id, request.target_thread_id)
+                return _reply({"thread_id": request.target_thread_id})
+            if request.op == "prune":
+                await self.saver.aprune(request.thread_ids, strategy=request.strategy)
+                return _reply({"pruned": len(request.thread_ids)})
             if request.op == "history":
                 return _reply(await self.history(request))
             if request.op == "update_state":
@@ -59,11 +77,11 @@ class GraphRequestHandler:
             log.exception("graph request failed")
             return _error(500, f"{type(exc).__name__}: {exc}")
 
-    async def _owned(self, request: GraphRequest) -> bool:
+    async def _owned(self, thread_id: str, owner: str) -> bool:
         """Workers enforce ownership too: a request names its owner, the thread must be theirs."""
         async with self.sessions() as session:
-            thread = await session.get(ThreadRow, request.thread_id)
-        return thread is not None and thread.owner == request.owner
+            thread = await session.get(ThreadRow, thread_id)
+        return thread is not None and thread.owner == owner
 
     @staticmethod
     def _config(request: GraphRequest, checkpoint_id: str | None) -> RunnableConfig:
@@ -109,6 +127,8 @@ class GraphRequestHandler:
                 interrupts=thread_interrupts(snapshot),
                 status="interrupted" if snapshot.next else "idle",
             )
+        update = {"state": thread_state(snapshot), "thread_id": request.thread_id}
+        await self.bus.publish_event(request.thread_id, THREAD_LEVEL, "state_update", dumps(update))
         conf = config["configurable"]
         checkpoint = {
             "thread_id": conf["thread_id"],

@@ -1,11 +1,13 @@
-"""Stuck-run recovery: a run whose request never reached the queue is not pending forever.
+"""Stuck-run recovery: no run stays pending or running forever because a message was lost.
 
-A request is lost when the API wrote the run row but died before publishing. When the
-workers' queue holds nothing (no waiting and no unacknowledged requests) yet a run has been
-pending for longer than ``pending_after_s``, its request cannot be anywhere: republish it
-from the row. Republishing is safe to repeat: JetStream drops a copy with the same
-``Nats-Msg-Id`` inside its duplicate window, and a worker drops a copy of a run that is
-already running or finished.
+- A request is lost when the API wrote the run row but died before publishing it. A run that
+  has been pending for longer than ``pending_after_s`` and whose request is no longer in the
+  queue (neither waiting nor delivered-but-unacknowledged: the RUNS stream keeps one subject
+  per run) is republished from its row. Republishing is safe to repeat: JetStream drops a
+  copy with the same ``Nats-Msg-Id`` inside its duplicate window, and a worker drops a copy
+  of a run that is already running or finished.
+- A request whose every delivery died with its worker (``max_deliver`` attempts) is never
+  delivered again; the bus says so, and the run is failed visibly.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from headwater.common.bus import Bus
 from headwater.common.db.models import AssistantRow, RunRow, utcnow
 from headwater.common.schemas import RunRequest
+from headwater.worker.failures import record_failure
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,8 @@ def request_from_row(run: RunRow, graph_id: str) -> RunRequest:
         temporary=bool(kwargs.get("temporary")),
         owner=run.owner,
         metadata=run.metadata_ or {},
+        webhook=kwargs.get("webhook"),
+        durability=kwargs.get("durability"),
     )
 
 
@@ -64,7 +69,8 @@ class StuckRunReaper:
         self.every_s = every_s
 
     async def run(self) -> None:
-        """Sweep every ``every_s`` seconds until cancelled."""
+        """Watch for exhausted requests; sweep every ``every_s`` seconds until cancelled."""
+        await self.bus.watch_exhausted_runs(self.fail_exhausted)
         while True:
             await asyncio.sleep(self.every_s)
             try:
@@ -74,9 +80,6 @@ class StuckRunReaper:
 
     async def sweep(self) -> int:
         """Republish the lost requests; how many."""
-        waiting, unacknowledged = await self.bus.queue_stats()
-        if waiting or unacknowledged:
-            return 0
         cutoff = utcnow() - dt.timedelta(seconds=self.pending_after_s)
         async with self.sessions() as session:
             rows = (
@@ -84,12 +87,37 @@ class StuckRunReaper:
                     select(RunRow, AssistantRow.graph_id)
                     .join(AssistantRow, AssistantRow.assistant_id == RunRow.assistant_id)
                     .where(RunRow.status == "pending", RunRow.created_at < cutoff)
+                    .order_by(RunRow.created_at)
                     .limit(100)
                 )
             ).all()
+        republished = 0
         for run, graph_id in rows:
-            log.warning(
-                "run %s has been pending with no request in the queue; republishing it", run.run_id
-            )
+            if await self.bus.has_run_request(run.run_id):
+                continue  # queued behind others, or held by a worker: not lost
+            log.warning("run %s is pending and its request is gone; republishing it", run.run_id)
             await self.bus.submit_run(request_from_row(run, graph_id))
-        return len(rows)
+            republished += 1
+        return republished
+
+    async def fail_exhausted(self, run_id: str) -> None:
+        """Every attempt of the run died with its worker: fail it, end its stream."""
+        async with self.sessions() as session:
+            thread_id = await session.scalar(
+                select(RunRow.thread_id).where(RunRow.run_id == run_id)
+            )
+        if thread_id is None:
+            return
+        error = {
+            "error": "WorkerLost",
+            "message": "the run's worker stopped during every attempt; it will not be retried",
+        }
+        if await record_failure(
+            self.bus,
+            self.sessions,
+            thread_id=thread_id,
+            run_id=run_id,
+            error=error,
+            only_if_active=True,
+        ):
+            log.error("run %s failed: its deliveries are exhausted", run_id)

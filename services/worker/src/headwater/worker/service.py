@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from headwater.common.bus import Bus
@@ -14,14 +15,17 @@ from headwater.common.graph_config import apply_env, load_project
 from headwater.common.settings import Settings
 from headwater.common.subjects import Names
 from headwater.common.telemetry.metrics import WORKER_CONCURRENCY
+from headwater.common.webhooks import webhook_policy
 from headwater.worker.checkpointer import open_checkpointer
 from headwater.worker.execute import RunExecutor
 from headwater.worker.graph_requests import GraphRequestHandler
 from headwater.worker.memory_store import MemoryServiceStore
 from headwater.worker.reaper import StuckRunReaper
 from headwater.worker.registry import GraphRegistry
+from headwater.worker.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
+WEBHOOK_TIMEOUT_S = 10.0
 
 
 class Worker:
@@ -96,16 +100,21 @@ async def worker_components(
     """Load the project, open the checkpointer, answer graph requests; yield the Worker."""
     project = load_project(settings.config)
     apply_env(project)
-    async with open_checkpointer(
-        settings.checkpoint_dsn, pool_size=settings.worker_concurrency + 2, setup=setup_checkpointer
-    ) as saver:
+    async with (
+        open_checkpointer(
+            settings.checkpoint_dsn,
+            pool_size=settings.worker_concurrency + 2,
+            setup=setup_checkpointer,
+        ) as saver,
+        httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_S, follow_redirects=False) as webhook_http,
+    ):
         store = (
             MemoryServiceStore(settings.memory_url, timeout=settings.request_timeout_s)
             if settings.memory_url
             else None
         )
         registry = GraphRegistry(project, saver, store)
-        await bus.serve_requests(GraphRequestHandler(registry, sessions))
+        await bus.serve_requests(GraphRequestHandler(registry, sessions, bus, saver))
         executor = RunExecutor(
             bus,
             sessions,
@@ -114,6 +123,7 @@ async def worker_components(
             heartbeat_s=max(0.5, settings.ack_wait_s / 3),
             destination=Names(settings.namespace).run_requests,
             run_timeout_s=settings.run_timeout_s,
+            webhooks=WebhookSender(webhook_policy(project.raw), webhook_http, sessions),
         )
         WORKER_CONCURRENCY.set(settings.worker_concurrency)
         reaper = asyncio.create_task(

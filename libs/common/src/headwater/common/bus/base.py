@@ -13,12 +13,17 @@ RequestHandler = Callable[[bytes, Mapping[str, str]], Awaitable[bytes]]
 
 @dataclass(frozen=True, slots=True)
 class RunEvent:
-    """One stored event of a run: its sequence (the SSE ``id``), name and JSON body."""
+    """One stored event of a run: its sequence (the SSE ``id``), name and JSON body.
+
+    Sequences are unique and increasing across every run, so one order covers a whole
+    thread. ``run_id`` says whose event it is (``THREAD_LEVEL`` for a thread's own events).
+    """
 
     seq: int
     event: str
     data: bytes
     headers: Mapping[str, str]
+    run_id: str = ""
 
 
 class RunDelivery(abc.ABC):
@@ -99,22 +104,63 @@ class Bus(abc.ABC):
     async def fetch_runs(self, batch: int, timeout: float) -> list[RunDelivery]:
         """Take up to ``batch`` run requests, waiting at most ``timeout`` seconds."""
 
+    @abc.abstractmethod
+    async def has_run_request(self, run_id: str) -> bool:
+        """Whether the run's request is still queued or delivered but unacknowledged."""
+
+    @abc.abstractmethod
+    async def watch_exhausted_runs(self, handler: Callable[[str], Awaitable[None]]) -> None:
+        """Call ``handler`` with the run id of each request that used up its deliveries.
+
+        Such a request is never delivered again (its workers died on every attempt); the
+        run must be failed by whoever watches, or it stays active forever.
+        """
+
     # events ---------------------------------------------------------------
     @abc.abstractmethod
     async def publish_event(
-        self, run_id: str, event: str, data: bytes, headers: Mapping[str, str] | None = None
+        self,
+        thread_id: str,
+        run_id: str,
+        event: str,
+        data: bytes,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         """Append an event to the run's stream without waiting for a round trip."""
 
     @abc.abstractmethod
     async def publish_event_confirmed(
-        self, run_id: str, event: str, data: bytes, headers: Mapping[str, str] | None = None
+        self,
+        thread_id: str,
+        run_id: str,
+        event: str,
+        data: bytes,
+        headers: Mapping[str, str] | None = None,
     ) -> int:
         """Append an event, wait until it (and everything before it) is stored; its seq."""
 
     @abc.abstractmethod
-    async def subscribe_events(self, run_id: str, after_seq: int = 0) -> EventSubscription:
-        """Events of ``run_id`` with sequence greater than ``after_seq``, then live ones."""
+    async def subscribe_events(
+        self, thread_id: str, run_id: str, after_seq: int = 0
+    ) -> EventSubscription:
+        """Events of one run with sequence greater than ``after_seq``, then live ones."""
+
+    @abc.abstractmethod
+    async def subscribe_thread_events(
+        self, thread_id: str, after_seq: int | None = None
+    ) -> EventSubscription:
+        """Every event of every run of a thread, and the thread's own, in sequence order.
+
+        From after ``after_seq``; with ``None``, only those published from now on.
+        """
+
+    @abc.abstractmethod
+    async def last_event_seq(self) -> int:
+        """The sequence of the newest stored event of any run (0 when there is none)."""
+
+    @abc.abstractmethod
+    async def first_event_seq(self, thread_id: str, run_id: str) -> int | None:
+        """The sequence of a run's first stored event, or None when it has none (yet)."""
 
     # control --------------------------------------------------------------
     @abc.abstractmethod

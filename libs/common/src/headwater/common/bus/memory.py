@@ -1,8 +1,8 @@
 """The in-process Bus: one asyncio loop, no network. For ``headwater dev`` and unit tests.
 
 It keeps JetStream's semantics that the rest of Headwater relies on: at-least-once run
-delivery with redelivery after ``ack_wait``, de-duplication by run id, per-run event logs
-replayable from a sequence number, and request-reply.
+delivery with redelivery after ``ack_wait``, de-duplication by run id, per-run and per-thread
+event logs replayable from a sequence number, and request-reply.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from headwater.common.bus.base import (
@@ -123,10 +123,12 @@ class InProcessBus(Bus):
         self._in_flight: set[int] = set()
         self._items: dict[int, _Queued] = {}
         self._seen_run_ids: dict[str, float] = {}
-        self._logs: dict[str, _RunLog] = {}
+        self._logs: dict[tuple[str, str], _RunLog] = {}
         self._seq = 0
         self._control: dict[str, set[asyncio.Queue[RunControl]]] = {}
         self._handlers: list[RequestHandler] = []
+        self._exhausted_handlers: list[Callable[[str], Awaitable[None]]] = []
+        self._handling: set[asyncio.Future[None]] = set()
         self._next_handler = 0
         self._reaper: asyncio.Task[None] | None = None
 
@@ -173,14 +175,25 @@ class InProcessBus(Bus):
             out.append(_MemoryDelivery(self, item))
         return out
 
+    async def has_run_request(self, run_id: str) -> bool:
+        return any(item.request.run_id == run_id and not item.done for item in self._items.values())
+
     def _finish(self, item: _Queued) -> None:
         item.done = True
         self._in_flight.discard(id(item))
         self._items.pop(id(item), None)
 
+    async def watch_exhausted_runs(self, handler: Callable[[str], Awaitable[None]]) -> None:
+        self._exhausted_handlers.append(handler)
+
     def _requeue(self, item: _Queued, delay: float) -> None:
         self._in_flight.discard(id(item))
         if item.done or item.delivered >= self.max_deliver:
+            if not item.done:
+                for handler in self._exhausted_handlers:
+                    task = asyncio.ensure_future(handler(item.request.run_id))
+                    self._handling.add(task)
+                    task.add_done_callback(self._handling.discard)
             self._finish(item)
             return
         if delay > 0:
@@ -196,43 +209,76 @@ class InProcessBus(Bus):
                 item = self._items.get(key)
                 if item is not None and not item.done and item.deadline < now:
                     self._requeue(item, 0.0)
-            for run_id, log in list(self._logs.items()):
+            for log_key, log in list(self._logs.items()):
                 if not log.listeners and now - log.touched > self.retention:
-                    del self._logs[run_id]
+                    del self._logs[log_key]
             for run_id, seen in list(self._seen_run_ids.items()):
                 if now - seen > 120.0:
                     del self._seen_run_ids[run_id]
 
     # events ---------------------------------------------------------------
     async def publish_event(
-        self, run_id: str, event: str, data: bytes, headers: Mapping[str, str] | None = None
+        self,
+        thread_id: str,
+        run_id: str,
+        event: str,
+        data: bytes,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
-        self._append(run_id, event, data, headers)
+        self._append(thread_id, run_id, event, data, headers)
 
     async def publish_event_confirmed(
-        self, run_id: str, event: str, data: bytes, headers: Mapping[str, str] | None = None
+        self,
+        thread_id: str,
+        run_id: str,
+        event: str,
+        data: bytes,
+        headers: Mapping[str, str] | None = None,
     ) -> int:
-        return self._append(run_id, event, data, headers)
+        return self._append(thread_id, run_id, event, data, headers)
 
     def _append(
-        self, run_id: str, event: str, data: bytes, headers: Mapping[str, str] | None
+        self,
+        thread_id: str,
+        run_id: str,
+        event: str,
+        data: bytes,
+        headers: Mapping[str, str] | None,
     ) -> int:
         self._seq += 1
-        log = self._logs.get(run_id)
-        if log is None:
-            log = self._logs[run_id] = _RunLog()
-        item = RunEvent(seq=self._seq, event=event, data=data, headers=headers or {})
-        log.events.append(item)
-        log.touched = time.monotonic()
-        for listener in log.listeners:
-            listener.put_nowait(item)
+        item = RunEvent(seq=self._seq, event=event, data=data, headers=headers or {}, run_id=run_id)
+        now = time.monotonic()
+        for log in (self._log((thread_id, run_id)), self._log((thread_id, ""))):
+            log.events.append(item)
+            log.touched = now
+            for listener in log.listeners:
+                listener.put_nowait(item)
         return self._seq
 
-    async def subscribe_events(self, run_id: str, after_seq: int = 0) -> EventSubscription:
-        log = self._logs.get(run_id)
+    def _log(self, key: tuple[str, str]) -> _RunLog:
+        """A run's log, or (run id ``""``) the log of everything on a thread."""
+        log = self._logs.get(key)
         if log is None:
-            log = self._logs[run_id] = _RunLog()
-        return _MemoryEvents(log, after_seq)
+            log = self._logs[key] = _RunLog()
+        return log
+
+    async def subscribe_events(
+        self, thread_id: str, run_id: str, after_seq: int = 0
+    ) -> EventSubscription:
+        return _MemoryEvents(self._log((thread_id, run_id)), after_seq)
+
+    async def subscribe_thread_events(
+        self, thread_id: str, after_seq: int | None = None
+    ) -> EventSubscription:
+        start = self._seq if after_seq is None else after_seq
+        return _MemoryEvents(self._log((thread_id, "")), start)
+
+    async def last_event_seq(self) -> int:
+        return self._seq
+
+    async def first_event_seq(self, thread_id: str, run_id: str) -> int | None:
+        log = self._logs.get((thread_id, run_id))
+        return log.events[0].seq if log is not None and log.events else None
 
     # control --------------------------------------------------------------
     async def send_control(self, message: RunControl) -> None:

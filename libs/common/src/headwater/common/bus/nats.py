@@ -1,10 +1,12 @@
 """The NATS JetStream Bus, for the cluster.
 
-- run requests: a work-queue stream, one durable pull consumer shared by all workers,
+- run requests: a work-queue stream, one durable pull consumer shared by all workers, one
+  subject per run (so the stream tells whether a run's request is still there),
   ``Nats-Msg-Id = run_id`` so a resubmitted run is stored once;
-- run events: a limits stream with a retention window; workers publish one message per
-  stream part (body = SSE data, event name in a header) without a round trip, readers use
-  an ordered push consumer that starts at a stream sequence (the SSE ``id``);
+- run events: a limits stream with a retention window, subject ``<ns>.events.<thread>.<run>``;
+  workers publish one message per stream part (body = SSE data, event name in a header)
+  without a round trip, readers use an ordered push consumer that starts at a stream
+  sequence (the SSE ``id``), filtered on one run or on a whole thread;
 - control: core subjects; graph questions: core request-reply in a queue group.
 """
 
@@ -12,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import nats
@@ -69,7 +72,11 @@ def _to_event(msg: Msg) -> RunEvent:
     # Reply subject: $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>
     seq = int(msg.reply.split(".")[-4]) if msg.reply else 0
     return RunEvent(
-        seq=seq, event=headers.get(EVENT_HEADER, "message"), data=msg.data, headers=headers
+        seq=seq,
+        event=headers.get(EVENT_HEADER, "message"),
+        data=msg.data,
+        headers=headers,
+        run_id=msg.subject.rsplit(".", 1)[-1],
     )
 
 
@@ -183,7 +190,7 @@ class NatsBus(Bus):
         """Create or update the RUNS and EVENTS streams and the workers' consumer (idempotent)."""
         runs = js_api.StreamConfig(
             name=self.names.runs_stream,
-            subjects=[self.names.run_requests],
+            subjects=[self.names.all_run_requests],
             retention=js_api.RetentionPolicy.WORK_QUEUE,
             storage=js_api.StorageType.FILE,
             num_replicas=self.replicas,
@@ -205,15 +212,27 @@ class NatsBus(Bus):
             ack_policy=js_api.AckPolicy.EXPLICIT,
             ack_wait=self.ack_wait,
             max_deliver=self.max_deliver,
-            filter_subject=self.names.run_requests,
+            filter_subject=self.names.all_run_requests,
             max_ack_pending=10_000,
         )
         try:
             await self.js.add_consumer(self.names.runs_stream, consumer)
         except BadRequestError:
-            log.info(
-                "consumer %s exists with another config; keeping it", self.names.workers_consumer
-            )
+            await self._replace_outdated_consumer(consumer)
+
+    async def _replace_outdated_consumer(self, consumer: js_api.ConsumerConfig) -> None:
+        """A consumer from an older Headwater filters another subject: it would never see a
+        run. Replace it; unacknowledged requests stay in the stream and are delivered again."""
+        name = self.names.workers_consumer
+        info = await self.js.consumer_info(self.names.runs_stream, name)
+        if info.config.filter_subject == consumer.filter_subject:
+            log.info("consumer %s exists with another config; keeping it", name)
+            return
+        log.warning("replacing consumer %s (filter %s)", name, info.config.filter_subject)
+        with contextlib.suppress(NotFoundError):
+            await self.js.delete_consumer(self.names.runs_stream, name)
+        with contextlib.suppress(BadRequestError):  # another replica re-created it first
+            await self.js.add_consumer(self.names.runs_stream, consumer)
 
     async def _add_or_update(self, config: js_api.StreamConfig) -> None:
         try:
@@ -257,7 +276,7 @@ class NatsBus(Bus):
         hdrs: dict[str, Any] = dict(headers or {})
         hdrs["Nats-Msg-Id"] = request.run_id
         await self.js.publish(
-            self.names.run_requests,
+            self.names.run_request(request.run_id),
             encoder.encode(request),
             stream=self.names.runs_stream,
             headers=hdrs,
@@ -281,32 +300,105 @@ class NatsBus(Bus):
                 await msg.term()
         return out
 
+    async def has_run_request(self, run_id: str) -> bool:
+        try:
+            await self.js.get_last_msg(self.names.runs_stream, self.names.run_request(run_id))
+        except NotFoundError:
+            return False
+        return True
+
+    async def watch_exhausted_runs(self, handler: Callable[[str], Awaitable[None]]) -> None:
+        subject = (
+            "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES."
+            f"{self.names.runs_stream}.{self.names.workers_consumer}"
+        )
+
+        async def on_advisory(msg: Msg) -> None:
+            try:
+                seq = int(json.loads(msg.data)["stream_seq"])
+                stored = await self.js.get_msg(self.names.runs_stream, seq)
+            except (ValueError, KeyError, NotFoundError):
+                log.warning("ignoring max-deliveries advisory %r", msg.data[:200])
+                return
+            run_id = (stored.subject or "").rsplit(".", 1)[-1]
+            try:
+                await handler(run_id)
+            except Exception:
+                log.exception("handling the exhausted run %s failed", run_id)
+                return
+            with contextlib.suppress(NotFoundError):  # it will never be delivered again
+                await self.js.delete_msg(self.names.runs_stream, seq)
+
+        sub = await self.nc.subscribe(
+            subject, queue=f"{self.names.workers_consumer}-exhausted", cb=on_advisory
+        )
+        self._request_subs.append(sub)
+
     # events ---------------------------------------------------------------
     async def publish_event(
-        self, run_id: str, event: str, data: bytes, headers: Mapping[str, str] | None = None
+        self,
+        thread_id: str,
+        run_id: str,
+        event: str,
+        data: bytes,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         hdrs = {EVENT_HEADER: event, **headers} if headers else {EVENT_HEADER: event}
-        await self.nc.publish(self.names.run_events(run_id), data, headers=hdrs)
+        await self.nc.publish(self.names.run_events(thread_id, run_id), data, headers=hdrs)
 
     async def publish_event_confirmed(
-        self, run_id: str, event: str, data: bytes, headers: Mapping[str, str] | None = None
+        self,
+        thread_id: str,
+        run_id: str,
+        event: str,
+        data: bytes,
+        headers: Mapping[str, str] | None = None,
     ) -> int:
         hdrs = {EVENT_HEADER: event, **headers} if headers else {EVENT_HEADER: event}
         ack = await self.js.publish(
-            self.names.run_events(run_id), data, stream=self.names.events_stream, headers=hdrs
+            self.names.run_events(thread_id, run_id),
+            data,
+            stream=self.names.events_stream,
+            headers=hdrs,
         )
         return int(ack.seq)
 
-    async def subscribe_events(self, run_id: str, after_seq: int = 0) -> EventSubscription:
+    async def subscribe_events(
+        self, thread_id: str, run_id: str, after_seq: int = 0
+    ) -> EventSubscription:
+        return await self._subscribe(self.names.run_events(thread_id, run_id), after_seq)
+
+    async def subscribe_thread_events(
+        self, thread_id: str, after_seq: int | None = None
+    ) -> EventSubscription:
+        return await self._subscribe(self.names.thread_events(thread_id), after_seq)
+
+    async def last_event_seq(self) -> int:
+        info = await self.js.stream_info(self.names.events_stream)
+        return int(info.state.last_seq or 0)
+
+    async def first_event_seq(self, thread_id: str, run_id: str) -> int | None:
+        subject = self.names.run_events(thread_id, run_id)
+        try:
+            first = await self.js.get_msg(
+                self.names.events_stream, seq=1, subject=subject, next=True
+            )
+        except NotFoundError:
+            return None
+        return int(first.seq) if first.seq else None
+
+    async def _subscribe(self, subject: str, after_seq: int | None) -> EventSubscription:
         events = _NatsEvents()
-        if after_seq > 0:
+        if after_seq is None:
+            config = js_api.ConsumerConfig(deliver_policy=js_api.DeliverPolicy.NEW)
+        elif after_seq > 0:
             config = js_api.ConsumerConfig(
                 deliver_policy=js_api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after_seq + 1
             )
         else:
             config = js_api.ConsumerConfig(deliver_policy=js_api.DeliverPolicy.ALL)
         events.sub = await self.js.subscribe(
-            self.names.run_events(run_id),
+            subject,
             stream=self.names.events_stream,
             cb=events.on_msg,
             ordered_consumer=True,

@@ -202,6 +202,19 @@ async def list_runs(
     return (await session.scalars(query)).all()
 
 
+async def delete_run(session: AsyncSession, run_id: str) -> None:
+    """Remove a run's row (a rolled-back run leaves no trace)."""
+    await session.execute(delete(RunRow).where(RunRow.run_id == run_id))
+
+
+async def delete_if_pending(session: AsyncSession, run_id: str) -> bool:
+    """Remove a run that no worker has started; True if it was pending."""
+    result = await session.execute(
+        delete(RunRow).where(RunRow.run_id == run_id, RunRow.status == "pending")
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def cancel_if_pending(session: AsyncSession, run_id: str) -> bool:
     """Mark a run that no worker has started as interrupted; True if it was pending."""
     result = await session.execute(
@@ -339,6 +352,16 @@ async def record_thread_state(
             updated_at=now,
             state_updated_at=now,
         )
+    )
+
+
+async def oldest_active_run(session: AsyncSession, thread_id: str) -> str | None:
+    """The run of a thread that executes now, or is next in line; None when it is quiet."""
+    return await session.scalar(
+        select(RunRow.run_id)
+        .where(RunRow.thread_id == thread_id, RunRow.status.in_(ACTIVE_RUN_STATUSES))
+        .order_by((RunRow.status == "running").desc(), RunRow.created_at, RunRow.run_id)
+        .limit(1)
     )
 
 

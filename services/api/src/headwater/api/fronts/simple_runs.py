@@ -216,7 +216,7 @@ class SimpleRunsController(Controller):
         run = await _owned_run(ctx, owner, run_id)
         if run is None:
             return _error(404, "not_found", f"Run {run_id} not found.")
-        subscription = await ctx.bus.subscribe_events(run.run_id)
+        subscription = await ctx.bus.subscribe_events(run.thread_id, run.run_id)
         parts = run_parts(subscription, status_check(ctx, run.run_id))
         return Stream(
             translate(parts, run_id),

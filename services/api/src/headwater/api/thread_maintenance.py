@@ -1,0 +1,119 @@
+"""Deleting, copying and pruning threads: rows here, checkpoints through a worker.
+
+The checkpoints belong to the LangGraph checkpointer, which only workers open (the API holds
+no LangGraph), so each operation asks a worker first and touches the rows after: when no
+worker answers, nothing has changed and the caller gets a 503 to retry.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+from litestar import Controller, post
+
+from headwater.api.admission import RunAdmission
+from headwater.api.authorization import authorize
+from headwater.api.context import ApiContext
+from headwater.api.errors import NotFound
+from headwater.api.thread_access import ask_worker, owned_thread
+from headwater.api.wire import thread_json
+from headwater.common.db import crons, repository
+from headwater.common.db.models import RunRow, ThreadRow, utcnow
+from headwater.common.ids import is_uuid, uuid7
+from headwater.common.schemas import GraphRequest
+
+
+class ThreadPrune(msgspec.Struct, kw_only=True):
+    """``POST /threads/prune``."""
+
+    thread_ids: list[str] = msgspec.field(default_factory=list)
+    strategy: Literal["delete", "keep_latest"] = "delete"
+
+
+async def _stop_runs(ctx: ApiContext, thread_id: str) -> None:
+    """Interrupt whatever still runs on a thread about to go."""
+    async with ctx.sessions() as session:
+        active = await repository.active_run_ids(session, thread_id)
+        runs = [run for run_id in active if (run := await session.get(RunRow, run_id))]
+    for run in runs:
+        await RunAdmission(ctx).cancel(run, "interrupt")
+
+
+async def _prune_checkpoints(
+    ctx: ApiContext,
+    threads: list[ThreadRow],
+    owner: str,
+    strategy: Literal["delete", "keep_latest"],
+) -> None:
+    ran = [t.thread_id for t in threads if (t.metadata_ or {}).get("graph_id")]
+    if ran:  # threads that never ran have no checkpoints
+        request = GraphRequest(
+            op="prune", graph_id="", thread_id="", owner=owner, thread_ids=ran, strategy=strategy
+        )
+        await ask_worker(ctx, request)
+
+
+async def erase_threads(ctx: ApiContext, threads: list[ThreadRow], owner: str) -> None:
+    """Delete threads with their runs, crons and checkpoints."""
+    for thread in threads:
+        await _stop_runs(ctx, thread.thread_id)
+    await _prune_checkpoints(ctx, threads, owner, "delete")
+    async with ctx.sessions.begin() as session:
+        for thread in threads:
+            await repository.delete_thread(session, thread.thread_id)
+            await crons.delete_crons_of(session, thread_id=thread.thread_id)
+
+
+class ThreadMaintenanceController(Controller):
+    """Copy and prune (``DELETE /threads/{id}`` is the threads controller's, via
+    :func:`erase_threads`)."""
+
+    path = "/threads"
+    tags = ["Threads"]
+
+    @post("/{thread_id:str}/copy", status_code=200)
+    async def copy_thread(self, ctx: ApiContext, owner: str, thread_id: str) -> dict[str, Any]:
+        """A new thread with the same metadata, state and checkpoint history."""
+        source = await owned_thread(ctx, thread_id, owner)
+        copy_id = uuid7()
+        value: dict[str, Any] = {
+            "thread_id": copy_id,
+            "metadata": dict(source.metadata_ or {}),
+            "if_exists": "raise",
+        }
+        await authorize(ctx, "threads", "create", value)
+        if (source.metadata_ or {}).get("graph_id"):
+            request = GraphRequest(
+                op="copy",
+                graph_id=str(source.metadata_["graph_id"]),
+                thread_id=source.thread_id,
+                owner=owner,
+                target_thread_id=copy_id,
+            )
+            await ask_worker(ctx, request)
+        copy = repository.new_thread(copy_id, value["metadata"], owner)
+        copy.status = source.status if source.status in ("interrupted", "error") else "idle"
+        copy.values, copy.interrupts, copy.error = source.values, source.interrupts, source.error
+        copy.config = dict(source.config or {})
+        copy.state_updated_at = utcnow()
+        async with ctx.sessions.begin() as session:
+            session.add(copy)
+        return thread_json(copy)
+
+    @post("/prune", status_code=200)
+    async def prune_threads(self, ctx: ApiContext, owner: str, data: ThreadPrune) -> dict[str, int]:
+        """``delete``: the threads go entirely; ``keep_latest``: only their latest state stays."""
+        threads: list[ThreadRow] = []
+        for thread_id in dict.fromkeys(data.thread_ids):
+            if not is_uuid(thread_id):
+                continue  # not a thread anybody has: nothing to prune, nothing to say
+            try:
+                threads.append(await owned_thread(ctx, thread_id, owner, "delete"))
+            except NotFound:
+                continue  # another user's, or hidden by the auth handlers: not counted
+        if data.strategy == "delete":
+            await erase_threads(ctx, threads, owner)
+        else:
+            await _prune_checkpoints(ctx, threads, owner, "keep_latest")
+        return {"pruned_count": len(threads)}

@@ -104,7 +104,7 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_WS_SESSION_TTL_S": "seconds a WebSocket session may stay idle before it expires (default 1800)",
     "HEADWATER_WS_MAX_MESSAGE_BYTES": "largest WebSocket message accepted (default 65536)",
     "HEADWATER_RUN_TIMEOUT_S": "seconds a run may take before it ends with status timeout (default 86400)",
-    "HEADWATER_STUCK_RUN_AFTER_S": "a run pending this long while the queue is empty is republished (default 60)",
+    "HEADWATER_STUCK_RUN_AFTER_S": "a run pending this long whose request is no longer in the queue is republished (default 60)",
     "HEADWATER_AUTH": "none | apikey | jwt (default none: every caller is the same anonymous user)",
     "HEADWATER_API_KEYS": "with auth=apikey: comma-separated key:user pairs",
     "HEADWATER_JWT_SECRET": "with auth=jwt: HS256 secret (Supabase's default)",

@@ -132,6 +132,9 @@ async def test_every_front_isolates_users(secured: Deployment) -> None:
                 f"/threads/{tid}/runs/wait",
                 {"assistant_id": "counter", "input": {"steps": 1}},
             ),
+            ("GET", f"/threads/{tid}/stream", None),
+            ("POST", f"/threads/{tid}/copy", None),
+            ("POST", f"/threads/{tid}/runs/{slow['run_id']}/cancel?action=rollback", None),
             ("GET", f"/v1/runs/{simple}/events", None),
             ("POST", f"/v1/runs/{simple}/stop", None),
             ("GET", f"/assistants/{assistant}", None),
@@ -148,6 +151,9 @@ async def test_every_front_isolates_users(secured: Deployment) -> None:
             assert anonymous.headers["www-authenticate"].startswith("Bearer")
             assert anonymous.json()["detail"].startswith("Missing credentials")
 
+        pruned = await http.post("/threads/prune", json={"thread_ids": [tid]}, headers=B)
+        assert pruned.json() == {"pruned_count": 0}
+        assert (await http.get(f"/threads/{tid}", headers=A)).status_code == 200
         assert (await http.post("/threads/search", json={}, headers=B)).json() == []
         assert await (await http.post("/threads/count", json={}, headers=B)).aread() == b"0"
         assert assistant not in {

@@ -112,3 +112,49 @@ async def test_durability_exit_saves_only_the_end(client: LangGraphClient) -> No
     final = await client.threads.get_history(at_exit, limit=50)
     assert final[0]["values"] == every[0]["values"]
     assert len(final) < len(every)
+
+
+async def test_if_not_exists_creates_the_thread_or_refuses(client: LangGraphClient) -> None:
+    import uuid
+
+    import httpx
+
+    missing = str(uuid.uuid4())
+    with pytest.raises(httpx.HTTPStatusError) as refused:
+        await client.runs.wait(missing, "counter", input={"steps": 1})
+    assert refused.value.response.status_code == 404
+    result = await client.runs.wait(missing, "counter", input={"steps": 1}, if_not_exists="create")
+    assert result["log"] == ["step 1"]
+    assert (await client.threads.get(missing))["metadata"]["graph_id"] == "counter"
+
+
+async def test_on_disconnect_cancel_stops_the_run_continue_does_not(
+    client: LangGraphClient,
+) -> None:
+    async def drop_after_first_step(on_disconnect: str) -> tuple[str, str]:
+        tid = (await client.threads.create())["thread_id"]
+        run_id = ""
+        async for part in client.runs.stream(
+            tid,
+            "counter",
+            input={"steps": 20, "delay": 0.1},
+            stream_mode="custom",
+            on_disconnect=on_disconnect,  # type: ignore[arg-type]
+        ):
+            run_id = run_id or part.data.get("run_id", "")
+            if part.event == "custom":
+                break
+        return tid, run_id
+
+    tid, run_id = await drop_after_first_step("cancel")
+    for _ in range(100):
+        if (await client.runs.get(tid, run_id))["status"] == "interrupted":
+            break
+        await asyncio.sleep(0.05)
+    assert (await client.runs.get(tid, run_id))["status"] == "interrupted"
+    assert len((await client.threads.get_state(tid))["values"]["log"]) < 20
+
+    tid, run_id = await drop_after_first_step("continue")
+    await client.runs.join(tid, run_id)
+    assert (await client.runs.get(tid, run_id))["status"] == "success"
+    assert len((await client.threads.get_state(tid))["values"]["log"]) == 20

@@ -46,9 +46,11 @@ def metadata_matches(
         path = "$." + json.dumps(str(key))
         extracted = func.json_extract(column, path)
         if isinstance(value, dict | list):
+            # json_extract gives an object or array as minified JSON text, a string as itself:
+            # compare texts (json() of a stored plain string would raise "malformed JSON").
             clauses.append(
-                func.json(func.json_extract(column, path))
-                == json.dumps(value, separators=(",", ":"))
+                func.json_extract(column, path)
+                == func.json(json.dumps(value, separators=(",", ":")))
             )
         elif isinstance(value, bool):
             clauses.append(extracted == (1 if value else 0))

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from headwater.memory.app import create_app
 from headwater.memory.options import SemanticIndex, StoreOptions
 from tests.integration.memory_support import (
     Embeddings,
@@ -403,6 +404,77 @@ BAD_REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
         {"json": {"ops": [{"op": "put", "namespace": ["a.b"], "key": "k", "value": {}}]}},
     ),
     ("POST", "/store/batch", {"json": {"ops": "get"}}),
+    # Past what the databases' integers hold: PostgreSQL's "integer out of range" was a 500.
+    ("POST", "/store/items/search", {"json": {"offset": 10**20}}),
+    ("POST", "/store/items/search", {"json": {"offset": 2**31}}),
+    ("POST", "/store/items/search", {"json": {"limit": 10**20}}),
+    ("POST", "/store/namespaces", {"json": {"offset": 10**20}}),
+    ("POST", "/store/namespaces", {"json": {"max_depth": 10**20}}),
+    ("POST", "/store/namespaces", {"json": {"max_depth": 2**31 - 1}}),
+    ("POST", "/store/namespaces", {"json": {"limit": 10**20}}),
+    ("POST", "/store/batch", {"json": {"ops": [{"op": "search", "offset": 10**20}]}}),
+    ("POST", "/store/batch", {"json": {"ops": [{"op": "search", "limit": 10**20}]}}),
+    ("POST", "/store/batch", {"json": {"ops": [{"op": "list_namespaces", "offset": 10**20}]}}),
+    ("POST", "/store/batch", {"json": {"ops": [{"op": "list_namespaces", "max_depth": 10**20}]}}),
+    # NUL, which PostgreSQL's text and jsonb refuse (refused on SQLite too, to answer the same).
+    ("PUT", "/store/items", {"json": {"namespace": ["a"], "key": "k\x00", "value": {}}}),
+    ("PUT", "/store/items", {"json": {"namespace": ["a\x00"], "key": "k", "value": {}}}),
+    ("PUT", "/store/items", {"json": {"namespace": ["a"], "key": "k", "value": {"t": "x\x00"}}}),
+    ("PUT", "/store/items", {"json": {"namespace": ["a"], "key": "k", "value": {"t\x00": 1}}}),
+    (
+        "PUT",
+        "/store/items",
+        {"json": {"namespace": ["a"], "key": "k", "value": {"t": [1, {"u": ["\x00"]}]}}},
+    ),
+    (
+        "PUT",
+        "/store/items",
+        {"json": {"namespace": ["a"], "key": "k", "value": {}, "index": ["\x00"]}},
+    ),
+    ("GET", "/store/items", {"params": {"namespace": "a", "key": "k\x00"}}),
+    ("DELETE", "/store/items", {"json": {"namespace": ["a"], "key": "k\x00"}}),
+    ("POST", "/store/items/search", {"json": {"filter": {"t": "x\x00"}}}),
+    ("POST", "/store/items/search", {"json": {"filter": {"t": {"$gt": "x\x00"}}}}),
+    ("POST", "/store/items/search", {"json": {"filter": {"t": {"$eq": ["x\x00"]}}}}),
+    ("POST", "/store/items/search", {"json": {"filter": {"t\x00": "x"}}}),
+    ("POST", "/store/namespaces", {"json": {"prefix": ["a\x00"]}}),
+    ("POST", "/store/namespaces", {"json": {"suffix": ["a\x00"]}}),
+    # Integers past 64 bits, which SQLite's JSON encoder and parameters refuse.
+    ("PUT", "/store/items", {"json": {"namespace": ["a"], "key": "k", "value": {"n": 2**70}}}),
+    ("PUT", "/store/items", {"json": {"namespace": ["a"], "key": "k", "value": {"n": [2**63]}}}),
+    (
+        "PUT",
+        "/store/items",
+        {"json": {"namespace": ["a"], "key": "k", "value": {"n": -(2**63) - 1}}},
+    ),
+    ("POST", "/store/items/search", {"json": {"filter": {"n": 10**400}}}),
+    ("POST", "/store/items/search", {"json": {"filter": {"n": {"$gt": 10**400}}}}),
+    ("POST", "/store/items/search", {"json": {"filter": {"n": {"$ne": [2**70]}}}}),
+    # A batch is checked whole before it runs: its good put is not stored either.
+    (
+        "POST",
+        "/store/batch",
+        {
+            "json": {
+                "ops": [
+                    {"op": "put", "namespace": ["a"], "key": "good", "value": {"t": "x"}},
+                    {"op": "put", "namespace": ["a"], "key": "k", "value": {"t": "x\x00"}},
+                ]
+            }
+        },
+    ),
+    (
+        "POST",
+        "/store/batch",
+        {
+            "json": {
+                "ops": [
+                    {"op": "put", "namespace": ["a"], "key": "good", "value": {"t": "x"}},
+                    {"op": "search", "filter": {"n": 2**70}},
+                ]
+            }
+        },
+    ),
 ]
 
 
@@ -420,6 +492,11 @@ async def test_bad_input_is_a_clear_4xx(dialect: str, tmp_path: Path, pg_url: st
                 answer.text,
             )
             assert isinstance(answer.json()["detail"], str) and answer.json()["detail"]
+        assert await search(http, "someone", namespace_prefix=[], limit=1000) == [], (
+            "a refused request stores nothing"
+        )
+        spaces = await http.post("/store/namespaces", json={}, headers=as_owner("someone"))
+        assert spaces.json() == {"namespaces": []}
         for method, path in (("PUT", "/store/items"), ("DELETE", "/store/items")):
             broken = await http.request(method, path, content=b"{not json", headers=as_owner("x"))
             assert broken.status_code == 400 and "JSON" in broken.json()["detail"], broken.text
@@ -447,5 +524,52 @@ async def test_postgres_refuses_to_start_before_migrate(tmp_path: Path) -> None:
             pass
         async with open_backend(settings, StoreOptions(), setup=False):
             pass
+    finally:
+        drop_database(url)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_a_value_the_database_refuses_is_a_422(
+    dialect: str, tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backstop behind the service's own checks: a data error of the database is the
+    caller's 422 (PostgreSQL: NUL in jsonb; SQLite: a text over its length limit)."""
+    import sqlite3
+
+    from headwater.memory import service
+
+    monkeypatch.setattr(service, "check_json", lambda value, what: None)
+    settings = memory_settings(dialect, tmp_path, pg_url)
+    app = create_app(settings, setup=True, options=StoreOptions())
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.lifespan(),
+        httpx.AsyncClient(transport=transport, base_url="http://memory", timeout=30) as http,
+    ):
+        text = "x\x00"
+        if dialect == "sqlite":
+            conn = app.state.service.backend.store.conn
+            await conn._execute(conn._conn.setlimit, sqlite3.SQLITE_LIMIT_LENGTH, 1000)
+            text = "x" * 2000
+        body = {"namespace": ["a"], "key": "k", "value": {"t": text}}
+        answer = await http.put("/store/items", json=body, headers=as_owner("someone"))
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["detail"].startswith("the database cannot take a value")
+        assert await search(http, "someone", namespace_prefix=[]) == []
+
+
+async def test_a_dead_database_is_still_a_5xx(tmp_path: Path) -> None:
+    """Mapping data errors to 422 hides no outage: a database gone is a server fault."""
+    from tests.services import create_database, drop_database
+
+    url = create_database()
+    try:
+        settings = memory_settings("postgres", tmp_path, url)
+        async with memory_client(settings, StoreOptions()) as http:
+            assert await search(http, "someone", namespace_prefix=[]) == []
+            drop_database(url)  # WITH (FORCE): the pool's connections are cut
+            answer = await http.post("/store/items/search", json={}, headers=as_owner("someone"))
+            assert answer.status_code >= 500, answer.text
+            assert answer.json() == {"detail": "Internal server error"}
     finally:
         drop_database(url)

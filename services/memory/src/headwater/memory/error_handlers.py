@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
+import psycopg
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
@@ -42,6 +44,15 @@ def on_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str,
     return _answer(str(exc.detail), exc.status_code)
 
 
+def on_bad_data(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, str]]:
+    """A value the database refuses (PostgreSQL's data exceptions, class 22; SQLite's
+    too-big) → 422. A backstop: the service checks what it knows of first (storable.py).
+    Connection and server faults are other classes (``OperationalError``), still 5xx."""
+    reason = exc.diag.message_primary if isinstance(exc, psycopg.Error) else None
+    log.warning("the database refused a value: %s", exc)
+    return _answer(f"the database cannot take a value of this request: {reason or exc}", 422)
+
+
 def on_embeddings_down(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, str]]:
     """The embeddings endpoint is down → 503 (retry later)."""
     return _answer(str(exc), 503)
@@ -62,6 +73,8 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
     InvalidRequest: on_invalid,
     ValidationException: on_validation,
     HTTPException: on_http,
+    psycopg.DataError: on_bad_data,
+    sqlite3.DataError: on_bad_data,
     EmbeddingsUnavailable: on_embeddings_down,
     EmbeddingsBadAnswer: on_embeddings_bad,
     Exception: on_unexpected,

@@ -42,7 +42,7 @@ def filter_sql(
         for name, value in operators.items():
             try:
                 sql, values = condition(key, name, value)
-            except ValueError as exc:
+            except (ValueError, OverflowError) as exc:  # SQLite's helper calls float(value)
                 raise InvalidRequest(f"invalid filter on {key!r}: {exc}") from exc
             clauses.append(sql)
             params += values

@@ -11,8 +11,12 @@ from typing import Annotated, Any
 
 import msgspec
 
+# PostgreSQL's ``integer``: the official store casts max_depth to it (after the service adds
+# one for the owner's label), so bounds here keep "integer out of range" a 422, not a 500.
+INT32_MAX = 2**31 - 1
 Limit = Annotated[int, msgspec.Meta(ge=1, le=1000)]
-Offset = Annotated[int, msgspec.Meta(ge=0)]
+Offset = Annotated[int, msgspec.Meta(ge=0, le=INT32_MAX)]
+MaxDepth = Annotated[int, msgspec.Meta(ge=1, le=INT32_MAX - 1)]
 Key = Annotated[str, msgspec.Meta(min_length=1)]
 MAX_BATCH_OPS = 1000
 
@@ -58,7 +62,7 @@ class ListNamespaces(msgspec.Struct, kw_only=True, tag="list_namespaces", tag_fi
 
     prefix: list[str] | None = None
     suffix: list[str] | None = None
-    max_depth: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    max_depth: MaxDepth | None = None
     limit: Limit = 100
     offset: Offset = 0
 

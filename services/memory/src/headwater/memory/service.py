@@ -33,6 +33,7 @@ from headwater.memory.schemas import (
     SearchItems,
     StoreRequest,
 )
+from headwater.memory.storable import NUL, check_json, check_text
 from headwater.memory.store import StoreBackend, owned, unowned
 
 MAX_TTL_MINUTES = 60.0 * 24 * 365 * 100
@@ -41,9 +42,9 @@ MAX_TTL_MINUTES = 60.0 * 24 * 365 * 100
 def check_namespace(namespace: Sequence[Any], *, what: str = "namespace") -> None:
     """422 unless every label is a non-empty string without ``.`` or NUL."""
     for label in namespace:
-        if not isinstance(label, str) or not label or "." in label or "\x00" in label:
+        if not isinstance(label, str) or not label or "." in label or NUL in label:
             raise InvalidRequest(
-                f"{what} labels must be non-empty strings without '.': {list(namespace)}"
+                f"{what} labels must be non-empty strings without '.' or NUL: {list(namespace)}"
             )
 
 
@@ -95,14 +96,17 @@ class StoreService:
     def _op(self, owner: str, request: StoreRequest) -> GetOp | PutOp | SearchOp | ListNamespacesOp:
         if isinstance(request, GetItem):
             check_namespace(request.namespace)
+            check_text(request.key, "key")
             return GetOp(owned(owner, request.namespace), request.key, self._refresh(request))
         if isinstance(request, PutItem):
             return self._put(owner, request)
         if isinstance(request, DeleteItem):
             check_namespace(request.namespace)
+            check_text(request.key, "key")
             return PutOp(owned(owner, request.namespace), request.key, None)
         if isinstance(request, SearchItems):
             check_namespace(request.namespace_prefix, what="namespace_prefix")
+            check_json(request.filter, "filter")
             return SearchOp(
                 owned(owner, request.namespace_prefix),
                 request.filter,
@@ -124,10 +128,15 @@ class StoreService:
         check_namespace(request.namespace)
         if request.namespace[0] == "langgraph":
             raise InvalidRequest('the root label of a namespace cannot be "langgraph"')
+        check_text(request.key, "key")
+        check_json(request.value, "value")
         if request.index is True:
             raise InvalidRequest("index must be false, a list of field paths, or null")
-        if isinstance(request.index, list) and not all(request.index):
-            raise InvalidRequest("index paths must be non-empty")
+        if isinstance(request.index, list):
+            if not all(request.index):
+                raise InvalidRequest("index paths must be non-empty")
+            for path in request.index:
+                check_text(path, "index paths")
         ttl = self.options.default_ttl if request.ttl is msgspec.UNSET else request.ttl
         if ttl is not None:
             if not (0 < ttl <= MAX_TTL_MINUTES) or math.isnan(ttl):

@@ -21,6 +21,11 @@ pytestmark = pytest.mark.unit
         "http://[::1]/hook",
         "http://169.254.169.254/latest/meta-data",
         "http://192.168.0.10/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://[::127.0.0.1]/hook",
+        "http://[64:ff9b::7f00:1]/hook",
+        "http://[2002:7f00:1::]/hook",
+        "http://[fe80::1]/hook",
     ],
 )
 def test_private_and_loopback_addresses_are_refused_by_default(url: str) -> None:
@@ -30,6 +35,11 @@ def test_private_and_loopback_addresses_are_refused_by_default(url: str) -> None
 @pytest.mark.parametrize("url", ["ftp://hooks.example.com/x", "/relative/hook", "hooks.example.com"])
 def test_only_absolute_http_urls(url: str) -> None:
     assert "absolute" in (url_problem(url, WebhookPolicy()) or "")
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://host:99999/x", "http://host:port/x"])
+def test_malformed_urls_are_a_problem_not_an_exception(url: str) -> None:
+    assert url_problem(url, WebhookPolicy()) == "webhook is not a valid URL"
 
 
 def test_a_public_name_passes_the_static_check() -> None:

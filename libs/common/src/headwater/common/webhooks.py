@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
 
 class WebhookPolicy(msgspec.Struct, frozen=True, kw_only=True):
     """The ``webhooks`` section of a langgraph.json."""
@@ -42,7 +44,14 @@ def webhook_policy(raw_config: dict[str, Any]) -> WebhookPolicy:
 
 
 def _private(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
+    """Not a public unicast address; IPv6 forms that carry an IPv4 address are judged by it."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+        if int(ip) >> 32 == 0 or ip in NAT64:  # ::a.b.c.d and 64:ff9b::a.b.c.d
+            embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        if any(v4 is not None and (not v4.is_global or v4.is_multicast) for v4 in embedded):
+            return True
     return not ip.is_global or ip.is_multicast
 
 
@@ -50,15 +59,16 @@ def url_problem(url: str, policy: WebhookPolicy) -> str | None:
     """Why ``url`` may not be called, or None. Checks what can be known without DNS."""
     if len(url) > policy.max_url_length:
         return f"webhook URL is longer than {policy.max_url_length} characters"
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return "webhook is not a valid URL"
     allowed_schemes = ("https",) if policy.require_https else ("http", "https")
     if parts.scheme not in allowed_schemes or not parts.hostname:
         return f"webhook must be an absolute {' or '.join(allowed_schemes)} URL"
     host = parts.hostname.lower()
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return "webhook URL has an invalid port"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     if policy.allowed_domains and not any(
         fnmatch.fnmatch(host, pattern.lower()) for pattern in policy.allowed_domains
     ):
@@ -76,18 +86,29 @@ def url_problem(url: str, policy: WebhookPolicy) -> str | None:
     return None
 
 
-async def resolved_problem(url: str, policy: WebhookPolicy) -> str | None:
-    """:func:`url_problem`, plus the addresses the host resolves to, just before calling."""
+async def checked_addresses(url: str, policy: WebhookPolicy) -> tuple[str | None, list[str]]:
+    """:func:`url_problem`, plus the addresses the host resolves to, just before calling.
+
+    Returns the problem (or None) and, when private addresses are refused, the checked
+    addresses: the caller connects to one of them, so that a second lookup cannot answer
+    differently (DNS rebinding).
+    """
     problem = url_problem(url, policy)
     if problem or not policy.disable_private_ips:
-        return problem
+        return problem, []
     parts = urlsplit(url)
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(
             parts.hostname, parts.port or None, type=socket.SOCK_STREAM
         )
     except OSError as exc:
-        return f"webhook host does not resolve: {exc}"
-    if any(_private(str(info[4][0])) for info in infos):
-        return "webhook host resolves to a private or loopback address"
-    return None
+        return f"webhook host does not resolve: {exc}", []
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not addresses or any(_private(a) for a in addresses):
+        return "webhook host resolves to a private or loopback address", []
+    return None, addresses
+
+
+async def resolved_problem(url: str, policy: WebhookPolicy) -> str | None:
+    """Why ``url`` may not be called now, after DNS (see :func:`checked_addresses`)."""
+    return (await checked_addresses(url, policy))[0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -16,9 +17,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from headwater.common.codec import dumps
 from headwater.common.db.models import RunRow, utcnow
 from headwater.common.db.shapes import iso, run_json
-from headwater.common.webhooks import WebhookPolicy, resolved_problem
+from headwater.common.webhooks import WebhookPolicy, checked_addresses
 
 log = logging.getLogger(__name__)
+
+
+def pinned(url: str, address: str) -> tuple[str, str]:
+    """``url`` with its host replaced by ``address``, and the ``Host`` header it had."""
+    parts = urlsplit(url)
+    literal = f"[{address}]" if ":" in address else address
+    port = f":{parts.port}" if parts.port else ""
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=literal + port)), host
 
 
 class WebhookSender:
@@ -44,7 +54,7 @@ class WebhookSender:
         error: dict[str, str] | None,
     ) -> bool:
         """Call ``url`` about the run; False (logged) when it was refused or failed."""
-        problem = await resolved_problem(url, self.policy)
+        problem, addresses = await checked_addresses(url, self.policy)
         if problem:
             log.warning("run %s: webhook not called: %s", run_id, problem)
             return False
@@ -62,8 +72,14 @@ class WebhookSender:
         if error is not None:
             body["error"] = error
         headers = {**self.policy.headers, "content-type": "application/json"}
+        target, extensions = url, {}
+        if addresses:  # connect to the address that was checked, not to a second lookup's
+            target, host = pinned(url, addresses[0])
+            headers["host"], extensions = host, {"sni_hostname": urlsplit(url).hostname}
         try:
-            answer = await self.http.post(url, content=dumps(body), headers=headers)
+            answer = await self.http.post(
+                target, content=dumps(body), headers=headers, extensions=extensions
+            )
         except httpx.HTTPError as exc:
             log.warning("run %s: webhook %s failed: %s", run_id, url, type(exc).__name__)
             return False

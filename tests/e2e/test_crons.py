@@ -225,6 +225,9 @@ async def test_bad_requests_are_4xx_with_a_reason(client: LangGraphClient) -> No
         (UnprocessableEntityError, {"schedule": "61 * * * *"}, "out of range"),
         (UnprocessableEntityError, {"schedule": "0 0 30 2 *"}, "Invalid cron schedule"),
         (UnprocessableEntityError, {"timezone": "Mars/Olympus_Mons"}, "Invalid timezone"),
+        (UnprocessableEntityError, {"timezone": "Europe/" + "x" * 300}, "Invalid timezone"),
+        (UnprocessableEntityError, {"webhook": "http://[::1"}, "Invalid webhook"),
+        (UnprocessableEntityError, {"webhook": "ftp://hooks.example.com/x"}, "Invalid webhook"),
         (UnprocessableEntityError, {"stream_mode": ["nope"]}, "stream_mode"),
         (
             BadRequestError,
@@ -255,6 +258,8 @@ async def test_bad_requests_are_4xx_with_a_reason(client: LangGraphClient) -> No
         await client.crons.update(cron["cron_id"], schedule="nope")
     with pytest.raises(UnprocessableEntityError):
         await client.crons.update(cron["cron_id"], timezone="Nowhere/Else")
+    with pytest.raises(UnprocessableEntityError):
+        await client.crons.update(cron["cron_id"], webhook="not a url")
     unchanged = await client.http.get(f"/runs/crons/{cron['cron_id']}")
     assert unchanged["schedule"] == "0 9 * * *" and unchanged["timezone"] is None
 

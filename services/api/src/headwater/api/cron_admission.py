@@ -8,7 +8,8 @@ a search. The ``crons`` auth handlers run on every action; their filters apply t
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -34,19 +35,24 @@ from headwater.api.cron_records import (
 from headwater.api.cron_schedule import next_fire
 from headwater.api.custom_auth import filter_matches
 from headwater.api.deps import require_uuid
-from headwater.api.errors import ApiError, NotFound
+from headwater.api.errors import ApiError, NotFound, Unprocessable
 from headwater.api.schemas import CronCreate, CronPatch, CronSearch
 from headwater.common.db import crons as cron_sql
 from headwater.common.db.models import CronRow, ThreadRow, utcnow
 from headwater.common.ids import assistant_id_for_graph, is_uuid, uuid7
+from headwater.common.webhooks import url_problem
 
 NOT_FOUND = "Thread or assistant not found."
 SCHEDULE_FIELDS = ("schedule", "timezone", "end_time")
 
 
-def _permissions() -> list[str]:
+def _auth_user() -> dict[str, Any]:
+    """The creator as the authenticate handler returned them, in what JSON can keep."""
     user = CURRENT_USER.get()
-    return [str(p) for p in (getattr(user, "permissions", None) or [])]
+    if not isinstance(user, Mapping):
+        permissions = getattr(user, "permissions", None) or []
+        return {"permissions": [str(p) for p in permissions]}
+    return dict(json.loads(json.dumps(dict(user), default=str)))
 
 
 async def create_cron(
@@ -108,12 +114,12 @@ async def create_cron(
             metadata_=metadata,
             on_run_completed=None if thread_id else (body.on_run_completed or "delete"),
             enabled=body.enabled,
-            permissions=_permissions(),
+            auth_user=_auth_user(),
             owner=owner,
             created_at=now,
             updated_at=now,
         )
-        run_body(cron)  # what every fire will submit must be a valid run now
+        _check_run(ctx, cron)
         session.add(cron)
     return cron
 
@@ -128,6 +134,13 @@ async def owned_cron(ctx: ApiContext, cron_id: str, owner: str, action: str = "r
         raise NotFound(detail)
     await require_visible(ctx, "crons", action, {"cron_id": cron_id}, cron.metadata_, detail)
     return cron
+
+
+def _check_run(ctx: ApiContext, cron: CronRow) -> None:
+    """What every fire will submit must be a valid run now, its webhook one the policy allows."""
+    body = run_body(cron)
+    if body.webhook and (problem := url_problem(body.webhook, ctx.webhook_policy)):
+        raise Unprocessable(f"Invalid webhook: {problem}")
 
 
 def _set_fields(body: CronPatch) -> dict[str, Any]:
@@ -162,7 +175,7 @@ async def patch_cron(ctx: ApiContext, cron_id: str, owner: str, body: CronPatch)
         _apply(cron, changes, dict(value["payload"] or {}))
         if any(f in changes for f in SCHEDULE_FIELDS) or changes.get("enabled") is True:
             cron.next_run_date = next_fire(cron.schedule, cron.timezone, now, cron.end_time)
-        run_body(cron)  # still a valid run after the change (else the whole patch is refused)
+        _check_run(ctx, cron)  # still a valid run after the change (else nothing changes)
         cron.updated_at = now
     return cron
 

@@ -15,6 +15,7 @@ from headwater.api.errors import Unprocessable
 from headwater.common.db.repository import aware
 
 MAX_SCHEDULE_LENGTH = 255
+MAX_TIMEZONE_LENGTH = 64  # the column's size; IANA names are far shorter
 
 
 def zone(timezone: str | None) -> dt.tzinfo:
@@ -22,8 +23,10 @@ def zone(timezone: str | None) -> dt.tzinfo:
     if timezone is None:
         return dt.UTC
     try:
+        if len(timezone) > MAX_TIMEZONE_LENGTH:
+            raise ValueError(timezone)
         return ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: not a file name
         raise Unprocessable(
             f"Invalid timezone: '{timezone}'. Use an IANA timezone name (e.g. 'America/New_York')."
         ) from exc

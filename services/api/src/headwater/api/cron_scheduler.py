@@ -5,7 +5,7 @@ Every ``HEADWATER_CRON_POLL_S`` seconds it reads the due crons (enabled, ``next_
 ``next_run_date`` from the due time it read to the next one, computed from now (fires missed
 while no API was up coalesce into one). However many replicas read the same due cron, exactly
 one of them sees its UPDATE change the row, and only that one creates the run, through run
-admission like a request (the owner's identity and permissions go to the auth handlers). The
+admission like a request (the owner, as authenticated when the cron was made, goes to the auth handlers). The
 run id is derived from (cron, due time), so no retry could make a second run of one fire.
 
 A claimed fire whose run cannot be created (assistant or thread deleted, ``reject`` on a busy
@@ -126,7 +126,7 @@ class CronScheduler:
             yield
             return
         token = CURRENT_USER.set(
-            AuthUser(identity=cron.owner, permissions=list(cron.permissions or []))
+            AuthUser({"permissions": [], **(cron.auth_user or {}), "identity": cron.owner})
         )
         try:
             yield

@@ -100,7 +100,8 @@ class CronRow(Base):
 
     ``next_run_date`` is the next due time (UTC), None once ``end_time`` is past; the scheduler
     claims a fire by moving it forward with a conditional UPDATE. ``payload`` is the body of
-    the runs it creates; ``permissions`` are its creator's, for the auth handlers at fire time.
+    the runs it creates; ``auth_user`` is its creator as authenticated (identity, permissions and
+    whatever else the authenticate handler returned), for the auth handlers at fire time.
     """
 
     __tablename__ = "crons"
@@ -118,7 +119,7 @@ class CronRow(Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JsonType, default=dict)
     on_run_completed: Mapped[str | None] = mapped_column(String(16), nullable=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    permissions: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    auth_user: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     owner: Mapped[str] = mapped_column(String(255), default="", index=True)
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True

@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column("metadata", JSON, nullable=False),
         sa.Column("on_run_completed", sa.String(length=16), nullable=True),
         sa.Column("enabled", sa.Boolean(), nullable=False),
-        sa.Column("permissions", JSON, nullable=False),
+        sa.Column("auth_user", JSON, nullable=False),
         sa.Column("owner", sa.String(length=255), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),

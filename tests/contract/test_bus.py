@@ -209,6 +209,18 @@ async def test_thread_events_cover_every_run_of_the_thread_in_order(bus: Bus) ->
     assert await bus.first_event_seq(thread_id, first) == replayed[0].seq
     assert await bus.first_event_seq(thread_id, str(uuid.uuid4())) is None
     assert await bus.last_event_seq() >= last
+
+    await bus.purge_thread_events(thread_id)
+    assert await bus.first_event_seq(thread_id, first) is None
+    gone = await bus.subscribe_thread_events(thread_id, after_seq=0)
+    assert await gone.next_batch(0.3) == [], "nothing of the thread is replayed"
+    await bus.publish_event_confirmed(thread_id, THREAD_LEVEL, "after", b"4")
+    assert [e.data for e in await collect(gone, 1)] == [b"4"]
+    assert [e.data for e in await collect(live, 1)] == [b"4"], "open subscriptions go on"
+    await gone.close()
+    other = await bus.subscribe_events(elsewhere, first, after_seq=0)
+    assert [e.event for e in await collect(other, 1)] == ["noise"], "other threads keep theirs"
+    await other.close()
     for sub in (live, everything, tail):
         await sub.close()
 

@@ -432,3 +432,76 @@ async def test_system_assistants_are_read_only_and_a_thread_takes_its_crons(
     await a.threads.delete(thread["thread_id"])
     with pytest.raises(NotFoundError):
         await a.http.get(f"/runs/crons/{cron['cron_id']}")
+
+
+async def test_no_way_around_ownership_through_run_fields(secured: Deployment) -> None:
+    async with httpx.AsyncClient(base_url=secured.base_url, timeout=30) as http:
+        theirs = (await http.post("/threads", json={}, headers=A)).json()["thread_id"]
+        await http.post(
+            f"/threads/{theirs}/runs/wait",
+            json={"assistant_id": "counter", "input": {"steps": 1, "label": "alice-secret"}},
+            headers=A,
+        )
+        assistant = (
+            await http.post(
+                "/assistants",
+                json={"graph_id": "counter", "config": {"configurable": {"token": "a-only"}}},
+                headers=A,
+            )
+        ).json()["assistant_id"]
+        mine = (await http.post("/threads", json={}, headers=B)).json()["thread_id"]
+
+        borrowed = await http.post(
+            f"/threads/{mine}/runs", json={"assistant_id": assistant, "input": {}}, headers=B
+        )
+        assert borrowed.status_code == 404 and "a-only" not in borrowed.text
+        pointed = await http.post(
+            f"/threads/{mine}/runs/wait",
+            json={
+                "assistant_id": "counter",
+                "input": {"steps": 1, "label": "bob"},
+                "checkpoint": {"thread_id": theirs, "checkpoint_ns": ""},
+            },
+            headers=B,
+        )
+        assert pointed.status_code == 200 and "alice-secret" not in pointed.text
+        assert pointed.json()["log"] == ["bob 1"]
+        state = (await http.get(f"/threads/{theirs}/state", headers=A)).json()
+        assert state["values"]["log"] == ["alice-secret 1"], "A's thread is untouched"
+
+
+async def test_a_reused_thread_id_shows_nothing_of_the_deleted_thread(
+    secured: Deployment,
+) -> None:
+    from langgraph_sdk import get_client
+
+    a = get_client(url=secured.base_url, headers=A)
+    b = get_client(url=secured.base_url, headers=B)
+    tid = str(uuid.uuid4())
+    await a.threads.create(thread_id=tid)
+    await a.runs.wait(tid, "counter", input={"steps": 1, "label": "alice-secret"})
+    watching = await a.threads.join_stream(tid, last_event_id="-")
+
+    async def watch() -> list[Any]:
+        return [part async for part in watching]  # ends when the thread is deleted
+
+    seen_by_a = asyncio.create_task(watch())
+    await asyncio.sleep(0.5)
+    await a.threads.delete(tid)
+    async with asyncio.timeout(15):
+        before_delete = await seen_by_a
+    assert any("alice-secret" in json.dumps(p.data) for p in before_delete)
+
+    await b.threads.create(thread_id=tid)
+    await b.runs.wait(tid, "counter", input={"steps": 1, "label": "bob"})
+    replay = await b.threads.join_stream(tid, last_event_id="-")
+    parts: list[Any] = []
+    async with asyncio.timeout(15):
+        async for part in replay:
+            parts.append(part)
+            if part.event == "metadata" and part.data.get("status") == "run_done":
+                break
+    text = json.dumps([p.data for p in parts])
+    assert "bob 1" in text and "alice-secret" not in text
+    state = await b.threads.get_state(tid)
+    assert state["values"]["log"] == ["bob 1"], "no checkpoint of A's is left under the id"

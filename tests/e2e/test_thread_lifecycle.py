@@ -179,3 +179,19 @@ async def test_interrupt_then_resume_on_another_worker(cluster_deployment: Deplo
     first, resumer = result["pids"]
     assert first == asker and resumer != asker
     assert resumer in deployment.worker_pids().values()
+
+
+async def test_cancelling_a_queued_run_leaves_the_thread_as_it_was(
+    client: LangGraphClient,
+) -> None:
+    tid = (await client.threads.create())["thread_id"]
+    await client.runs.wait(tid, "counter", input={"steps": 2}, interrupt_before=["step"])
+    assert (await client.threads.get(tid))["status"] == "interrupted"
+    later = await client.runs.create(tid, "counter", input=None, after_seconds=30)
+    assert (await client.threads.get(tid))["status"] == "busy"
+    await client.runs.cancel(tid, later["run_id"])
+    assert (await client.threads.get(tid))["status"] == "interrupted", "not idle: it still waits"
+    rolled = await client.runs.create(tid, "counter", input=None, after_seconds=30)
+    await client.runs.cancel(tid, rolled["run_id"], action="rollback")
+    assert (await client.threads.get(tid))["status"] == "interrupted"
+    assert await gone(client, tid, rolled["run_id"])

@@ -117,6 +117,8 @@ async def test_thread_stream_refuses_bad_input(deployment: Deployment) -> None:
         assert bad_mode.status_code == 422 and "tokens" in bad_mode.json()["detail"]
         bad_id = await http.get(f"/threads/{tid}/stream", headers={"Last-Event-ID": "x y"})
         assert bad_id.status_code in (400, 422)
+        huge = await http.get(f"/threads/{tid}/stream", headers={"Last-Event-ID": "9" * 30})
+        assert huge.status_code == 422 and "Last-Event-ID" in huge.json()["detail"]
         missing = await http.get("/threads/00000000-0000-0000-0000-000000000000/stream")
         assert missing.status_code == 404
         not_uuid = await http.get("/threads/nope/stream")

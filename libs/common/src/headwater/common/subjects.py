@@ -16,6 +16,8 @@ END_EVENT = "__end__"
 """Internal last event of every run attempt's stream; never forwarded to clients."""
 THREAD_LEVEL = "thread"
 """The run-id slot of events that belong to a thread rather than a run (state updates)."""
+THREAD_DELETED_EVENT = "__deleted__"
+"""Internal thread-level event: the thread is gone; its streams end here."""
 
 
 @dataclass(frozen=True, slots=True)

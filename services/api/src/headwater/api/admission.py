@@ -58,6 +58,7 @@ RESERVED_CONFIGURABLE = frozenset(
     }
 )
 MAX_AFTER_SECONDS = 30 * 86400.0
+CHECKPOINT_KEYS = frozenset({"checkpoint_id", "checkpoint_ns", "checkpoint_map"})
 EXCLUDED_HEADERS = frozenset({"x-api-key", "x-tenant-id", "x-service-key"})
 REJECTED = "Thread is already running a task. Wait for it to finish or choose a different multitask strategy."
 
@@ -97,6 +98,22 @@ def stream_modes(body: RunCreate) -> list[str]:
             f"Invalid stream_mode {unknown}: expected any of {sorted(STREAM_MODES)}"
         )
     return modes or ["values"]
+
+
+def start_checkpoint(body: RunCreate) -> dict[str, Any]:
+    """Where in its thread the run starts: only ``checkpoint_id``, ``checkpoint_ns`` and
+    ``checkpoint_map`` (a ``thread_id`` in there would point the run at another thread)."""
+    checkpoint = {
+        k: v for k, v in (body.checkpoint or {}).items() if k in CHECKPOINT_KEYS and v is not None
+    }
+    if body.checkpoint_id:
+        checkpoint["checkpoint_id"] = body.checkpoint_id
+    for key in ("checkpoint_id", "checkpoint_ns"):
+        if key in checkpoint and not isinstance(checkpoint[key], str):
+            raise Unprocessable(f"checkpoint.{key} must be a string")
+    if "checkpoint_map" in checkpoint and not isinstance(checkpoint["checkpoint_map"], dict):
+        raise Unprocessable("checkpoint.checkpoint_map must be an object")
+    return checkpoint
 
 
 def _merged_config(
@@ -172,6 +189,8 @@ class RunAdmission:
         body.metadata = value["metadata"]
         async with self.ctx.sessions.begin() as session:
             assistant = await resolve_assistant(session, self.ctx, body.assistant_id)
+            if assistant.owner not in ("", owner):  # another user's assistant: not there
+                raise NotFound("Thread or assistant not found.")
             await authorize_assistant_for_run(self.ctx, assistant)
             stamp = {"graph_id": assistant.graph_id, "assistant_id": assistant.assistant_id}
             thread = await self._thread_for_run(
@@ -191,9 +210,7 @@ class RunAdmission:
                 **stamp,
             }
             config = _merged_config(assistant, thread, body, configurable_headers(headers))
-            checkpoint = dict(body.checkpoint or {})
-            if body.checkpoint_id:
-                checkpoint["checkpoint_id"] = body.checkpoint_id
+            checkpoint = start_checkpoint(body)
             kwargs = {
                 "input": body.input,
                 "command": body.command,
@@ -279,7 +296,11 @@ class RunAdmission:
         if body.if_not_exists != "create" or existing is not None:
             raise NotFound("Thread or assistant not found.")
         thread = repository.new_thread(
-            thread_id, {**(body.metadata or {}), **stamp}, owner, status="busy"
+            thread_id,
+            {**(body.metadata or {}), **stamp},
+            owner,
+            status="busy",
+            events_after=await self.ctx.bus.last_event_seq(),  # the id may have been used before
         )
         session.add(thread)
         return thread
@@ -336,7 +357,7 @@ class RunAdmission:
         await asyncio.sleep(delay)
         try:
             await self._publish(run, request)
-        except Unavailable:
+        except Exception:  # nobody to tell but the log (a refused publish marks the run error)
             log.exception("the delayed run %s could not be queued", run.run_id)
 
     async def _publish(self, run: RunRow, request: RunRequest) -> None:

@@ -99,8 +99,8 @@ def after_seq_of(last_event_id: str | None) -> int:
     if not last_event_id or last_event_id == "-":
         return 0
     head = last_event_id.split("-", 1)[0]
-    if not head.isdigit():
-        raise Unprocessable("Invalid Last-Event-ID: expected a number")
+    if not head.isascii() or not head.isdigit() or len(head) > 19 or int(head) >= 2**63:
+        raise Unprocessable("Invalid Last-Event-ID: expected a number below 2**63")
     return int(head)
 
 

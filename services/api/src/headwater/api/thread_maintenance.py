@@ -7,7 +7,8 @@ worker answers, nothing has changed and the caller gets a 503 to retry.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import asyncio
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, post
@@ -15,29 +16,45 @@ from litestar import Controller, post
 from headwater.api.admission import RunAdmission
 from headwater.api.authorization import authorize
 from headwater.api.context import ApiContext
-from headwater.api.errors import NotFound
+from headwater.api.errors import NotFound, Unavailable
 from headwater.api.thread_access import ask_worker, owned_thread
 from headwater.api.wire import thread_json
 from headwater.common.db import crons, repository
 from headwater.common.db.models import RunRow, ThreadRow, utcnow
 from headwater.common.ids import is_uuid, uuid7
 from headwater.common.schemas import GraphRequest
+from headwater.common.subjects import THREAD_DELETED_EVENT, THREAD_LEVEL
+
+MAX_PRUNE = 1000
+STOP_POLL_S = 0.05
 
 
 class ThreadPrune(msgspec.Struct, kw_only=True):
     """``POST /threads/prune``."""
 
-    thread_ids: list[str] = msgspec.field(default_factory=list)
+    thread_ids: Annotated[list[str], msgspec.Meta(max_length=MAX_PRUNE)] = msgspec.field(
+        default_factory=list
+    )
     strategy: Literal["delete", "keep_latest"] = "delete"
 
 
 async def _stop_runs(ctx: ApiContext, thread_id: str) -> None:
-    """Interrupt whatever still runs on a thread about to go."""
+    """Interrupt whatever still runs on a thread about to go, and wait until it has stopped
+    (a run still finishing would write checkpoints after they were deleted)."""
     async with ctx.sessions() as session:
         active = await repository.active_run_ids(session, thread_id)
         runs = [run for run_id in active if (run := await session.get(RunRow, run_id))]
     for run in runs:
         await RunAdmission(ctx).cancel(run, "interrupt")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ctx.settings.request_timeout_s
+    while runs and loop.time() < deadline:
+        async with ctx.sessions() as session:
+            if not await repository.active_run_ids(session, thread_id):
+                return
+        await asyncio.sleep(STOP_POLL_S)
+    if runs:
+        raise Unavailable(f"The runs of thread {thread_id} did not stop; try again")
 
 
 async def _prune_checkpoints(
@@ -55,10 +72,22 @@ async def _prune_checkpoints(
 
 
 async def erase_threads(ctx: ApiContext, threads: list[ThreadRow], owner: str) -> None:
-    """Delete threads with their runs, crons and checkpoints."""
+    """Delete threads with their runs, crons, checkpoints and events.
+
+    Everything that can fail goes before the rows: a 503 then leaves the thread in place for a
+    retry. The deleted marker comes after the purge, so no open thread stream can miss it.
+    """
     for thread in threads:
         await _stop_runs(ctx, thread.thread_id)
     await _prune_checkpoints(ctx, threads, owner, "delete")
+    try:
+        for thread in threads:  # its events go; open thread streams end at the marker
+            await ctx.bus.purge_thread_events(thread.thread_id)
+            await ctx.bus.publish_event_confirmed(
+                thread.thread_id, THREAD_LEVEL, THREAD_DELETED_EVENT, b"{}"
+            )
+    except Exception as exc:
+        raise Unavailable(f"Could not clear the thread's events: {type(exc).__name__}") from exc
     async with ctx.sessions.begin() as session:
         for thread in threads:
             await repository.delete_thread(session, thread.thread_id)
@@ -93,7 +122,7 @@ class ThreadMaintenanceController(Controller):
             )
             await ask_worker(ctx, request)
         copy = repository.new_thread(copy_id, value["metadata"], owner)
-        copy.status = source.status if source.status in ("interrupted", "error") else "idle"
+        copy.status = copy.settled_status = source.settled_status
         copy.values, copy.interrupts, copy.error = source.values, source.interrupts, source.error
         copy.config = dict(source.config or {})
         copy.state_updated_at = utcnow()

@@ -5,7 +5,8 @@ wildcard yields them all in one order, with ids (stream sequences) that only gro
 reconnect with ``Last-Event-ID`` resumes exactly after the last event seen. A run's internal
 end becomes ``metadata {"status": "run_done", "run_id": …}``; state updates made with
 ``POST /threads/{id}/state`` are the thread's own ``state_update`` events. The stream never
-ends on its own (as langgraph-api's); the client closes it.
+ends on its own (as langgraph-api's); the client closes it, or the thread is deleted. A thread
+created later under a deleted thread's id never shows the deleted one's events.
 
 Without ``Last-Event-ID`` the stream starts at the first event of the run in progress (so a
 viewer joining mid-run misses none of it), or at the next event when the thread is quiet.
@@ -33,7 +34,7 @@ from headwater.api.thread_access import owned_thread
 from headwater.common.bus import EventSubscription, RunEvent
 from headwater.common.codec import dumps
 from headwater.common.db import repository
-from headwater.common.subjects import END_EVENT, THREAD_LEVEL
+from headwater.common.subjects import END_EVENT, THREAD_DELETED_EVENT, THREAD_LEVEL
 from headwater.common.telemetry.metrics import ACTIVE_STREAMS
 
 THREAD_STREAM_MODES = ("run_modes", "lifecycle", "state_update")
@@ -66,9 +67,10 @@ def thread_frame(item: RunEvent, modes: frozenset[str]) -> bytes:
 
 
 async def thread_sse(
-    subscription: EventSubscription, modes: frozenset[str]
+    subscription: EventSubscription, modes: frozenset[str], after: int
 ) -> AsyncIterator[bytes]:
-    """SSE bytes of a thread's events, heartbeats while it is quiet, until the client goes."""
+    """SSE bytes of a thread's events after ``after``, heartbeats while it is quiet, until the
+    client goes or the thread is deleted."""
     ACTIVE_STREAMS.labels("sse").inc()
     try:
         while True:
@@ -76,9 +78,17 @@ async def thread_sse(
             if not batch:
                 yield HEARTBEAT
                 continue
-            out = b"".join(thread_frame(item, modes) for item in batch)
+            out = bytearray()
+            for item in batch:
+                if item.seq <= after:
+                    continue  # an earlier thread's, under the same id
+                if item.run_id == THREAD_LEVEL and item.event == THREAD_DELETED_EVENT:
+                    if out:
+                        yield bytes(out)
+                    return
+                out += thread_frame(item, modes)
             if out:
-                yield out
+                yield bytes(out)
     finally:
         ACTIVE_STREAMS.labels("sse").dec()
         await subscription.close()
@@ -119,7 +129,10 @@ class ThreadStreamController(Controller):
             after = after_seq_of(last_event_id)
         else:
             after = await _start_seq(ctx, thread.thread_id)
+        after = max(after, thread.events_after)
         subscription = await ctx.bus.subscribe_thread_events(thread.thread_id, after_seq=after)
         return Stream(
-            thread_sse(subscription, modes), media_type=SSE_MEDIA_TYPE, headers=SSE_HEADERS
+            thread_sse(subscription, modes, thread.events_after),
+            media_type=SSE_MEDIA_TYPE,
+            headers=SSE_HEADERS,
         )

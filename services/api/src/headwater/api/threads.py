@@ -123,7 +123,11 @@ class ThreadsController(Controller):
                 if data.if_exists == "do_nothing" and existing.owner == owner:
                     return thread_json(existing)
                 raise Conflict(f"Thread {thread_id} already exists")
-            thread = repository.new_thread(thread_id, data.metadata or {}, owner)
+            # A chosen id may have been a deleted thread's: its old events stay out of sight.
+            after = await ctx.bus.last_event_seq() if data.thread_id else 0
+            thread = repository.new_thread(
+                thread_id, data.metadata or {}, owner, events_after=after
+            )
             session.add(thread)
         return thread_json(thread)
 

@@ -228,8 +228,11 @@ class RunExecutor:
                 await streaming
             outcome = RunCancelled(stopping.result().action)
         else:
-            stopping.cancel()
             outcome = streaming.exception()
+            late = stopping.result() if stopping.done() else None
+            if outcome is None and late is not None and late.action == "rollback":
+                outcome = RunCancelled("rollback")  # asked as the run ended: still undo it
+            stopping.cancel()
         try:
             await self._finish(graph, request, outcome, baseline)
         except Exception as exc:

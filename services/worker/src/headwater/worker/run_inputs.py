@@ -11,13 +11,21 @@ from langgraph.types import Command
 from headwater.common.schemas import RunRequest
 
 LANGGRAPH_VERSION = version("langgraph")
+CHECKPOINT_KEYS = frozenset({"checkpoint_id", "checkpoint_ns", "checkpoint_map"})
+"""What a run's ``checkpoint`` may say: where in its own thread to start."""
 
 
 def run_config(request: RunRequest, attempt: int) -> RunnableConfig:
     """The RunnableConfig of a run, with the keys langgraph-api injects."""
     config: dict[str, Any] = dict(request.config)
-    configurable = {
+    start = {
+        k: v
+        for k, v in (request.checkpoint or {}).items()
+        if k in CHECKPOINT_KEYS and v is not None
+    }
+    configurable = {  # the run's own identity last: no input may point it at another thread
         **config.get("configurable", {}),
+        **start,
         "run_id": request.run_id,
         "thread_id": request.thread_id,
         "graph_id": request.graph_id,
@@ -25,8 +33,6 @@ def run_config(request: RunRequest, attempt: int) -> RunnableConfig:
         "user_id": request.owner,
         "langgraph_auth_user_id": request.owner,
     }
-    if request.checkpoint:
-        configurable.update({k: v for k, v in request.checkpoint.items() if v is not None})
     metadata = {
         **config.get("metadata", {}),
         **request.metadata,

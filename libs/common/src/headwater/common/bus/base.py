@@ -155,6 +155,13 @@ class Bus(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def purge_thread_events(self, thread_id: str) -> None:
+        """Forget every stored event of a thread and its runs (the thread was deleted).
+
+        Open subscriptions stay open and see what is published afterwards.
+        """
+
+    @abc.abstractmethod
     async def last_event_seq(self) -> int:
         """The sequence of the newest stored event of any run (0 when there is none)."""
 

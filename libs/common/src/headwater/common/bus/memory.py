@@ -273,6 +273,11 @@ class InProcessBus(Bus):
         start = self._seq if after_seq is None else after_seq
         return _MemoryEvents(self._log((thread_id, "")), start)
 
+    async def purge_thread_events(self, thread_id: str) -> None:
+        for (thread, _run), log in self._logs.items():
+            if thread == thread_id:
+                log.events.clear()  # listeners keep their queues: they see what comes next
+
     async def last_event_seq(self) -> int:
         return self._seq
 

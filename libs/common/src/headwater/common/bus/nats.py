@@ -373,6 +373,11 @@ class NatsBus(Bus):
     ) -> EventSubscription:
         return await self._subscribe(self.names.thread_events(thread_id), after_seq)
 
+    async def purge_thread_events(self, thread_id: str) -> None:
+        await self.js.purge_stream(
+            self.names.events_stream, subject=self.names.thread_events(thread_id)
+        )
+
     async def last_event_seq(self) -> int:
         info = await self.js.stream_info(self.names.events_stream)
         return int(info.state.last_seq or 0)

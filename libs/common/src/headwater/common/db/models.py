@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Integer, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -73,6 +73,10 @@ class ThreadRow(Base):
     )
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     state_updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    events_after: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """Events of this thread id up to this sequence belong to an earlier, deleted thread."""
+    settled_status: Mapped[str] = mapped_column(String(16), default="idle", server_default="idle")
+    """The status the thread rests in when no run is active (``status`` says ``busy`` then)."""
 
 
 class RunRow(Base):

@@ -134,13 +134,19 @@ async def search_assistants(
 
 # threads -----------------------------------------------------------------------------
 def new_thread(
-    thread_id: str, metadata: dict[str, Any], owner: str, status: str = "idle"
+    thread_id: str,
+    metadata: dict[str, Any],
+    owner: str,
+    status: str = "idle",
+    events_after: int = 0,
 ) -> ThreadRow:
-    """A fresh thread row."""
+    """A fresh thread row (``events_after``: the event sequence a reused id starts after)."""
     now = utcnow()
     return ThreadRow(
         thread_id=thread_id,
         status=status,
+        settled_status="idle" if status == "busy" else status,
+        events_after=events_after,
         metadata_=metadata,
         config={},
         values=None,
@@ -309,6 +315,7 @@ async def finish_run(
     )
     changes: dict[str, Any] = {
         "status": "busy" if others else thread_status,
+        "settled_status": thread_status,
         "updated_at": now,
         "error": error,
     }
@@ -320,7 +327,8 @@ async def finish_run(
 
 
 async def thread_idle_unless_busy(session: AsyncSession, thread_id: str) -> None:
-    """After a pending run was cancelled: the thread is idle unless other runs are active."""
+    """After a pending run was cancelled: the thread rests as it did before (``idle``,
+    ``interrupted``, ``error``) unless other runs are active."""
     others = await session.scalar(
         select(func.count())
         .select_from(RunRow)
@@ -330,7 +338,7 @@ async def thread_idle_unless_busy(session: AsyncSession, thread_id: str) -> None
         await session.execute(
             update(ThreadRow)
             .where(ThreadRow.thread_id == thread_id, ThreadRow.status == "busy")
-            .values(status="idle", updated_at=utcnow())
+            .values(status=ThreadRow.settled_status, updated_at=utcnow())
         )
 
 
@@ -351,6 +359,7 @@ async def record_thread_state(
             values=values,
             interrupts=interrupts,
             status=status,
+            settled_status=status,
             updated_at=now,
             state_updated_at=now,
         )

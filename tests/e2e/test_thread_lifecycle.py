@@ -195,3 +195,28 @@ async def test_cancelling_a_queued_run_leaves_the_thread_as_it_was(
     await client.runs.cancel(tid, rolled["run_id"], action="rollback")
     assert (await client.threads.get(tid))["status"] == "interrupted"
     assert await gone(client, tid, rolled["run_id"])
+
+
+async def test_thread_search_by_values_with_select(
+    client: LangGraphClient, deployment: Deployment
+) -> None:
+    import uuid
+
+    label = f"v{uuid.uuid4().hex[:8]}"
+    wanted = (await client.threads.create())["thread_id"]
+    other = (await client.threads.create())["thread_id"]
+    await client.runs.wait(wanted, "counter", input={"steps": 1, "label": label})
+    await client.runs.wait(other, "counter", input={"steps": 1, "label": label + "-not"})
+    found = await client.threads.search(values={"label": label}, select=["thread_id", "status"])
+    assert found == [{"thread_id": wanted, "status": "idle"}]
+    assert await client.threads.count(values={"label": label}) == 1
+    [extracted] = await client.threads.search(
+        values={"label": label}, select=["thread_id"], extract={"last": "values.log[-1]"}
+    )
+    assert extracted == {"thread_id": wanted, "extracted": {"last": f"{label} 1"}}
+    assistants = await client.assistants.search(graph_id="counter", select=["assistant_id"])
+    assert assistants and all(set(a) == {"assistant_id"} for a in assistants)
+    async with httpx.AsyncClient(base_url=deployment.base_url, timeout=10) as http:
+        bad = await http.post("/threads/search", json={"select": ["thread_id", "password"]})
+        assert bad.status_code == 422
+        assert (await http.post("/threads/search", json={"values": "x"})).status_code == 422

@@ -30,6 +30,7 @@ from headwater.api.schemas import (
     SetLatest,
     VersionsSearch,
 )
+from headwater.api.search_shapes import shaped
 from headwater.api.thread_access import ask_worker
 from headwater.api.wire import assistant_json, iso, page
 from headwater.common.db import crons, repository
@@ -237,7 +238,7 @@ class AssistantsController(Controller):
     ) -> Response[list[dict[str, Any]]]:
         """Search by graph, metadata and name."""
         rows, total = await _search(ctx, owner, data)
-        return page([assistant_json(r) for r in rows], data.offset, total)
+        return page(shaped([assistant_json(r) for r in rows], data.select), data.offset, total)
 
     @post("/count", status_code=200)
     async def count_assistants(self, ctx: ApiContext, owner: str, data: AssistantSearch) -> int:

@@ -52,6 +52,20 @@ class ThreadPatch(msgspec.Struct, kw_only=True):
     metadata: dict[str, Any] | None = None
 
 
+ThreadField = Literal[
+    "thread_id",
+    "created_at",
+    "updated_at",
+    "state_updated_at",
+    "metadata",
+    "status",
+    "config",
+    "values",
+    "interrupts",
+    "error",
+]
+
+
 class ThreadSearch(msgspec.Struct, kw_only=True):
     """``POST /threads/search`` and ``/threads/count``."""
 
@@ -65,6 +79,22 @@ class ThreadSearch(msgspec.Struct, kw_only=True):
         "created_at"
     )
     sort_order: SortOrder = "desc"
+    select: list[ThreadField] | None = None
+    extract: dict[str, Annotated[str, msgspec.Meta(max_length=512)]] | None = None
+
+
+AssistantField = Literal[
+    "assistant_id",
+    "graph_id",
+    "config",
+    "context",
+    "metadata",
+    "name",
+    "created_at",
+    "updated_at",
+    "version",
+    "description",
+]
 
 
 class AssistantSearch(msgspec.Struct, kw_only=True):
@@ -77,6 +107,7 @@ class AssistantSearch(msgspec.Struct, kw_only=True):
     offset: Offset = 0
     sort_by: Literal["assistant_id", "created_at", "updated_at", "name", "graph_id"] = "created_at"
     sort_order: SortOrder = "desc"
+    select: list[AssistantField] | None = None
 
 
 class HistorySearch(msgspec.Struct, kw_only=True):

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import Parameter
 
-from headwater.api.authorization import authorize
+from headwater.api.authorization import authorize, only_matching, search_rule
 from headwater.api.context import ApiContext
-from headwater.api.custom_auth import equality_filter, filter_matches
 from headwater.api.deps import require_uuid
 from headwater.api.errors import ApiError, Conflict, NotFound
 from headwater.api.schemas import (
@@ -21,6 +21,7 @@ from headwater.api.schemas import (
     ThreadPatch,
     ThreadSearch,
 )
+from headwater.api.search_shapes import shaped
 from headwater.api.thread_access import ask_worker, owned_thread
 from headwater.api.thread_maintenance import erase_threads
 from headwater.api.wire import EMPTY_STATE, page, thread_json
@@ -29,22 +30,41 @@ from headwater.common.db.models import ThreadRow, utcnow
 from headwater.common.ids import uuid7
 from headwater.common.schemas import GraphRequest
 
+UNPAGED = 2**31 - 1
 
-async def _search_filter(
-    ctx: ApiContext, data: ThreadSearch
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The search's metadata with the auth handler's filter AND-ed in (or kept for afterwards)."""
-    metadata = dict(data.metadata or {})
-    rule = await authorize(
-        ctx,
-        "threads",
-        "search",
-        {"metadata": metadata, "status": data.status, "limit": data.limit, "offset": data.offset},
-    )
-    plain = equality_filter(rule)
-    if plain is not None:
-        return {**metadata, **plain}, None
-    return metadata, rule
+
+async def _matching_threads(
+    ctx: ApiContext, owner: str, data: ThreadSearch, *, count_only: bool = False
+) -> tuple[Sequence[ThreadRow], int]:
+    """One page of the caller's threads matching the search and the auth handler's filter,
+    and how many match in all (what SQL cannot express is applied before paging)."""
+    value = {
+        "metadata": dict(data.metadata or {}),
+        "values": data.values,
+        "status": data.status,
+        "ids": data.ids,
+        "limit": data.limit,
+        "offset": data.offset,
+    }
+    metadata, residual = await search_rule(ctx, "threads", value, data.metadata)
+    query: dict[str, Any] = {
+        "ids": data.ids,
+        "metadata": metadata,
+        "values": data.values,
+        "status": data.status,
+        "sort_by": data.sort_by,
+        "sort_order": data.sort_order,
+        "owner": owner,
+    }
+    async with ctx.sessions() as session:
+        if residual is None:
+            limit = 0 if count_only else data.limit
+            return await repository.search_threads(
+                session, **query, limit=limit, offset=data.offset
+            )
+        rows, _ = await repository.search_threads(session, **query, limit=UNPAGED, offset=0)
+    kept = only_matching(rows, residual, lambda row: row.metadata_)
+    return kept[data.offset : data.offset + data.limit], len(kept)
 
 
 def _graph_of(thread: ThreadRow) -> str | None:
@@ -135,40 +155,16 @@ class ThreadsController(Controller):
     async def search_threads(
         self, ctx: ApiContext, owner: str, data: ThreadSearch
     ) -> Response[list[dict[str, Any]]]:
-        """Search by metadata, status and ids; newest first by default."""
-        metadata, post_filter = await _search_filter(ctx, data)
-        async with ctx.sessions() as session:
-            rows, total = await repository.search_threads(
-                session,
-                ids=data.ids,
-                metadata=metadata,
-                status=data.status,
-                limit=data.limit,
-                offset=data.offset,
-                sort_by=data.sort_by,
-                sort_order=data.sort_order,
-                owner=owner,
-            )
-        if post_filter:  # filters a containment query cannot express
-            rows = [r for r in rows if filter_matches(post_filter, r.metadata_ or {})]
-        return page([thread_json(r) for r in rows], data.offset, total)
+        """Search by metadata, values, status and ids; newest first by default; ``select``
+        fields, ``extract`` paths (``{"last": "values.messages[-1]"}``)."""
+        rows, total = await _matching_threads(ctx, owner, data)
+        found = shaped([thread_json(r) for r in rows], data.select, data.extract)
+        return page(found, data.offset, total)
 
     @post("/count", status_code=200)
     async def count_threads(self, ctx: ApiContext, owner: str, data: ThreadSearch) -> int:
         """How many threads match."""
-        metadata, _ = await _search_filter(ctx, data)
-        async with ctx.sessions() as session:
-            _, total = await repository.search_threads(
-                session,
-                ids=data.ids,
-                metadata=metadata,
-                status=data.status,
-                limit=0,
-                offset=0,
-                sort_by="created_at",
-                sort_order="desc",
-                owner=owner,
-            )
+        _, total = await _matching_threads(ctx, owner, data, count_only=True)
         return total
 
     @get("/{thread_id:str}")

@@ -170,10 +170,16 @@ async def search_threads(
     sort_by: str,
     sort_order: SortOrder,
     owner: str,
+    values: dict[str, Any] | None = None,
 ) -> tuple[Sequence[ThreadRow], int]:
-    """The owner's threads matching the filters, one page, plus the total count."""
+    """The owner's threads matching the filters (metadata and values by containment), one
+    page, plus the total count."""
     dialect = _dialect(session)
-    where = [ThreadRow.owner == owner, metadata_matches(ThreadRow.metadata_, metadata, dialect)]
+    where = [
+        ThreadRow.owner == owner,
+        metadata_matches(ThreadRow.metadata_, metadata, dialect),
+        metadata_matches(ThreadRow.values, values or {}, dialect),
+    ]
     if ids:
         where.append(ThreadRow.thread_id.in_(ids))
     if status:

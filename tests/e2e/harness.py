@@ -110,6 +110,7 @@ def _base_env(workdir: Path) -> dict[str, str]:
         HEADWATER_LOG_LEVEL="info",
         HEADWATER_WS_SESSION_TTL_S=str(WS_SESSION_TTL_S),
         HEADWATER_DEFAULT_ASSISTANT="agent",
+        HEADWATER_THREAD_SWEEP_S="0.5",
         PYTHONUNBUFFERED="1",
     )
     return env

@@ -40,9 +40,7 @@ async def test_reconnect_mid_run_loses_and_repeats_nothing(client: LangGraphClie
     run_id = first[0].data["run_id"]
     assert (await client.runs.get(tid, run_id))["status"] == "running"
 
-    rest = [
-        p async for p in client.runs.join_stream(tid, run_id, last_event_id=first[-1].id)
-    ]
+    rest = [p async for p in client.runs.join_stream(tid, run_id, last_event_id=first[-1].id)]
     full = [p async for p in client.runs.join_stream(tid, run_id, last_event_id="-")]
     assert signature(first + rest) == signature(full)
     progress = [p.data["progress"] for p in first + rest if p.event == "custom"]

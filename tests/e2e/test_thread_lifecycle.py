@@ -111,9 +111,7 @@ async def test_rollback_of_a_resumed_run_asks_again(client: LangGraphClient) -> 
 
 
 async def test_copy_makes_an_independent_thread(client: LangGraphClient) -> None:
-    tid = (
-        await client.threads.create(metadata={"purpose": "original"})
-    )["thread_id"]
+    tid = (await client.threads.create(metadata={"purpose": "original"}))["thread_id"]
     await client.runs.wait(tid, "counter", input={"steps": 2})
     copy: Any = await client.threads.copy(tid)
     assert copy["thread_id"] != tid and copy["metadata"]["purpose"] == "original"
@@ -220,3 +218,39 @@ async def test_thread_search_by_values_with_select(
         bad = await http.post("/threads/search", json={"select": ["thread_id", "password"]})
         assert bad.status_code == 422
         assert (await http.post("/threads/search", json={"values": "x"})).status_code == 422
+
+
+async def test_a_thread_past_its_ttl_is_deleted_or_pruned(client: LangGraphClient) -> None:
+    short = {"ttl": 0.03, "strategy": "delete"}  # minutes: under two seconds
+    doomed = (await client.threads.create(ttl=short))["thread_id"]
+    kept = (await client.threads.create(ttl={"ttl": 0.03, "strategy": "keep_latest"}))["thread_id"]
+    forever = (await client.threads.create())["thread_id"]
+    for tid in (doomed, kept, forever):
+        await client.runs.wait(tid, "counter", input={"steps": 3})
+    shown = await client.threads.get(doomed, include=["ttl"])
+    assert shown["ttl"]["strategy"] == "delete" and shown["ttl"]["ttl_minutes"] == 0.03
+    assert (await client.threads.get(forever, include=["ttl"]))["ttl"] is None
+    latest = await client.threads.get_state(kept)
+
+    async def swept() -> bool:
+        try:
+            await client.threads.get(doomed)
+        except httpx.HTTPStatusError as exc:
+            return exc.response.status_code == 404
+        return False
+
+    await eventually(swept, timeout=20)
+
+    async def pruned() -> bool:
+        return len(await client.threads.get_history(kept, limit=10)) == 1
+
+    await eventually(pruned, timeout=20)
+    assert (await client.threads.get_state(kept))["values"] == latest["values"]
+    assert len(await client.threads.get_history(forever, limit=10)) > 1
+
+
+async def test_bad_ttls_are_422(deployment: Deployment) -> None:
+    async with httpx.AsyncClient(base_url=deployment.base_url, timeout=10) as http:
+        for ttl in ({"ttl": 0}, {"ttl": -5}, {"ttl": 10, "strategy": "shred"}, {"ttl": "x"}):
+            answer = await http.post("/threads", json={"ttl": ttl})
+            assert answer.status_code == 422, ttl

@@ -71,9 +71,7 @@ async def test_a_finished_run_calls_its_webhook(
 ) -> None:
     tid = (await client.threads.create())["thread_id"]
     path = f"/done/{deployment.kind}/{tid}"
-    result = await client.runs.wait(
-        tid, "counter", input={"steps": 2}, webhook=receiver.url + path
-    )
+    result = await client.runs.wait(tid, "counter", input={"steps": 2}, webhook=receiver.url + path)
     headers, body = await receiver.call_to(path)
     assert headers.get("x-webhook-token") == "test-token"
     assert body["thread_id"] == tid and body["status"] == "success"

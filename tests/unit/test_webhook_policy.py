@@ -32,7 +32,9 @@ def test_private_and_loopback_addresses_are_refused_by_default(url: str) -> None
     assert "private" in (url_problem(url, WebhookPolicy()) or "")
 
 
-@pytest.mark.parametrize("url", ["ftp://hooks.example.com/x", "/relative/hook", "hooks.example.com"])
+@pytest.mark.parametrize(
+    "url", ["ftp://hooks.example.com/x", "/relative/hook", "hooks.example.com"]
+)
 def test_only_absolute_http_urls(url: str) -> None:
     assert "absolute" in (url_problem(url, WebhookPolicy()) or "")
 

@@ -56,6 +56,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jwt_leeway_s: float = 30.0
     metrics_port: int = 9464
     cron_poll_s: float = 1.0
+    thread_sweep_s: float = 60.0
 
     @property
     def store_dsn(self) -> str:
@@ -115,6 +116,7 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_LOG_FORMAT": "text | json (default: text for dev, json for cluster services)",
     "HEADWATER_METRICS_PORT": "port of a worker's Prometheus /metrics (default 9464; 0 turns it off)",
     "HEADWATER_TRACE_FILE": "append finished spans as JSON lines to this file (besides any OTEL_* exporter)",
+    "HEADWATER_THREAD_SWEEP_S": "seconds between the API's sweeps of threads past their ttl (default 60; 0 turns it off on this replica)",
     "HEADWATER_CRON_POLL_S": "seconds between the API's looks for due crons (default 1; 0 turns the scheduler off on this replica)",
 }
 

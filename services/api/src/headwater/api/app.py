@@ -33,6 +33,7 @@ from headwater.api.stateless_runs import StatelessRunsController
 from headwater.api.store_proxy import ROUTES as STORE_ROUTES
 from headwater.api.thread_maintenance import ThreadMaintenanceController
 from headwater.api.thread_stream import ThreadStreamController
+from headwater.api.thread_ttl import sweeping
 from headwater.api.threads import ThreadsController
 from headwater.common.bus import Bus
 from headwater.common.bus.nats import NatsBus
@@ -100,6 +101,7 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
             app.state.ctx = ctx
             stack.callback(lambda: [task.cancel() for task in list(ctx.deferred)])
             await stack.enter_async_context(scheduling(ctx))
+            await stack.enter_async_context(sweeping(ctx))
             yield
 
     return Litestar(

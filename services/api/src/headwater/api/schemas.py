@@ -38,18 +38,27 @@ class RunCreate(msgspec.Struct, kw_only=True):
     durability: Literal["sync", "async", "exit"] | None = None
 
 
+class ThreadTTL(msgspec.Struct, kw_only=True):
+    """A thread's time to live: ``ttl`` minutes after its last change or run, ``strategy``."""
+
+    ttl: Annotated[float, msgspec.Meta(gt=0, le=5_256_000)]  # up to ten years
+    strategy: Literal["delete", "keep_latest"] = "delete"
+
+
 class ThreadCreate(msgspec.Struct, kw_only=True):
     """``POST /threads``."""
 
     thread_id: str | None = None
     metadata: dict[str, Any] | None = None
     if_exists: Literal["raise", "do_nothing"] = "raise"
+    ttl: ThreadTTL | None = None
 
 
 class ThreadPatch(msgspec.Struct, kw_only=True):
     """``PATCH /threads/{thread_id}``."""
 
     metadata: dict[str, Any] | None = None
+    ttl: ThreadTTL | None = None
 
 
 ThreadField = Literal[

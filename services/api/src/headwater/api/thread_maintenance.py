@@ -57,12 +57,13 @@ async def _stop_runs(ctx: ApiContext, thread_id: str) -> None:
         raise Unavailable(f"The runs of thread {thread_id} did not stop; try again")
 
 
-async def _prune_checkpoints(
+async def prune_checkpoints(
     ctx: ApiContext,
     threads: list[ThreadRow],
     owner: str,
     strategy: Literal["delete", "keep_latest"],
 ) -> None:
+    """Delete the threads' checkpoints, or all but the latest, through a worker."""
     ran = [t.thread_id for t in threads if (t.metadata_ or {}).get("graph_id")]
     if ran:  # threads that never ran have no checkpoints
         request = GraphRequest(
@@ -79,7 +80,7 @@ async def erase_threads(ctx: ApiContext, threads: list[ThreadRow], owner: str) -
     """
     for thread in threads:
         await _stop_runs(ctx, thread.thread_id)
-    await _prune_checkpoints(ctx, threads, owner, "delete")
+    await prune_checkpoints(ctx, threads, owner, "delete")
     try:
         for thread in threads:  # its events go; open thread streams end at the marker
             await ctx.bus.purge_thread_events(thread.thread_id)
@@ -144,5 +145,5 @@ class ThreadMaintenanceController(Controller):
         if data.strategy == "delete":
             await erase_threads(ctx, threads, owner)
         else:
-            await _prune_checkpoints(ctx, threads, owner, "keep_latest")
+            await prune_checkpoints(ctx, threads, owner, "keep_latest")
         return {"pruned_count": len(threads)}

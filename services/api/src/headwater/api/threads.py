@@ -24,7 +24,7 @@ from headwater.api.schemas import (
 from headwater.api.search_shapes import shaped
 from headwater.api.thread_access import ask_worker, owned_thread
 from headwater.api.thread_maintenance import erase_threads
-from headwater.api.wire import EMPTY_STATE, page, thread_json
+from headwater.api.wire import EMPTY_STATE, page, thread_json, thread_ttl_json
 from headwater.common.db import repository
 from headwater.common.db.models import ThreadRow, utcnow
 from headwater.common.ids import uuid7
@@ -148,6 +148,8 @@ class ThreadsController(Controller):
             thread = repository.new_thread(
                 thread_id, data.metadata or {}, owner, events_after=after
             )
+            if data.ttl is not None:
+                repository.set_thread_ttl(thread, data.ttl.ttl, data.ttl.strategy)
             session.add(thread)
         return thread_json(thread)
 
@@ -168,15 +170,21 @@ class ThreadsController(Controller):
         return total
 
     @get("/{thread_id:str}")
-    async def get_thread(self, ctx: ApiContext, owner: str, thread_id: str) -> dict[str, Any]:
-        """One thread."""
-        return thread_json(await owned_thread(ctx, thread_id, owner))
+    async def get_thread(
+        self, ctx: ApiContext, owner: str, thread_id: str, include: list[str] | None = None
+    ) -> dict[str, Any]:
+        """One thread (``?include=ttl``: with its time to live)."""
+        thread = await owned_thread(ctx, thread_id, owner)
+        body = thread_json(thread)
+        if include and "ttl" in include:
+            body["ttl"] = thread_ttl_json(thread)
+        return body
 
     @patch("/{thread_id:str}")
     async def patch_thread(
         self, ctx: ApiContext, owner: str, thread_id: str, data: ThreadPatch
     ) -> dict[str, Any]:
-        """Merge metadata."""
+        """Merge metadata; a ``ttl`` starts the thread's time to live again."""
         await owned_thread(ctx, thread_id, owner, "update")
         async with ctx.sessions.begin() as session:
             thread = await session.get(ThreadRow, thread_id)
@@ -184,6 +192,8 @@ class ThreadsController(Controller):
                 raise NotFound(f"Thread with ID {thread_id} not found")
             thread.metadata_ = {**(thread.metadata_ or {}), **(data.metadata or {})}
             thread.updated_at = utcnow()
+            if data.ttl is not None:
+                repository.set_thread_ttl(thread, data.ttl.ttl, data.ttl.strategy)
         return thread_json(thread)
 
     @delete("/{thread_id:str}", status_code=204)

@@ -9,7 +9,15 @@ from litestar import Response
 from headwater.common.db.models import AssistantRow, ThreadRow
 from headwater.common.db.shapes import iso, run_json
 
-__all__ = ["EMPTY_STATE", "assistant_json", "iso", "page", "run_json", "thread_json"]
+__all__ = [
+    "EMPTY_STATE",
+    "assistant_json",
+    "iso",
+    "page",
+    "run_json",
+    "thread_json",
+    "thread_ttl_json",
+]
 
 
 def page(items: list[dict[str, Any]], offset: int, total: int) -> Response[list[dict[str, Any]]]:
@@ -34,6 +42,14 @@ def assistant_json(row: AssistantRow) -> dict[str, Any]:
         "version": row.version,
         "description": row.description,
     }
+
+
+def thread_ttl_json(row: ThreadRow) -> dict[str, Any] | None:
+    """``?include=ttl``: the thread's time to live, or null."""
+    if row.ttl_minutes is None:
+        return None
+    expires = iso(row.expires_at) if row.expires_at is not None else None
+    return {"strategy": row.ttl_strategy, "ttl_minutes": row.ttl_minutes, "expires_at": expires}
 
 
 def thread_json(row: ThreadRow) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Integer, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -77,6 +77,13 @@ class ThreadRow(Base):
     """Events of this thread id up to this sequence belong to an earlier, deleted thread."""
     settled_status: Mapped[str] = mapped_column(String(16), default="idle", server_default="idle")
     """The status the thread rests in when no run is active (``status`` says ``busy`` then)."""
+    ttl_minutes: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ttl_strategy: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, index=True
+    )
+    """When an idle thread with a TTL is deleted (or pruned): ``ttl_minutes`` after its last
+    change or run."""
 
 
 class RunRow(Base):

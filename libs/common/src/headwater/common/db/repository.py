@@ -327,6 +327,11 @@ async def finish_run(
     }
     if update_values:
         changes.update(values=values, interrupts=interrupts, state_updated_at=now)
+    ttl = await session.scalar(
+        select(ThreadRow.ttl_minutes).where(ThreadRow.thread_id == thread_id)
+    )
+    if ttl is not None:  # a run counts as activity: the thread lives another ttl
+        changes["expires_at"] = now + dt.timedelta(minutes=ttl)
     await session.execute(
         update(ThreadRow).where(ThreadRow.thread_id == thread_id).values(**changes)
     )
@@ -358,17 +363,21 @@ async def record_thread_state(
 ) -> None:
     """Denormalise a thread's state after an update outside a run (``POST …/state``)."""
     now = utcnow()
+    changes: dict[str, Any] = {
+        "values": values,
+        "interrupts": interrupts,
+        "status": status,
+        "settled_status": status,
+        "updated_at": now,
+        "state_updated_at": now,
+    }
+    ttl = await session.scalar(
+        select(ThreadRow.ttl_minutes).where(ThreadRow.thread_id == thread_id)
+    )
+    if ttl is not None:
+        changes["expires_at"] = now + dt.timedelta(minutes=ttl)
     await session.execute(
-        update(ThreadRow)
-        .where(ThreadRow.thread_id == thread_id)
-        .values(
-            values=values,
-            interrupts=interrupts,
-            status=status,
-            settled_status=status,
-            updated_at=now,
-            state_updated_at=now,
-        )
+        update(ThreadRow).where(ThreadRow.thread_id == thread_id).values(**changes)
     )
 
 
@@ -380,6 +389,36 @@ async def oldest_active_run(session: AsyncSession, thread_id: str) -> str | None
         .order_by((RunRow.status == "running").desc(), RunRow.created_at, RunRow.run_id)
         .limit(1)
     )
+
+
+def set_thread_ttl(thread: ThreadRow, minutes: float | None, strategy: str | None) -> None:
+    """Give a thread a time to live from now (``None``: it lives until deleted)."""
+    thread.ttl_minutes, thread.ttl_strategy = minutes, strategy if minutes else None
+    thread.expires_at = utcnow() + dt.timedelta(minutes=minutes) if minutes else None
+
+
+async def expired_threads(
+    session: AsyncSession, now: dt.datetime, limit: int
+) -> Sequence[ThreadRow]:
+    """Threads past their TTL with no run active (a run renews the TTL when it ends)."""
+    return (
+        await session.scalars(
+            select(ThreadRow)
+            .where(ThreadRow.expires_at <= now, ThreadRow.status != "busy")
+            .order_by(ThreadRow.expires_at)
+            .limit(limit)
+        )
+    ).all()
+
+
+async def claim_expiry(session: AsyncSession, thread_id: str, seen: dt.datetime) -> bool:
+    """Take an expired thread for the sweep: of several replicas, only one sees True."""
+    result = await session.execute(
+        update(ThreadRow)
+        .where(ThreadRow.thread_id == thread_id, ThreadRow.expires_at == seen)
+        .values(expires_at=None)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def active_run_ids(session: AsyncSession, thread_id: str) -> list[str]:

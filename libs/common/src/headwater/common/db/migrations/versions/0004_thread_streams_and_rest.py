@@ -1,4 +1,4 @@
-"""threads: events_after (where a reused id's stream starts) and settled_status
+"""threads: events_after (where a reused id's stream starts), settled_status, and ttl
 
 Revision ID: 0004
 Revises: 0003
@@ -24,9 +24,17 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("settled_status", sa.String(length=16), nullable=False, server_default="idle")
         )
+        batch_op.add_column(sa.Column("ttl_minutes", sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column("ttl_strategy", sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_index(batch_op.f("ix_threads_expires_at"), ["expires_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("threads", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_threads_expires_at"))
+        batch_op.drop_column("expires_at")
+        batch_op.drop_column("ttl_strategy")
+        batch_op.drop_column("ttl_minutes")
         batch_op.drop_column("settled_status")
         batch_op.drop_column("events_after")

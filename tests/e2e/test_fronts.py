@@ -314,6 +314,10 @@ async def test_ws_errors_are_clear(deployment: Deployment) -> None:
                 json.dumps({"type": "interrupt_response", "thread_id": "x", "approved": "yes"}),
                 "invalid_message",
             ),
+            (
+                json.dumps({"type": "message", "thread_id": "x", "content": "a\u0000b"}),
+                "invalid_message",
+            ),
         ]
         for raw, code in cases:
             await ws.send(raw)

@@ -254,3 +254,44 @@ async def test_bad_ttls_are_422(deployment: Deployment) -> None:
         for ttl in ({"ttl": 0}, {"ttl": -5}, {"ttl": 10, "strategy": "shred"}, {"ttl": "x"}):
             answer = await http.post("/threads", json={"ttl": ttl})
             assert answer.status_code == 422, ttl
+
+
+async def test_delete_takes_the_checkpoints_even_without_a_graph_id(
+    client: LangGraphClient,
+) -> None:
+    tid = (await client.threads.create())["thread_id"]
+    await client.runs.wait(tid, "counter", input={"steps": 2, "label": "old"})
+    await client.threads.update(tid, metadata={"graph_id": None})
+    await client.threads.delete(tid)
+    await client.threads.create(thread_id=tid, metadata={"graph_id": "counter"})
+    assert (await client.threads.get_state(tid))["values"] == {}
+    assert await client.threads.get_history(tid) == []
+
+
+async def test_nul_characters_are_refused_everywhere(deployment: Deployment) -> None:
+    async with httpx.AsyncClient(base_url=deployment.base_url, timeout=10) as http:
+        tid = (await http.post("/threads", json={})).json()["thread_id"]
+        nul = "bad\u0000value"
+        requests = [
+            ("POST", "/threads", {"metadata": {"a": nul}}),
+            ("POST", "/threads/search", {"metadata": {"a": nul}}),
+            ("PATCH", f"/threads/{tid}", {"metadata": {"a": nul}}),
+            ("POST", "/assistants/count", {"name": nul}),
+            ("POST", f"/threads/{tid}/runs", {"assistant_id": "counter", "input": {"x": nul}}),
+            (
+                "POST",
+                "/runs/crons",
+                {"assistant_id": "counter", "schedule": "0 9 * * *", "metadata": {"a": nul}},
+            ),
+            ("PUT", "/store/items", {"namespace": ["n"], "key": "k", "value": {"v": nul}}),
+        ]
+        for method, path, body in requests:
+            answer = await http.request(method, path, json=body)
+            assert answer.status_code == 422 and "NUL" in answer.json()["detail"], (
+                path,
+                answer.text,
+            )
+        escaped = await http.post("/threads", json={"metadata": {"a": "\\u0000 is text"}})
+        assert escaped.status_code == 200, "an escaped backslash is not a NUL"
+        assert (await http.get("/threads/search%00")).status_code == 422
+        assert (await http.get(f"/threads/{tid}/runs", params={"offset": 2**63})).status_code == 422

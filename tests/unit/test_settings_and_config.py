@@ -85,3 +85,17 @@ def test_codec_dumps_messages_and_errors() -> None:
     assert decoded["m"]["type"] == "AIMessageChunk" and decoded["m"]["content"] == "hi"
     assert decoded["e"] == {"error": "ValueError", "message": "bad"}
     assert decoded["s"] == [1]
+
+
+def test_named_thread_ids_are_keyed_by_the_server_secret() -> None:
+    import uuid
+
+    from headwater.common.ids import named_thread_id
+
+    scope = uuid.UUID("5f0c8a52-3a8e-4d47-9a3c-7f2d6c1b9e10")
+    keyed = named_thread_id("s3cret", scope, "alice", "s1")
+    assert keyed == named_thread_id("s3cret", scope, "alice", "s1"), "stable"
+    assert keyed != named_thread_id("other", scope, "alice", "s1"), "unguessable without it"
+    assert keyed != named_thread_id("s3cret", scope, "bob", "s1")
+    assert uuid.UUID(keyed).version == 5
+    assert named_thread_id("", scope, "alice", "s1") == str(uuid.uuid5(scope, "alice\x00s1"))

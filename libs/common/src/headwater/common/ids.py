@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import time
 import uuid
@@ -48,3 +50,15 @@ def is_uuid(value: str) -> bool:
     except (ValueError, AttributeError, TypeError):
         return False
     return True
+
+
+def named_thread_id(secret: str, scope: uuid.UUID, owner: str, name: str) -> str:
+    """The thread a caller's named conversation (a session id, a WebSocket thread name) maps to.
+
+    Keyed with a server secret, so nobody can compute another user's thread id in advance and
+    create it first (which would lock its owner out); without a secret, a plain UUIDv5.
+    """
+    if not secret:
+        return str(uuid.uuid5(scope, f"{owner}\x00{name}"))
+    digest = hmac.new(secret.encode(), scope.bytes + f"{owner}\x00{name}".encode(), hashlib.sha256)
+    return str(uuid.UUID(bytes=digest.digest()[:16], version=5))

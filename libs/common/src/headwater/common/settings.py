@@ -57,6 +57,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     metrics_port: int = 9464
     cron_poll_s: float = 1.0
     thread_sweep_s: float = 60.0
+    id_secret: str = ""
+
+    @property
+    def naming_secret(self) -> str:
+        """What keys the thread ids of named sessions: ``HEADWATER_ID_SECRET``, else a secret
+        the deployment has anyway (the JWT secret, the API keys); empty without any."""
+        return self.id_secret or self.jwt_secret or self.api_keys
 
     @property
     def store_dsn(self) -> str:
@@ -116,6 +123,7 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_LOG_FORMAT": "text | json (default: text for dev, json for cluster services)",
     "HEADWATER_METRICS_PORT": "port of a worker's Prometheus /metrics (default 9464; 0 turns it off)",
     "HEADWATER_TRACE_FILE": "append finished spans as JSON lines to this file (besides any OTEL_* exporter)",
+    "HEADWATER_ID_SECRET": "keys the thread ids of /v1/runs sessions and /ws thread names (default: the JWT secret or the API keys); set it with JWKS-only auth",
     "HEADWATER_THREAD_SWEEP_S": "seconds between the API's sweeps of threads past their ttl (default 60; 0 turns it off on this replica)",
     "HEADWATER_CRON_POLL_S": "seconds between the API's looks for due crons (default 1; 0 turns the scheduler off on this replica)",
 }

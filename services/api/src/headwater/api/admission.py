@@ -291,7 +291,7 @@ class RunAdmission:
             return thread
         assert thread_id is not None
         existing = await session.get(ThreadRow, thread_id, with_for_update=True)
-        if existing is not None and existing.owner == owner:
+        if existing is not None and existing.owner == owner and not existing.deleting:
             return existing
         if body.if_not_exists != "create" or existing is not None:
             raise NotFound("Thread or assistant not found.")

@@ -27,6 +27,7 @@ from headwater.api.fronts.openai_chat import OpenAIController
 from headwater.api.fronts.simple_runs import SimpleRunsController
 from headwater.api.meta import HEADWATER_VERSION, ROUTES
 from headwater.api.observability import http_metrics, metrics, tracing_plugins
+from headwater.api.request_hygiene import refuse_nul
 from headwater.api.runs import ThreadRunsController
 from headwater.api.security import cors_config, security_headers
 from headwater.api.stateless_runs import StatelessRunsController
@@ -121,6 +122,7 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
             *STORE_ROUTES,
         ],
         middleware=[security_headers, http_metrics, authentication(authenticator)],
+        before_request=refuse_nul,
         plugins=tracing_plugins(),
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,

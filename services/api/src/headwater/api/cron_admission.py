@@ -91,8 +91,8 @@ async def create_cron(
         if rule and not system and not filter_matches(rule, assistant.metadata_ or {}):
             raise NotFound(NOT_FOUND)
         if thread_id is not None:
-            thread = await session.get(ThreadRow, thread_id)
-            if thread is None or thread.owner != owner:
+            thread = await session.get(ThreadRow, thread_id, with_for_update=True)
+            if thread is None or thread.owner != owner or thread.deleting:
                 raise NotFound(f"Thread {thread_id} not found")
             if rule and not filter_matches(rule, thread.metadata_ or {}):
                 raise NotFound(f"Thread {thread_id} not found")

@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,20 @@ def on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dic
     )
 
 
+def on_database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, str]]:
+    """Data the database refuses (SQLSTATE class 22: out of range, bad characters) is the
+    request's fault, a 422; any other database error is ours."""
+    sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+    if sqlstate.startswith("22"):
+        log.warning("the database refused a request's data: %s", sqlstate)
+        return Response(
+            {"detail": "The request holds a value the database cannot store"},
+            status_code=422,
+            media_type=MediaType.JSON,
+        )
+    return on_unexpected(request, exc)
+
+
 def on_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, str]]:
     """Anything else is our bug: log it, answer 500 without internals."""
     log.exception("unhandled error", exc_info=exc)
@@ -90,5 +105,6 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
     ApiError: on_api_error,
     ValidationException: on_validation_error,
     HTTPException: on_http_error,
+    DBAPIError: on_database_error,
     Exception: on_unexpected,
 }

@@ -230,7 +230,7 @@ class ThreadRunsController(Controller):
         owner: str,
         thread_id: str,
         limit: int = Parameter(default=10, ge=0, le=1000),
-        offset: int = Parameter(default=0, ge=0),
+        offset: int = Parameter(default=0, ge=0, le=2**31 - 1),
         status: str | None = None,
     ) -> list[dict[str, Any]]:
         """A thread's runs, newest first."""

@@ -18,7 +18,7 @@ async def owned_thread(
     async with ctx.sessions() as session:
         thread = await session.get(ThreadRow, thread_id)
     detail = f"Thread with ID {thread_id} not found"
-    if thread is None or thread.owner != owner:
+    if thread is None or thread.owner != owner or (thread.deleting and action != "delete"):
         raise NotFound(detail)
     await require_visible(
         ctx,

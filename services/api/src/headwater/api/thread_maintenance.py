@@ -63,11 +63,19 @@ async def prune_checkpoints(
     owner: str,
     strategy: Literal["delete", "keep_latest"],
 ) -> None:
-    """Delete the threads' checkpoints, or all but the latest, through a worker."""
-    ran = [t.thread_id for t in threads if (t.metadata_ or {}).get("graph_id")]
-    if ran:  # threads that never ran have no checkpoints
+    """Delete the threads' checkpoints, or all but the latest, through a worker.
+
+    Every thread is asked for, not only those whose metadata names a graph: the owner may have
+    patched that key away, and checkpoints left behind would pass to whoever reuses the id.
+    """
+    if threads:
         request = GraphRequest(
-            op="prune", graph_id="", thread_id="", owner=owner, thread_ids=ran, strategy=strategy
+            op="prune",
+            graph_id="",
+            thread_id="",
+            owner=owner,
+            thread_ids=[t.thread_id for t in threads],
+            strategy=strategy,
         )
         await ask_worker(ctx, request)
 
@@ -75,9 +83,13 @@ async def prune_checkpoints(
 async def erase_threads(ctx: ApiContext, threads: list[ThreadRow], owner: str) -> None:
     """Delete threads with their runs, crons, checkpoints and events.
 
-    Everything that can fail goes before the rows: a 503 then leaves the thread in place for a
-    retry. The deleted marker comes after the purge, so no open thread stream can miss it.
+    The thread is marked ``deleting`` first (runs are no longer admitted or claimed, streams no
+    longer opened), its runs are stopped, then everything that can fail happens before the rows
+    go: a 503 leaves the thread marked, and ``DELETE`` again finishes the job. The deleted
+    marker comes after the purge, so no open thread stream can miss it.
     """
+    async with ctx.sessions.begin() as session:  # first: nothing new may start on them
+        await repository.mark_deleting(session, [t.thread_id for t in threads])
     for thread in threads:
         await _stop_runs(ctx, thread.thread_id)
     await prune_checkpoints(ctx, threads, owner, "delete")

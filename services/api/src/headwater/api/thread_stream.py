@@ -21,7 +21,7 @@ from litestar.params import Parameter
 from litestar.response import Stream
 
 from headwater.api.context import ApiContext
-from headwater.api.errors import Unprocessable
+from headwater.api.errors import NotFound, Unprocessable
 from headwater.api.relay import HEARTBEAT, HEARTBEAT_S, sse_frame
 from headwater.api.runs import (
     SSE_HEADERS,
@@ -34,6 +34,7 @@ from headwater.api.thread_access import owned_thread
 from headwater.common.bus import EventSubscription, RunEvent
 from headwater.common.codec import dumps
 from headwater.common.db import repository
+from headwater.common.db.models import ThreadRow
 from headwater.common.subjects import END_EVENT, THREAD_DELETED_EVENT, THREAD_LEVEL
 from headwater.common.telemetry.metrics import ACTIVE_STREAMS
 
@@ -103,6 +104,18 @@ async def _start_seq(ctx: ApiContext, thread_id: str) -> int:
     return first - 1 if first is not None else head
 
 
+async def _still_there(ctx: ApiContext, thread: ThreadRow) -> bool:
+    """After subscribing: the same thread, not being deleted (then its marker reaches us)."""
+    async with ctx.sessions() as session:
+        now = await session.get(ThreadRow, thread.thread_id)
+    return (
+        now is not None
+        and not now.deleting
+        and now.owner == thread.owner
+        and now.events_after == thread.events_after
+    )
+
+
 class ThreadStreamController(Controller):
     """The thread-level stream."""
 
@@ -131,6 +144,9 @@ class ThreadStreamController(Controller):
             after = await _start_seq(ctx, thread.thread_id)
         after = max(after, thread.events_after)
         subscription = await ctx.bus.subscribe_thread_events(thread.thread_id, after_seq=after)
+        if not await _still_there(ctx, thread):  # deleted meanwhile: its marker may be behind us
+            await subscription.close()
+            raise NotFound(f"Thread with ID {thread_id} not found")
         return Stream(
             thread_sse(subscription, modes, thread.events_after),
             media_type=SSE_MEDIA_TYPE,

@@ -6,10 +6,11 @@ The body is the ``Run`` with its final ``status``, ``run_started_at``, ``run_end
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import logging
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -75,10 +76,17 @@ class WebhookSender:
         target, extensions = url, {}
         if addresses:  # connect to the address that was checked, not to a second lookup's
             target, host = pinned(url, addresses[0])
-            headers["host"], extensions = host, {"sni_hostname": urlsplit(url).hostname}
+            parts = urlsplit(url)
+            headers["host"], extensions = host, {"sni_hostname": parts.hostname}
+            if parts.username is not None:  # credentials in the URL still go along
+                pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+                headers["authorization"] = "Basic " + base64.b64encode(pair).decode()
         try:
             answer = await self.http.post(
-                target, content=dumps(body), headers=headers, extensions=extensions
+                target,
+                content=dumps(body),
+                headers=headers,
+                extensions=extensions,
             )
         except httpx.HTTPError as exc:
             log.warning("run %s: webhook %s failed: %s", run_id, url, type(exc).__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Integer, String, false
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -84,6 +84,8 @@ class ThreadRow(Base):
     )
     """When an idle thread with a TTL is deleted (or pruned): ``ttl_minutes`` after its last
     change or run."""
+    deleting: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Being deleted: no new run, stream or cron takes it any more."""
 
 
 class RunRow(Base):

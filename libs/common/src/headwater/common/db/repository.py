@@ -262,9 +262,11 @@ async def claim_run(
         return "final"
     if run.status == "running" and attempt <= 1:
         return "duplicate"  # a second copy of the request while the first one runs
-    await session.execute(
-        select(ThreadRow.thread_id).where(ThreadRow.thread_id == run.thread_id).with_for_update()
+    deleting = await session.scalar(
+        select(ThreadRow.deleting).where(ThreadRow.thread_id == run.thread_id).with_for_update()
     )
+    if deleting is None or deleting:
+        return "final"  # the thread is gone or going: nothing of it runs any more
     if run.status == "pending":
         earlier = or_(
             RunRow.status == "running",
@@ -388,6 +390,13 @@ async def oldest_active_run(session: AsyncSession, thread_id: str) -> str | None
         .where(RunRow.thread_id == thread_id, RunRow.status.in_(ACTIVE_RUN_STATUSES))
         .order_by((RunRow.status == "running").desc(), RunRow.created_at, RunRow.run_id)
         .limit(1)
+    )
+
+
+async def mark_deleting(session: AsyncSession, thread_ids: Sequence[str]) -> None:
+    """From now on no run is admitted or claimed on these threads, no stream opened."""
+    await session.execute(
+        update(ThreadRow).where(ThreadRow.thread_id.in_(thread_ids)).values(deleting=True)
     )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from typing import Any
 
@@ -35,11 +36,13 @@ from headwater.api.fronts.events import (
     text_of,
     update_messages,
 )
+from headwater.api.request_hygiene import NUL_ESCAPE
 from headwater.api.runs import status_check
 from headwater.api.schemas import RunCreate
-from headwater.common.ids import is_uuid
+from headwater.common.ids import is_uuid, named_thread_id
 from headwater.common.telemetry.metrics import ACTIVE_STREAMS
 
+log = logging.getLogger(__name__)
 THREAD_NAMESPACE = uuid.UUID("0b6f3f2e-8d4c-4a51-9c7e-2a9d4f6e1c33")
 SESSION_EXPIRED = 4408
 
@@ -56,9 +59,9 @@ class ChatSession:
 
     def thread_id(self, name: str) -> str:
         """Client thread names map to thread ids per caller; UUIDs are used as they are."""
-        return (
-            name if is_uuid(name) else str(uuid.uuid5(THREAD_NAMESPACE, f"{self.owner}\x00{name}"))
-        )
+        if is_uuid(name):
+            return name
+        return named_thread_id(self.ctx.settings.naming_secret, THREAD_NAMESPACE, self.owner, name)
 
     async def send(self, message: dict[str, Any]) -> None:
         async with self.sending:
@@ -107,6 +110,9 @@ class ChatSession:
             message = msgspec.json.decode(raw)
         except msgspec.DecodeError:
             await self.error("Invalid JSON.", "invalid_json")
+            return
+        if NUL_ESCAPE.search(raw.encode() if isinstance(raw, str) else raw):
+            await self.error("Messages may not hold a NUL character.", "invalid_message")
             return
         if not isinstance(message, dict):
             await self.error("Messages must be JSON objects.", "invalid_message")
@@ -161,6 +167,10 @@ class ChatSession:
             )
         except ApiError as exc:
             await self.error(exc.detail, "run_rejected", name)
+            return
+        except Exception:
+            log.exception("ws: starting a run on %s failed", name)
+            await self.error("The run could not be started.", "internal", name)
             return
         await self.relay(name, run_parts(subscription, status_check(self.ctx, run.run_id)))
 

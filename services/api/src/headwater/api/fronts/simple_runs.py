@@ -30,6 +30,7 @@ from headwater.api.fronts.events import (
 from headwater.api.runs import status_check
 from headwater.api.schemas import RunCreate
 from headwater.common.db.models import RunRow
+from headwater.common.ids import named_thread_id
 
 SESSION_NAMESPACE = uuid.UUID("5f0c8a52-3a8e-4d47-9a3c-7f2d6c1b9e10")
 _encode = msgspec.json.Encoder()
@@ -50,9 +51,9 @@ def internal_run_id(public: str) -> str | None:
         return None
 
 
-def session_thread_id(owner: str, session_id: str) -> str:
+def session_thread_id(secret: str, owner: str, session_id: str) -> str:
     """The thread of a caller's session."""
-    return str(uuid.uuid5(SESSION_NAMESPACE, f"{owner}\x00{session_id}"))
+    return named_thread_id(secret, SESSION_NAMESPACE, owner, session_id)
 
 
 def _error(status: int, code: str, message: str) -> Response[dict[str, Any]]:
@@ -195,7 +196,9 @@ class SimpleRunsController(Controller):
             if_not_exists="create",
             on_completion="keep",
         )
-        thread_id = session_thread_id(owner, session_id) if session_id else None
+        thread_id = (
+            session_thread_id(ctx.settings.naming_secret, owner, session_id) if session_id else None
+        )
         admission = RunAdmission(ctx)
         run, run_request = await admission.create(
             run_body, thread_id=thread_id, owner=owner, headers=request.headers

@@ -1,4 +1,4 @@
-"""threads: events_after (where a reused id's stream starts), settled_status, and ttl
+"""threads: events_after (where a reused id's stream starts), settled_status, ttl, deleting
 
 Revision ID: 0004
 Revises: 0003
@@ -27,11 +27,15 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("ttl_minutes", sa.Float(), nullable=True))
         batch_op.add_column(sa.Column("ttl_strategy", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(
+            sa.Column("deleting", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
         batch_op.create_index(batch_op.f("ix_threads_expires_at"), ["expires_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("threads", schema=None) as batch_op:
+        batch_op.drop_column("deleting")
         batch_op.drop_index(batch_op.f("ix_threads_expires_at"))
         batch_op.drop_column("expires_at")
         batch_op.drop_column("ttl_strategy")

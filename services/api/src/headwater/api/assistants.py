@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.api.admission import resolve_assistant
 from headwater.api.assistant_versions import create_assistant, patch_assistant, set_latest
-from headwater.api.authorization import authorize, only_matching, require_visible, search_rule
+from headwater.api.authorization import authorize, authorized_page, require_visible
 from headwater.api.context import ApiContext
 from headwater.api.custom_auth import Forbidden
 from headwater.api.deps import require_uuid
@@ -45,9 +45,6 @@ async def register_system_assistants(session: AsyncSession, graph_ids: list[str]
         await repository.ensure_system_assistant(
             session, assistant_id_for_graph(graph_id), graph_id, graph_id
         )
-
-
-UNPAGED = 2**31 - 1
 
 
 def _not_found(assistant_id: str) -> NotFound:
@@ -106,24 +103,32 @@ async def _search(
         "limit": data.limit,
         "offset": data.offset,
     }
-    metadata, residual = await search_rule(ctx, "assistants", value, data.metadata)
     query: dict[str, Any] = {
         "graph_id": data.graph_id,
-        "metadata": metadata,
         "name": data.name,
         "sort_by": data.sort_by,
         "sort_order": data.sort_order,
         "owner": owner,
     }
-    async with ctx.sessions() as session:
-        if residual is None:
-            limit = 0 if count_only else data.limit
+
+    async def search(
+        metadata: dict[str, Any], limit: int, offset: int
+    ) -> tuple[Sequence[AssistantRow], int]:
+        async with ctx.sessions() as session:
             return await repository.search_assistants(
-                session, **query, limit=limit, offset=data.offset
+                session, **query, metadata=metadata, limit=limit, offset=offset
             )
-        rows, _ = await repository.search_assistants(session, **query, limit=UNPAGED, offset=0)
-    kept = only_matching(rows, residual, lambda row: row.metadata_)  # what SQL cannot express
-    return kept[data.offset : data.offset + data.limit], len(kept)
+
+    return await authorized_page(
+        ctx,
+        "assistants",
+        value,
+        data.metadata,
+        search,
+        limit=0 if count_only else data.limit,
+        offset=data.offset,
+        metadata_of=lambda row: row.metadata_,
+    )
 
 
 def _version_json(row: AssistantVersionRow) -> dict[str, Any]:

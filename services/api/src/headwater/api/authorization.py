@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from headwater.api.auth import CURRENT_USER
@@ -60,6 +60,32 @@ def only_matching(
 ) -> list[Row]:
     """The rows whose metadata (``metadata_of(row)``) the filter matches."""
     return [row for row in rows if filter_matches(rule, metadata_of(row) or {})]
+
+
+UNPAGED = 2**31 - 1
+Search = Callable[[dict[str, Any], int, int], Awaitable[tuple[Sequence[Row], int]]]
+"""Runs a search: (metadata to contain, limit, offset) → one page and the total."""
+
+
+async def authorized_page(
+    ctx: ApiContext,
+    resource: str,
+    value: dict[str, Any],
+    metadata: Mapping[str, Any] | None,
+    search: Search[Row],
+    *,
+    limit: int,
+    offset: int,
+    metadata_of: Callable[[Row], Any],
+) -> tuple[Sequence[Row], int]:
+    """One page of a search with the ``<resource>.search`` handler's filter applied, and the
+    total: in SQL when it can be, else to every match before paging (totals stay right)."""
+    wanted, residual = await search_rule(ctx, resource, value, metadata)
+    if residual is None:
+        return await search(wanted, limit, offset)
+    rows, _ = await search(wanted, UNPAGED, 0)
+    kept = only_matching(rows, residual, metadata_of)
+    return kept[offset : offset + limit], len(kept)
 
 
 def is_system_assistant(assistant: AssistantRow) -> bool:

@@ -19,10 +19,9 @@ from headwater.api.auth import CURRENT_USER
 from headwater.api.authorization import (
     authorize,
     authorize_assistant_for_run,
+    authorized_page,
     is_system_assistant,
-    only_matching,
     require_visible,
-    search_rule,
 )
 from headwater.api.context import ApiContext
 from headwater.api.cron_records import (
@@ -216,23 +215,33 @@ async def search_crons(
         "limit": data.limit,
         "offset": data.offset,
     }
-    metadata, residual = await search_rule(ctx, "crons", value, data.metadata)
     query: dict[str, Any] = {
         "owner": owner,
         "assistant_id": assistant_id,
         "thread_id": data.thread_id,
         "enabled": data.enabled,
-        "metadata": metadata,
         "sort_by": data.sort_by,
         "sort_order": data.sort_order,
     }
-    async with ctx.sessions() as session:
-        if residual is None:
-            limit = 0 if count_only else data.limit
-            return await cron_sql.search_crons(session, **query, limit=limit, offset=data.offset)
-        rows, _ = await cron_sql.search_crons(session, **query, limit=None, offset=0)
-    kept = only_matching(rows, residual, lambda row: row.metadata_)
-    return kept[data.offset : data.offset + data.limit], len(kept)
+
+    async def search(
+        metadata: dict[str, Any], limit: int, offset: int
+    ) -> tuple[Sequence[CronRow], int]:
+        async with ctx.sessions() as session:
+            return await cron_sql.search_crons(
+                session, **query, metadata=metadata, limit=limit, offset=offset
+            )
+
+    return await authorized_page(
+        ctx,
+        "crons",
+        value,
+        data.metadata,
+        search,
+        limit=0 if count_only else data.limit,
+        offset=data.offset,
+        metadata_of=lambda row: row.metadata_,
+    )
 
 
 def utc_or_none(value: dt.datetime | None) -> dt.datetime | None:

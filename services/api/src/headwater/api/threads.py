@@ -9,7 +9,7 @@ import msgspec
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import Parameter
 
-from headwater.api.authorization import authorize, only_matching, search_rule
+from headwater.api.authorization import authorize, authorized_page
 from headwater.api.context import ApiContext
 from headwater.api.deps import require_uuid
 from headwater.api.errors import ApiError, Conflict, NotFound
@@ -30,8 +30,6 @@ from headwater.common.db.models import ThreadRow, utcnow
 from headwater.common.ids import uuid7
 from headwater.common.schemas import GraphRequest
 
-UNPAGED = 2**31 - 1
-
 
 async def _matching_threads(
     ctx: ApiContext, owner: str, data: ThreadSearch, *, count_only: bool = False
@@ -46,25 +44,33 @@ async def _matching_threads(
         "limit": data.limit,
         "offset": data.offset,
     }
-    metadata, residual = await search_rule(ctx, "threads", value, data.metadata)
     query: dict[str, Any] = {
         "ids": data.ids,
-        "metadata": metadata,
         "values": data.values,
         "status": data.status,
         "sort_by": data.sort_by,
         "sort_order": data.sort_order,
         "owner": owner,
     }
-    async with ctx.sessions() as session:
-        if residual is None:
-            limit = 0 if count_only else data.limit
+
+    async def search(
+        metadata: dict[str, Any], limit: int, offset: int
+    ) -> tuple[Sequence[ThreadRow], int]:
+        async with ctx.sessions() as session:
             return await repository.search_threads(
-                session, **query, limit=limit, offset=data.offset
+                session, **query, metadata=metadata, limit=limit, offset=offset
             )
-        rows, _ = await repository.search_threads(session, **query, limit=UNPAGED, offset=0)
-    kept = only_matching(rows, residual, lambda row: row.metadata_)
-    return kept[data.offset : data.offset + data.limit], len(kept)
+
+    return await authorized_page(
+        ctx,
+        "threads",
+        value,
+        data.metadata,
+        search,
+        limit=0 if count_only else data.limit,
+        offset=data.offset,
+        metadata_of=lambda row: row.metadata_,
+    )
 
 
 def _graph_of(thread: ThreadRow) -> str | None:

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import nats
@@ -33,105 +33,16 @@ from headwater.common.bus.base import (
     EventSubscription,
     RequestHandler,
     RunDelivery,
-    RunEvent,
 )
+from headwater.common.bus.nats_subscriptions import NatsControl, NatsDelivery, NatsEvents
 from headwater.common.schemas import (
     RunControl,
     RunRequest,
     encoder,
-    run_control_decoder,
-    run_request_decoder,
 )
 from headwater.common.subjects import EVENT_HEADER, Names
 
 log = logging.getLogger(__name__)
-
-
-class _NatsDelivery(RunDelivery):
-    def __init__(self, msg: Msg) -> None:
-        self._msg = msg
-        self.request = run_request_decoder.decode(msg.data)
-        self.headers = dict(msg.headers or {})
-        self.attempt = msg.metadata.num_delivered
-
-    async def ack(self) -> None:
-        await self._msg.ack()
-
-    async def nak(self, delay: float | None = None) -> None:
-        await self._msg.nak(delay=delay)
-
-    async def term(self) -> None:
-        await self._msg.term()
-
-    async def in_progress(self) -> None:
-        await self._msg.in_progress()
-
-
-def _to_event(msg: Msg) -> RunEvent:
-    headers = msg.headers or {}
-    # Reply subject: $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>
-    seq = int(msg.reply.split(".")[-4]) if msg.reply else 0
-    return RunEvent(
-        seq=seq,
-        event=headers.get(EVENT_HEADER, "message"),
-        data=msg.data,
-        headers=headers,
-        run_id=msg.subject.rsplit(".", 1)[-1],
-    )
-
-
-class _NatsEvents(EventSubscription):
-    def __init__(self) -> None:
-        self._queue: asyncio.Queue[RunEvent] = asyncio.Queue()
-        self.sub: Subscription | None = None
-
-    async def on_msg(self, msg: Msg) -> None:
-        self._queue.put_nowait(_to_event(msg))
-
-    async def __aiter__(self) -> AsyncIterator[RunEvent]:
-        while True:
-            yield await self._queue.get()
-
-    async def next_batch(self, timeout: float | None) -> list[RunEvent]:
-        if self._queue.empty():
-            try:
-                async with asyncio.timeout(timeout):
-                    first = await self._queue.get()
-            except TimeoutError:
-                return []
-            batch = [first]
-        else:
-            batch = []
-        while not self._queue.empty():
-            batch.append(self._queue.get_nowait())
-        return batch
-
-    async def close(self) -> None:
-        if self.sub is not None:
-            sub, self.sub = self.sub, None
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
-
-
-class _NatsControl(ControlSubscription):
-    def __init__(self) -> None:
-        self._queue: asyncio.Queue[RunControl] = asyncio.Queue()
-        self.sub: Subscription | None = None
-
-    async def on_msg(self, msg: Msg) -> None:
-        try:
-            self._queue.put_nowait(run_control_decoder.decode(msg.data))
-        except ValueError:
-            log.warning("ignoring malformed control message on %s", msg.subject)
-
-    async def get(self) -> RunControl:
-        return await self._queue.get()
-
-    async def close(self) -> None:
-        if self.sub is not None:
-            sub, self.sub = self.sub, None
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
 
 
 class NatsBus(Bus):
@@ -294,7 +205,7 @@ class NatsBus(Bus):
         out: list[RunDelivery] = []
         for msg in msgs:
             try:
-                out.append(_NatsDelivery(msg))
+                out.append(NatsDelivery(msg))
             except ValueError:
                 log.error("terminating undecodable run request %s", msg.metadata.sequence)
                 await msg.term()
@@ -393,7 +304,7 @@ class NatsBus(Bus):
         return int(first.seq) if first.seq else None
 
     async def _subscribe(self, subject: str, after_seq: int | None) -> EventSubscription:
-        events = _NatsEvents()
+        events = NatsEvents()
         if after_seq is None:
             config = js_api.ConsumerConfig(deliver_policy=js_api.DeliverPolicy.NEW)
         elif after_seq > 0:
@@ -419,7 +330,7 @@ class NatsBus(Bus):
         await self.nc.flush()
 
     async def subscribe_control(self, run_id: str) -> ControlSubscription:
-        control = _NatsControl()
+        control = NatsControl()
         control.sub = await self.nc.subscribe(self.names.run_control(run_id), cb=control.on_msg)
         await self.nc.flush()  # the server knows the subscription before the run is claimed
         return control

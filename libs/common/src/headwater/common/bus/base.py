@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -64,6 +65,33 @@ class EventSubscription(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None:
         """Stop receiving; idempotent."""
+
+
+class QueuedEvents(EventSubscription):
+    """An event subscription fed into an asyncio queue (both buses' readers are)."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[RunEvent] = asyncio.Queue()
+
+    async def __aiter__(self) -> AsyncIterator[RunEvent]:
+        """Events in order, forever."""
+        while True:
+            yield await self._queue.get()
+
+    async def next_batch(self, timeout: float | None) -> list[RunEvent]:
+        """Wait up to ``timeout`` for the first event; return it with all already queued."""
+        if self._queue.empty():
+            try:
+                async with asyncio.timeout(timeout):
+                    first = await self._queue.get()
+            except TimeoutError:
+                return []
+            batch = [first]
+        else:
+            batch = []
+        while not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        return batch
 
 
 class ControlSubscription(abc.ABC):

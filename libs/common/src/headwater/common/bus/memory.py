@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from headwater.common.bus.base import (
     Bus,
     ControlSubscription,
     EventSubscription,
+    QueuedEvents,
     RequestHandler,
     RunDelivery,
     RunEvent,
@@ -61,32 +62,14 @@ class _MemoryDelivery(RunDelivery):
         self._item.deadline = time.monotonic() + self._bus.ack_wait
 
 
-class _MemoryEvents(EventSubscription):
+class _MemoryEvents(QueuedEvents):
     def __init__(self, log: _RunLog, after_seq: int) -> None:
+        super().__init__()
         self._log = log
-        self._queue: asyncio.Queue[RunEvent] = asyncio.Queue()
         for event in log.events:
             if event.seq > after_seq:
                 self._queue.put_nowait(event)
         log.listeners.add(self._queue)
-
-    async def __aiter__(self) -> AsyncIterator[RunEvent]:
-        while True:
-            yield await self._queue.get()
-
-    async def next_batch(self, timeout: float | None) -> list[RunEvent]:
-        if self._queue.empty():
-            try:
-                async with asyncio.timeout(timeout):
-                    first = await self._queue.get()
-            except TimeoutError:
-                return []
-            batch = [first]
-        else:
-            batch = []
-        while not self._queue.empty():
-            batch.append(self._queue.get_nowait())
-        return batch
 
     async def close(self) -> None:
         self._log.listeners.discard(self._queue)

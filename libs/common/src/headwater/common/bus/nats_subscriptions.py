@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from headwater.common.bus.base import ControlSubscription, EventSubscription, RunDelivery, RunEvent
+from headwater.common.bus.base import ControlSubscription, QueuedEvents, RunDelivery, RunEvent
 from headwater.common.schemas import RunControl, run_control_decoder, run_request_decoder
 from headwater.common.subjects import EVENT_HEADER
 
@@ -53,33 +52,15 @@ def to_event(msg: Msg) -> RunEvent:
     )
 
 
-class NatsEvents(EventSubscription):
+class NatsEvents(QueuedEvents):
     """Events pushed by an ordered consumer, queued until read."""
 
     def __init__(self) -> None:
-        self._queue: asyncio.Queue[RunEvent] = asyncio.Queue()
+        super().__init__()
         self.sub: Subscription | None = None
 
     async def on_msg(self, msg: Msg) -> None:
         self._queue.put_nowait(to_event(msg))
-
-    async def __aiter__(self) -> AsyncIterator[RunEvent]:
-        while True:
-            yield await self._queue.get()
-
-    async def next_batch(self, timeout: float | None) -> list[RunEvent]:
-        if self._queue.empty():
-            try:
-                async with asyncio.timeout(timeout):
-                    first = await self._queue.get()
-            except TimeoutError:
-                return []
-            batch = [first]
-        else:
-            batch = []
-        while not self._queue.empty():
-            batch.append(self._queue.get_nowait())
-        return batch
 
     async def close(self) -> None:
         if self.sub is not None:

@@ -1,6 +1,7 @@
 """Example agent: a chat model with a calculator and an e-mail tool that needs approval.
 
-The model is any OpenAI-compatible server: vLLM in a cluster, the Headwater simulator in
+The model is any OpenAI-compatible server, reached with Headwater's lean client
+(``headwater.llm.ChatOpenAICompatible``): vLLM in a cluster, the Headwater simulator in
 dev and tests (``HEADWATER_LLM_BASE_URL``). With the simulator, "calculate 6*7" calls the
 calculator; "send an email about the release" asks a human to approve ``send_email``
 (the run stops at an interrupt; resume it with ``command={"resume": {"approved": true}}``).
@@ -20,10 +21,11 @@ from typing import Annotated, Any
 from langchain_core.messages import AnyMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import InjectedToolCallId, tool
-from langchain_openai import ChatOpenAI
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.types import Command, interrupt
+
+from headwater.llm import ChatOpenAICompatible
 
 _OPERATORS: dict[type, Any] = {
     ast.Add: operator.add,
@@ -84,12 +86,13 @@ class AgentState(MessagesState):
 
 @functools.cache
 def _model() -> Any:
-    llm = ChatOpenAI(
+    # Headwater's lean client: ChatOpenAI's interface at a third of its CPU per token
+    # (docs/llm-client.md). ``ChatOpenAI(base_url=…)`` works here just the same.
+    llm = ChatOpenAICompatible(
         base_url=os.environ.get("HEADWATER_LLM_BASE_URL", "http://127.0.0.1:8000/v1"),
         api_key=os.environ.get("HEADWATER_LLM_API_KEY", "EMPTY"),
         model=os.environ.get("HEADWATER_LLM_MODEL", "headwater-sim"),
         streaming=True,
-        stream_usage=True,
         temperature=0,
         max_retries=1,
     )

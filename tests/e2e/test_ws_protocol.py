@@ -82,6 +82,13 @@ async def conversation(client: Any, name: str) -> list[dict[str, Any]]:
     return list(await client.threads.search(metadata={"ws_thread_name": name}))
 
 
+async def values(client: Any, thread: dict[str, Any]) -> dict[str, Any]:
+    """A thread's current state values."""
+    state: dict[str, Any] = await client.threads.get_state(thread["thread_id"])
+    assert state["next"] == []
+    return dict(state["values"])
+
+
 async def test_one_socket_speaks_the_whole_protocol(deployment: Deployment) -> None:
     tag = uuid.uuid4().hex[:8]
     approve, reject, rich = f"approve-{tag}", f"reject-{tag}", f"rich-{tag}"
@@ -119,9 +126,9 @@ async def test_one_socket_speaks_the_whole_protocol(deployment: Deployment) -> N
 
         for name, outcome in ((approve, "approved"), (reject, "rejected")):
             [thread] = await conversation(client, name)  # found by the name in its metadata
-            state = await client.threads.get_state(thread["thread_id"])
-            assert state["values"]["outcome"] == outcome and state["next"] == []
-            assert state["values"]["thread_name"] == name  # the graph read it from its config
+            state = await values(client, thread)
+            assert state["outcome"] == outcome
+            assert state["thread_name"] == name  # the graph read it from its config
 
         await asyncio.sleep(max(0.0, approved_at + WS_SESSION_TTL_S + 0.5 - time.monotonic()))
         await inbox.send({"type": "message", "thread_id": approve, "content": "hello again"})
@@ -133,7 +140,7 @@ async def test_one_socket_speaks_the_whole_protocol(deployment: Deployment) -> N
         assert again["interrupt_id"] != interrupt["interrupt_id"]
         assert await answer(inbox, approve, approved=False) == "Order 1042: rejected."
     [thread] = await conversation(client, approve)
-    messages = (await client.threads.get_state(thread["thread_id"]))["values"]["messages"]
+    messages = (await values(client, thread))["messages"]
     assert [m["content"] for m in messages] == ["cancel order 1042", "Order 1042: rejected."]
 
 
@@ -248,7 +255,7 @@ async def test_a_zero_ttl_expires_a_conversation_at_once(strict: Deployment) -> 
                 assert last["type"] == "message_complete", last
     client = get_client(url=strict.base_url, api_key=KEYS["alice"])
     [thread] = await conversation(client, name)
-    messages = (await client.threads.get_state(thread["thread_id"]))["values"]["messages"]
+    messages = (await values(client, thread))["messages"]
     assert [m["type"] for m in messages] == ["human", "ai"]
 
 

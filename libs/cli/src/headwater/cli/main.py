@@ -160,11 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     setup_tracing(f"headwater-{args.command}")
     if args.command == "dev":
-        run(
-            lambda: commands.run_dev(
-                settings, start_simllm=not settings.llm_base_url
-            )
-        )
+        run(lambda: commands.run_dev(settings, start_simllm=not settings.llm_base_url))
     elif args.command == "api":
         run(lambda: commands.run_api(settings))
     elif args.command == "worker":

@@ -202,9 +202,10 @@ async def test_every_front_isolates_users(secured: Deployment) -> None:
             json.dumps({"type": "message", "thread_id": str(uuid.uuid4()), "content": "hello"})
         )
         assert json.loads(await asyncio.wait_for(socket.recv(), 10))["type"] == "token"
-    with pytest.raises(websockets.InvalidStatus):
-        async with websockets.connect(ws) as socket:
+    async with websockets.connect(ws) as socket:  # accepted, then closed with 4401
+        with pytest.raises(websockets.ConnectionClosed) as closed:
             await socket.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
 
 async def test_bad_credentials_are_401_and_say_why(secured: Deployment) -> None:

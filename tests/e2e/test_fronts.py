@@ -15,7 +15,7 @@ import pytest
 import websockets
 from langgraph_sdk import get_client
 
-from tests.e2e.harness import WS_SESSION_TTL_S, Deployment
+from tests.e2e.harness import Deployment
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
@@ -260,6 +260,7 @@ async def test_ws_chat_streams_tokens(deployment: Deployment) -> None:
             "thread_id": "t-b",
             "tool": "calculator",
             "args": {"expression": "2+3"},
+            "agent": "chat",
         } in other
         assert other[-1]["content"] == "The tool returned: 5."
 
@@ -279,7 +280,7 @@ async def test_ws_approval(deployment: Deployment, approved: bool) -> None:
         )
         got = await receive_until(ws, thread_id, {"interrupt", "error"})
         assert got[-1]["type"] == "interrupt"
-        assert got[-1]["action"]["tool_calls"][0]["name"] == "send_email"
+        assert got[-1]["tool_calls"][0]["name"] == "send_email"
         assert any(m["type"] == "tool_call" and m["tool"] == "send_email" for m in got)
         await ws.send(
             json.dumps({"type": "interrupt_response", "thread_id": thread_id, "approved": approved})
@@ -344,17 +345,6 @@ async def test_ws_dropped_socket_loses_no_run(deployment: Deployment) -> None:
     assert [m["type"] for m in messages] == ["human", "ai"] and messages[1]["content"].startswith(
         "[simulated]"
     )
-
-
-async def test_ws_session_expires(deployment: Deployment) -> None:
-    async with websockets.connect(ws_url(deployment)) as ws:
-        started = time.monotonic()
-        reply = json.loads(await asyncio.wait_for(ws.recv(), WS_SESSION_TTL_S + 10))
-        assert reply["type"] == "error" and reply["code"] == "session_expired"
-        assert time.monotonic() - started >= WS_SESSION_TTL_S - 0.5
-        with pytest.raises(websockets.ConnectionClosed) as closed:
-            await asyncio.wait_for(ws.recv(), 5)
-        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4408
 
 
 # Cross-cutting -----------------------------------------------------------------------

@@ -148,17 +148,19 @@ def main(argv: list[str] | None = None) -> None:
             "headwater dev: no langgraph.json given (--config or HEADWATER_CONFIG) and no examples/agent here"
         )
     settings = load_settings(**overrides)
+    if settings.llm_base_url:  # graphs read the LLM from the environment: aliases resolved
+        for name, value in (
+            ("HEADWATER_LLM_BASE_URL", settings.llm_base_url),
+            ("HEADWATER_LLM_MODEL", settings.llm_model),
+        ):
+            os.environ[name] = os.environ.get(name) or value
     setup_logging(
         settings.log_level,
         settings.log_format or ("text" if args.command in ("dev", "migrate") else "json"),
     )
     setup_tracing(f"headwater-{args.command}")
     if args.command == "dev":
-        run(
-            lambda: commands.run_dev(
-                settings, start_simllm=not os.environ.get("HEADWATER_LLM_BASE_URL")
-            )
-        )
+        run(lambda: commands.run_dev(settings, start_simllm=not settings.llm_base_url))
     elif args.command == "api":
         run(lambda: commands.run_api(settings))
     elif args.command == "worker":

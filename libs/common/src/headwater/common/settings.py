@@ -43,7 +43,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cors_origins: str = "*"
     default_assistant: str = ""
     ws_session_ttl_s: float = 1800.0
-    ws_max_message_bytes: int = 65536
+    ws_max_message_bytes: int = 32768
     log_format: str = ""
     run_timeout_s: float = 86400.0
     stuck_run_after_s: float = 60.0
@@ -95,8 +95,8 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_EMBEDDINGS_BASE_URL": "OpenAI/vLLM /v1 base URL for embeddings: store items are embedded when written and searches rank by meaning (default: full-text ranking)",
     "HEADWATER_EMBEDDINGS_MODEL": "embedding model asked for when langgraph.json has no store.index (default headwater-sim)",
     "HEADWATER_EMBEDDINGS_API_KEY": "API key sent to the embeddings endpoint (default: HEADWATER_LLM_API_KEY)",
-    "HEADWATER_LLM_BASE_URL": "OpenAI-compatible base URL of vLLM, e.g. http://vllm:8000/v1",
-    "HEADWATER_LLM_MODEL": "model name sent to the LLM (default headwater-sim)",
+    "HEADWATER_LLM_BASE_URL": "OpenAI-compatible base URL of vLLM, e.g. http://vllm:8000/v1 (alias: VLLM_BASE_URL)",
+    "HEADWATER_LLM_MODEL": "model name sent to the LLM (default headwater-sim; alias: VLLM_MODEL_NAME)",
     "HEADWATER_LLM_API_KEY": "API key sent to the LLM (default EMPTY)",
     "HEADWATER_NAMESPACE": "prefix of every NATS stream, subject and consumer (default hw)",
     "HEADWATER_WORKER_CONCURRENCY": "runs one worker executes at once (default 8)",
@@ -109,8 +109,8 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_LOG_LEVEL": "debug | info | warning (default info)",
     "HEADWATER_CORS_ORIGINS": "comma-separated origins allowed by CORS (default *)",
     "HEADWATER_DEFAULT_ASSISTANT": "graph or assistant the simple run API and /ws use (default: the first graph)",
-    "HEADWATER_WS_SESSION_TTL_S": "seconds a WebSocket session may stay idle before it expires (default 1800)",
-    "HEADWATER_WS_MAX_MESSAGE_BYTES": "largest WebSocket message accepted (default 65536)",
+    "HEADWATER_WS_SESSION_TTL_S": "seconds a /ws conversation may stay idle before it expires and its thread is deleted (default 1800; 0: at once)",
+    "HEADWATER_WS_MAX_MESSAGE_BYTES": "largest WebSocket message accepted (default 32768)",
     "HEADWATER_RUN_TIMEOUT_S": "seconds a run may take before it ends with status timeout (default 86400)",
     "HEADWATER_STUCK_RUN_AFTER_S": "a run pending this long whose request is no longer in the queue is republished (default 60)",
     "HEADWATER_AUTH": "none | apikey | jwt (default none: every caller is the same anonymous user)",
@@ -129,12 +129,18 @@ ENV_DOCS: dict[str, str] = {
 }
 
 
+ALIASES: dict[str, str] = {"llm_base_url": "VLLM_BASE_URL", "llm_model": "VLLM_MODEL_NAME"}
+"""Common names some settings are also read from; the ``HEADWATER_*`` name wins when both are set."""
+
+
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Build :class:`Settings` from ``env`` (default ``os.environ``) plus explicit overrides."""
     source = os.environ if env is None else env
     raw: dict[str, object] = {}
     for field in msgspec.structs.fields(Settings):
         value = source.get(f"HEADWATER_{field.name.upper()}")
+        if (value is None or value == "") and field.name in ALIASES:
+            value = source.get(ALIASES[field.name])
         if value is not None and value != "":
             raw[field.name] = value
     raw.update({k: v for k, v in overrides.items() if v is not None})

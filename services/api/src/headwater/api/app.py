@@ -22,6 +22,7 @@ from headwater.api.crons import CronsController
 from headwater.api.custom_auth import CustomAuth
 from headwater.api.deps import DEPENDENCIES
 from headwater.api.errors import EXCEPTION_HANDLERS
+from headwater.api.fronts.chat_run_events import ChatRunEventsController
 from headwater.api.fronts.chat_socket import chat_socket
 from headwater.api.fronts.openai_chat import OpenAIController
 from headwater.api.fronts.simple_runs import SimpleRunsController
@@ -117,6 +118,7 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
             CronsController,
             OpenAIController,
             SimpleRunsController,
+            ChatRunEventsController,
             chat_socket,
             metrics,
             *STORE_ROUTES,

@@ -28,7 +28,16 @@ from headwater.common.settings import Settings
 log = logging.getLogger(__name__)
 CURRENT_USER: contextvars.ContextVar[Any] = contextvars.ContextVar("headwater_user", default=None)
 """The authenticated user of the request being handled (custom auth handlers need it)."""
-PUBLIC_PATHS = ("/ok", "/healthz", "/readyz", "/metrics", "/info", "/docs")
+PUBLIC_PATHS = (
+    "/ok",
+    "/healthz",
+    "/health",
+    "/api/health",
+    "/readyz",
+    "/metrics",
+    "/info",
+    "/docs",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +173,7 @@ def authentication(authenticator: ApiKeys | JsonWebTokens | CustomAuth | None) -
             try:
                 user = await _identify(authenticator, scope)
             except Unauthenticated as exc:
-                await _refuse(scope, send, exc)
+                await _refuse(scope, receive, send, exc)
                 return
             scope["user"] = user
             reset = CURRENT_USER.set(user)
@@ -203,9 +212,12 @@ async def _custom_user(custom: CustomAuth, scope: Scope) -> Any:
         raise Unauthenticated("Authentication failed") from exc
 
 
-async def _refuse(scope: Scope, send: Send, exc: Unauthenticated) -> None:
-    if scope["type"] == ScopeType.WEBSOCKET:
-        await send({"type": "websocket.close", "code": 4401, "reason": exc.detail[:120]})
+async def _refuse(scope: Scope, receive: Receive, send: Send, exc: Unauthenticated) -> None:
+    if scope["type"] == ScopeType.WEBSOCKET:  # accepted, then closed: clients see 4401, not 403
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
+        reason = exc.detail.encode()[:120].decode(errors="ignore")
+        await send({"type": "websocket.close", "code": 4401, "reason": reason})
         return
     body = msgspec.json.encode({"detail": exc.detail})
     challenge = f'Bearer realm="headwater", error="{exc.error}", error_description="{exc.detail}"'

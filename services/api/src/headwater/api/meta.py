@@ -1,4 +1,4 @@
-"""``/ok``, ``/info``, ``/healthz``, ``/readyz``."""
+"""``/ok``, ``/info``, ``/healthz`` (also ``/health``, ``/api/health``), ``/readyz``."""
 
 from __future__ import annotations
 
@@ -36,9 +36,10 @@ async def info() -> dict[str, Any]:
     }
 
 
-@get("/healthz", tags=["System"])
+@get(["/healthz", "/health", "/api/health"], tags=["System"])
 async def healthz() -> dict[str, str]:
-    """Liveness: the process answers. Checks no dependency."""
+    """Liveness: the process answers. Checks no dependency. ``/health`` and ``/api/health``
+    are the paths other systems' clients probe."""
     return {"status": "ok"}
 
 

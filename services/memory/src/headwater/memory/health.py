@@ -18,6 +18,12 @@ async def healthz() -> dict[str, Any]:
     return {"ok": True}
 
 
+@get("/health")
+async def health() -> dict[str, str]:
+    """Liveness on the path other systems' clients probe."""
+    return {"status": "ok"}
+
+
 @get("/readyz")
 async def readyz(state: State) -> Response[dict[str, Any]]:
     """Readiness: the store answers."""
@@ -37,4 +43,4 @@ async def metrics() -> Response[bytes]:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-ROUTES = [healthz, readyz, metrics]
+ROUTES = [healthz, health, readyz, metrics]

@@ -1,14 +1,16 @@
-"""WebSocket chat with human approvals (``/ws``).
+"""WebSocket chat with human approvals (``/ws``); the full protocol is in docs/fronts.md.
 
 Client → server::
 
-    {"type": "message", "thread_id": "t1", "content": "send an email about the release"}
-    {"type": "interrupt_response", "thread_id": "t1", "approved": true}
+    {"type": "message", "thread_id": "t1", "content": "cancel order 1042"}
+    {"type": "interrupt_response", "thread_id": "t1", "approved": false}
 
-Server → client: ``token``, ``tool_call`` (``tool``, ``args``), ``interrupt`` (``action``:
-what awaits approval), ``message_complete`` and ``error``, each with its ``thread_id``.
-Threads on one socket are independent; runs belong to the server, so a dropped socket loses
-none (their results are in the thread state).
+Server → client: ``token`` and ``tool_call`` (each with the ``agent``: the graph node),
+``interrupt`` (the interrupt's value spread into the message, plus ``interrupt_id``),
+``message_complete`` and ``error``, each with the client's own ``thread_id``. Threads on one
+socket are independent; runs belong to the server, so a dropped socket loses none (their
+results are in the thread state). A conversation idle for ``HEADWATER_WS_SESSION_TTL_S``
+expires: its thread is deleted and the message that found it so gets an ``error``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -28,23 +32,133 @@ from headwater.api.context import ApiContext
 from headwater.api.errors import ApiError
 from headwater.api.fronts.events import (
     Ended,
+    Idle,
     Part,
     ai_chunk,
     final_ai_message,
     interrupts_of,
     run_parts,
     text_of,
-    update_messages,
 )
 from headwater.api.request_hygiene import NUL_ESCAPE
 from headwater.api.runs import status_check
 from headwater.api.schemas import RunCreate
+from headwater.api.thread_maintenance import erase_threads
+from headwater.common.db.models import ThreadRow, utcnow
+from headwater.common.db.repository import aware
 from headwater.common.ids import is_uuid, named_thread_id
 from headwater.common.telemetry.metrics import ACTIVE_STREAMS
 
 log = logging.getLogger(__name__)
 THREAD_NAMESPACE = uuid.UUID("0b6f3f2e-8d4c-4a51-9c7e-2a9d4f6e1c33")
-SESSION_EXPIRED = 4408
+NAME_KEY = "ws_thread_name"
+"""The client's thread name: in the thread's metadata (search by it) and the run's
+``config.configurable`` (the graph reads it there)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    """A user message to run the graph on."""
+
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An ``interrupt_response``: what the interrupted graph resumes with."""
+
+    resume: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One validated client message for a thread."""
+
+    name: str
+    request: Say | Answer
+    assistant_id: str | None
+
+
+class Refused(Exception):
+    """A client message the protocol does not accept; becomes an ``error`` message."""
+
+    def __init__(self, message: str, code: str, thread_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.code, self.thread_id = message, code, thread_id
+
+
+def frame_size(raw: str | bytes) -> int:
+    """Bytes in a frame (text frames are UTF-8 on the wire)."""
+    return len(raw) if isinstance(raw, bytes) else len(raw.encode())
+
+
+def parse_turn(raw: str | bytes) -> Turn:
+    """A client frame (already within the size limit) as a turn, or :class:`Refused`."""
+    try:
+        message = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        raise Refused("Invalid JSON.", "invalid_json") from None
+    if NUL_ESCAPE.search(raw.encode() if isinstance(raw, str) else raw):
+        raise Refused("Messages may not hold a NUL character.", "invalid_message")
+    if not isinstance(message, dict):
+        raise Refused("Messages must be JSON objects.", "invalid_message")
+    kind, name = message.get("type"), message.get("thread_id")
+    if kind not in ("message", "interrupt_response"):
+        raise Refused(
+            'Unknown message type: expected "message" or "interrupt_response".', "unknown_type"
+        )
+    if not isinstance(name, str) or not name:
+        raise Refused("Missing thread_id.", "missing_thread_id")
+    assistant = message.get("assistant_id")
+    if assistant is not None and (not isinstance(assistant, str) or not assistant):
+        raise Refused("assistant_id must be a non-empty string.", "invalid_message", name)
+    if kind == "message":
+        content = message.get("content")
+        if not isinstance(content, str) or not content.strip():
+            raise Refused("Empty content.", "empty_content", name)
+        return Turn(name, Say(content), assistant)
+    return Turn(name, Answer(resume_value(message, name)), assistant)
+
+
+def resume_value(message: dict[str, Any], name: str) -> Any:
+    """``approved`` as a bare boolean (``value`` instead when given), keyed by
+    ``interrupt_id`` when the client names the interrupt it answers."""
+    if "value" in message:
+        value = message["value"]
+    elif isinstance(message.get("approved"), bool):
+        value = message["approved"]
+    else:
+        raise Refused(
+            "interrupt_response needs approved: true or false (or a value).",
+            "invalid_message",
+            name,
+        )
+    interrupt_id = message.get("interrupt_id")
+    if interrupt_id is None:
+        return value
+    if not isinstance(interrupt_id, str) or not interrupt_id:
+        raise Refused("interrupt_id must be a non-empty string.", "invalid_message", name)
+    return {interrupt_id: value}
+
+
+def node_messages(part: Part) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(node, message) for the messages each node wrote in an ``updates`` part."""
+    if part.event != "updates" or not isinstance(part.data, dict):
+        return
+    for node, update in part.data.items():
+        messages = update.get("messages") if isinstance(update, dict) else None
+        if isinstance(messages, list):
+            yield from ((node, m) for m in messages if isinstance(m, dict))
+
+
+def interrupt_message(name: str, pending: dict[str, Any]) -> dict[str, Any]:
+    """An object value spread into the message (the protocol's keys win), any other under
+    ``value``."""
+    value = pending.get("value")
+    fields = value if isinstance(value, dict) else {"value": value}
+    message = {"type": "interrupt", "thread_id": name, **fields}
+    message.update(type="interrupt", thread_id=name, interrupt_id=pending.get("id"))
+    return message
 
 
 class ChatSession:
@@ -74,21 +188,17 @@ class ChatSession:
         await self.send(payload)
 
     async def serve(self) -> None:
-        """Until the client leaves or the session expires."""
+        """Until the client leaves. An idle socket stays open; conversations expire."""
         ACTIVE_STREAMS.labels("websocket").inc()
         try:
             while True:
-                try:
-                    async with asyncio.timeout(self.ctx.settings.ws_session_ttl_s):
-                        raw = await self.socket.receive_data(mode="text")
-                except TimeoutError:
-                    await self.error(
-                        "Session expired: no message within the session TTL. Reconnect to continue.",
-                        "session_expired",
-                    )
-                    await self.socket.close(code=SESSION_EXPIRED, reason="session expired")
+                event = await self.socket.receive()
+                if event["type"] == "websocket.disconnect":
                     return
-                await self.handle(raw)
+                text, data = event.get("text"), event.get("bytes")
+                await self.handle(
+                    text if isinstance(text, str) else data if isinstance(data, bytes) else b""
+                )
         except WebSocketDisconnect:
             pass
         finally:
@@ -100,111 +210,112 @@ class ChatSession:
                     await task
 
     async def handle(self, raw: str | bytes) -> None:
-        if len(raw) > self.ctx.settings.ws_max_message_bytes:
-            await self.error(
-                f"Message too large: the limit is {self.ctx.settings.ws_max_message_bytes} bytes.",
-                "message_too_large",
-            )
+        limit = self.ctx.settings.ws_max_message_bytes
+        if frame_size(raw) > limit:  # before any parsing
+            await self.error(f"Message too large: the limit is {limit} bytes.", "message_too_large")
             return
         try:
-            message = msgspec.json.decode(raw)
-        except msgspec.DecodeError:
-            await self.error("Invalid JSON.", "invalid_json")
+            turn = parse_turn(raw)
+        except Refused as refused:
+            await self.error(refused.message, refused.code, refused.thread_id)
             return
-        if NUL_ESCAPE.search(raw.encode() if isinstance(raw, str) else raw):
-            await self.error("Messages may not hold a NUL character.", "invalid_message")
-            return
-        if not isinstance(message, dict):
-            await self.error("Messages must be JSON objects.", "invalid_message")
-            return
-        kind, name = message.get("type"), message.get("thread_id")
-        if kind not in ("message", "interrupt_response"):
+        previous = self.relays.get(turn.name)
+        if isinstance(turn.request, Say) and previous is not None and not previous.done():
             await self.error(
-                'Unknown message type: expected "message" or "interrupt_response".', "unknown_type"
+                "A run is already in progress on this thread.", "thread_busy", turn.name
             )
             return
-        if not isinstance(name, str) or not name:
-            await self.error("Missing thread_id.", "missing_thread_id")
-            return
-        previous = self.relays.get(name)
-        if kind == "message":
-            if previous is not None and not previous.done():
-                await self.error(
-                    "A run is already in progress on this thread.", "thread_busy", name
-                )
-                return
-            content = message.get("content")
-            if not isinstance(content, str) or not content.strip():
-                await self.error("Empty content.", "empty_content", name)
-                return
-            body = RunCreate(
-                assistant_id=self.ctx.default_assistant,
-                input={"messages": [{"role": "user", "content": content}]},
-            )
-        else:
-            approved = message.get("approved")
-            if not isinstance(approved, bool):
-                await self.error(
-                    "interrupt_response needs approved: true or false.", "invalid_message", name
-                )
-                return
-            body = RunCreate(
-                assistant_id=self.ctx.default_assistant, command={"resume": {"approved": approved}}
-            )
-        body.stream_mode = ["messages-tuple", "updates"]
-        body.if_not_exists = "create"
-        body.multitask_strategy = "reject"
-        self.relays[name] = asyncio.create_task(self.turn(name, body, previous))
+        self.relays[turn.name] = asyncio.create_task(self.turn(turn, previous))
 
-    async def turn(self, name: str, body: RunCreate, previous: asyncio.Task[None] | None) -> None:
+    async def turn(self, turn: Turn, previous: asyncio.Task[None] | None) -> None:
         """One run on a thread: after the thread's previous turn (a response may beat its end)."""
         if previous is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await previous
+        thread_id = self.thread_id(turn.name)
         try:
+            thread = await self.own_thread(thread_id)
+            if thread is not None and self.idle_too_long(thread):
+                await self.expire(turn.name, thread)
+                return
             run, subscription = await RunAdmission(self.ctx).start(
-                body, thread_id=self.thread_id(name), owner=self.owner, headers=self.socket.headers
+                self.run_body(turn, thread),
+                thread_id=thread_id,
+                owner=self.owner,
+                headers=self.socket.headers,
             )
         except ApiError as exc:
-            await self.error(exc.detail, "run_rejected", name)
+            await self.error(exc.detail, "run_rejected", turn.name)
             return
         except Exception:
-            log.exception("ws: starting a run on %s failed", name)
-            await self.error("The run could not be started.", "internal", name)
+            log.exception("ws: starting a run on %s failed", turn.name)
+            await self.error("The run could not be started.", "internal", turn.name)
             return
-        await self.relay(name, run_parts(subscription, status_check(self.ctx, run.run_id)))
+        await self.relay(turn.name, run_parts(subscription, status_check(self.ctx, run.run_id)))
 
-    async def relay(self, name: str, parts: Any) -> None:
+    def run_body(self, turn: Turn, thread: ThreadRow | None) -> RunCreate:
+        """The run request: on the named assistant, else the thread's, else the default."""
+        known = (thread.metadata_ or {}).get("assistant_id") if thread is not None else None
+        body = RunCreate(assistant_id=str(turn.assistant_id or known or self.ctx.default_assistant))
+        match turn.request:
+            case Say(content=content):
+                body.input = {"messages": [{"role": "user", "content": content}]}
+            case Answer(resume=resume):
+                body.command = {"resume": resume}
+        body.metadata = {NAME_KEY: turn.name}  # a new thread keeps it: searchable by name
+        body.config = {"configurable": {NAME_KEY: turn.name}}
+        body.stream_mode = ["messages-tuple", "updates"]
+        body.if_not_exists = "create"
+        body.multitask_strategy = "reject"
+        return body
+
+    async def own_thread(self, thread_id: str) -> ThreadRow | None:
+        async with self.ctx.sessions() as session:
+            thread = await session.get(ThreadRow, thread_id)
+        if thread is None or thread.owner != self.owner or thread.deleting:
+            return None
+        return thread
+
+    def idle_too_long(self, thread: ThreadRow) -> bool:
+        """A /ws conversation (its thread carries the name) with no run in flight whose last
+        activity is at least the TTL ago. Threads made elsewhere keep their own lifetime."""
+        if NAME_KEY not in (thread.metadata_ or {}) or thread.status == "busy":
+            return False
+        idle = (utcnow() - aware(thread.updated_at)).total_seconds()
+        return idle >= self.ctx.settings.ws_session_ttl_s
+
+    async def expire(self, name: str, thread: ThreadRow) -> None:
+        """Delete the conversation's thread (a pending approval lapses unapproved) and say so."""
+        ttl = self.ctx.settings.ws_session_ttl_s
+        try:
+            await erase_threads(self.ctx, [thread], self.owner)
+        except ApiError as exc:  # marked for deletion: a retry of the delete finishes it
+            log.warning("ws: expired thread %s could not be deleted: %s", thread.thread_id, exc)
+        await self.error(
+            f"Conversation expired: idle for {ttl:g} s or more, so it was ended and its "
+            "thread deleted. Send the message again to start a new conversation.",
+            "session_expired",
+            name,
+        )
+
+    async def relay(self, name: str, parts: AsyncIterator[Part | Idle | Ended]) -> None:
         waiting = False
         async for part in parts:
             if isinstance(part, Ended):
-                if part.status == "success" and not waiting:
-                    final = final_ai_message(part.result) or {}
-                    await self.send(
-                        {
-                            "type": "message_complete",
-                            "thread_id": name,
-                            "content": text_of(final.get("content")),
-                        }
-                    )
-                elif part.status == "error":
-                    error = (
-                        (part.result or {}).get("__error__", {})
-                        if isinstance(part.result, dict)
-                        else {}
-                    )
-                    await self.error(error.get("message") or "The run failed.", "run_failed", name)
-                elif part.status == "interrupted":
-                    await self.error("The run was cancelled.", "run_cancelled", name)
+                await self.finish(name, part, waiting)
                 return
             if not isinstance(part, Part):
                 continue
             if (chunk := ai_chunk(part)) is not None:
                 text = text_of(chunk.get("content"))
                 if text:
-                    await self.send({"type": "token", "thread_id": name, "content": text})
+                    meta = part.data[1] if len(part.data) > 1 else None
+                    agent = meta.get("langgraph_node") if isinstance(meta, dict) else None
+                    await self.send(
+                        {"type": "token", "thread_id": name, "content": text, "agent": agent}
+                    )
             elif part.event == "updates":
-                for message in update_messages(part):
+                for node, message in node_messages(part):
                     for call in message.get("tool_calls") or []:
                         await self.send(
                             {
@@ -212,18 +323,28 @@ class ChatSession:
                                 "thread_id": name,
                                 "tool": call.get("name"),
                                 "args": call.get("args"),
+                                "agent": node,
                             }
                         )
                 for pending in interrupts_of(part):
                     waiting = True
-                    await self.send(
-                        {
-                            "type": "interrupt",
-                            "thread_id": name,
-                            "interrupt_id": pending.get("id"),
-                            "action": pending.get("value"),
-                        }
-                    )
+                    await self.send(interrupt_message(name, pending))
+
+    async def finish(self, name: str, end: Ended, waiting: bool) -> None:
+        if end.status == "success" and not waiting:
+            final = final_ai_message(end.result) or {}
+            await self.send(
+                {
+                    "type": "message_complete",
+                    "thread_id": name,
+                    "content": text_of(final.get("content")),
+                }
+            )
+        elif end.status == "error":
+            error = (end.result or {}).get("__error__", {}) if isinstance(end.result, dict) else {}
+            await self.error(error.get("message") or "The run failed.", "run_failed", name)
+        elif end.status == "interrupted":
+            await self.error("The run was cancelled.", "run_cancelled", name)
 
 
 @websocket("/ws")

@@ -183,6 +183,13 @@ async def test_sampling_in_range_is_served(oai: openai.AsyncOpenAI) -> None:
         model="agent", messages=user("hello"), temperature=2, top_p=1, max_tokens=3, n=1
     )
     assert reply.choices[0].finish_reason == "length"
+    history: list[Any] = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": None},  # as some clients send an empty turn
+        {"role": "user", "content": "hello"},
+    ]
+    again = await oai.chat.completions.create(model="agent", messages=history)
+    assert again.choices[0].message.content == "Hello! I am the Headwater simulator."
 
 
 # 5. usage -------------------------------------------------------------------------------

@@ -35,7 +35,6 @@ from headwater.api.schemas import RunCreate
 from headwater.common.db.models import AssistantRow
 
 SAMPLING = ("temperature", "max_tokens", "stop", "top_p")
-MESSAGE_KEYS = ("role", "content", "name", "tool_calls", "tool_call_id")
 _encode = msgspec.json.Encoder()
 _PATH = re.compile(r" - at `\$\.?(.*)`$")
 
@@ -151,7 +150,8 @@ def _run_body(body: ChatCompletionRequest) -> RunCreate:
     params = {k: getattr(body, k) for k in SAMPLING if getattr(body, k) is not None}
     if body.max_completion_tokens is not None:
         params["max_tokens"] = body.max_completion_tokens
-    messages = [msgspec.to_builtins(m) for m in body.messages]
+    # LangChain wants every message dict to have ``content`` (null becomes "").
+    messages = [{**msgspec.to_builtins(m), "content": m.content or ""} for m in body.messages]
     return RunCreate(
         assistant_id=body.model,
         input={"messages": messages},

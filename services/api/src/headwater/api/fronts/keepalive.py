@@ -13,6 +13,8 @@ import contextlib
 from collections.abc import AsyncIterator
 
 KEEPALIVE = b": keep-alive\n\n"
+QUEUED_FRAMES = 64
+"""Frames the wrapped stream may run ahead of the client; what is waiting is written at once."""
 
 
 class _End:
@@ -25,7 +27,7 @@ class _End:
 async def _pump(frames: AsyncIterator[bytes], queue: asyncio.Queue[bytes | _End]) -> None:
     try:
         async for frame in frames:
-            await queue.put(frame)  # a queue of one: a slow client still holds the producer back
+            await queue.put(frame)  # a bounded queue: a slow client holds the producer back
     except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it
         await queue.put(_End(exc))
         return
@@ -41,7 +43,7 @@ async def with_keepalives(
     frames: AsyncIterator[bytes], interval: float, comment: bytes = KEEPALIVE
 ) -> AsyncIterator[bytes]:
     """``frames``, with ``comment`` written whenever nothing was written for ``interval`` s."""
-    queue: asyncio.Queue[bytes | _End] = asyncio.Queue(maxsize=1)
+    queue: asyncio.Queue[bytes | _End] = asyncio.Queue(maxsize=QUEUED_FRAMES)
     producer = asyncio.create_task(_pump(frames, queue))
     try:
         while True:
@@ -51,11 +53,18 @@ async def with_keepalives(
             except TimeoutError:
                 yield comment
                 continue
+            out = bytearray()
+            while not isinstance(item, _End):
+                out += item  # frames already waiting go out in one write
+                if queue.empty():
+                    break
+                item = queue.get_nowait()
+            if out:
+                yield bytes(out)
             if isinstance(item, _End):
                 if item.error is not None:
                     raise item.error
                 return
-            yield item
     finally:
         producer.cancel()
         await asyncio.wait({producer})  # let the wrapped stream clean up; never raises

@@ -574,3 +574,40 @@ async def test_worker_telemetry_counts_usage_the_model_did_not_report(sim_url: s
     assert reported.usage_metadata is not None
     assert reported.usage_metadata["output_tokens"] == 6
     assert USAGE_SOURCE not in reported.response_metadata
+
+
+@pytest.mark.unit
+async def test_llm_span_reports_usage_and_its_source(sim_url: str) -> None:
+    from langchain_openai import ChatOpenAI
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from pydantic import SecretStr
+
+    from headwater.worker.telemetry import RunTelemetry
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    llm = ChatOpenAI(
+        model="headwater-sim", base_url=sim_url, api_key=SecretStr("x"), streaming=True
+    )
+    with tracer.start_as_current_span("graph") as graph_span:
+        telemetry = RunTelemetry(graph_span, traced=True)
+        telemetry.tracer = tracer
+        await llm.ainvoke("tell me a story", {"callbacks": [telemetry]})
+        await llm.bind(stream_options={"include_usage": True}).ainvoke(
+            "hello", {"callbacks": [telemetry]}
+        )
+    calls = [s for s in exporter.get_finished_spans() if s.name == "chat headwater-sim"]
+    assert len(calls) == 2
+    estimated, reported = (dict(s.attributes or {}) for s in calls)
+    assert estimated["headwater.usage.source"] == "estimated"
+    assert estimated["gen_ai.usage.output_tokens"] == 20
+    assert int(estimated["gen_ai.usage.input_tokens"]) > 0
+    assert reported["headwater.usage.source"] == "reported"
+    assert (reported["gen_ai.usage.input_tokens"], reported["gen_ai.usage.output_tokens"]) == (
+        4,
+        6,
+    )

@@ -13,7 +13,7 @@ from litestar import Litestar
 
 from headwater.api.fronts.completion_ids import completion_id, completion_run
 from headwater.api.fronts.keepalive import KEEPALIVE, with_keepalives
-from headwater.api.fronts.openai_chat import OpenAIError, parse_request
+from headwater.api.fronts.openai_request import OpenAIError, parse_request
 from headwater.api.fronts.transcription import TranscriptionController, transcription_upstream
 from headwater.api.fronts.usage import RunUsage
 from headwater.common.settings import Settings

@@ -250,22 +250,45 @@ async def test_no_sse_gap_reaches_five_seconds_on_a_slow_run(deployment: Deploym
                     text += "".join(c["delta"].get("content") or "" for c in chunk["choices"])
             return started, stamps, text
 
-        async def run_events() -> tuple[float, list[float], str]:
-            started_run = await http.post("/v1/runs", json={"input": "a long pause please"})
-            run_id = started_run.json()["run_id"]
+        async def watch(path: str) -> tuple[float, list[float], str]:
             started, stamps, last = time.monotonic(), [], ""
-            async for stamp, line in timed_lines(http, "GET", f"/v1/runs/{run_id}/events"):
+            async for stamp, line in timed_lines(http, "GET", path):
                 stamps.append(stamp)
                 last = line[7:] if line.startswith("event: ") else last
             return started, stamps, last
 
-        (o_start, o_stamps, text), (r_start, r_stamps, last) = await asyncio.gather(
-            openai_stream(), run_events()
-        )
-    assert text == "[simulated] sim-token-1 " and last == "run.completed"
-    for started, stamps in ((o_start, o_stamps), (r_start, r_stamps)):
+        async def run_streams() -> list[tuple[float, list[float], str]]:
+            started_run = await http.post("/v1/runs", json={"input": "a long pause please"})
+            run_id = started_run.json()["run_id"]
+            return list(
+                await asyncio.gather(
+                    watch(f"/v1/runs/{run_id}/events"), watch(f"/v1/debug/stream/{run_id}")
+                )
+            )
+
+        (o_start, o_stamps, text), streams = await asyncio.gather(openai_stream(), run_streams())
+    assert text == "[simulated] sim-token-1 "
+    (r_start, r_stamps, last), (d_start, d_stamps, debug_last) = streams
+    assert last == "run.completed" and debug_last == "run.completed"
+    for started, stamps in ((o_start, o_stamps), (r_start, r_stamps), (d_start, d_stamps)):
         assert stamps[-1] - started >= 6.0  # slow indeed
         assert max_gap(stamps, started) < MAX_GAP_S
+
+
+async def test_estimated_usage_is_in_the_thread_state_too(deployment: Deployment) -> None:
+    from langgraph_sdk import get_client
+
+    client = get_client(url=deployment.base_url)
+    thread = await client.threads.create()
+    values = await client.runs.wait(
+        thread["thread_id"],
+        "agent",
+        input={"messages": [{"role": "user", "content": "hello without usage"}]},
+    )
+    assert isinstance(values, dict)
+    reply = values["messages"][-1]
+    assert reply["usage_metadata"]["output_tokens"] == 5
+    assert reply["response_metadata"]["headwater_usage"] == "estimated"
 
 
 # 7. debug stream ------------------------------------------------------------------------

@@ -13,6 +13,8 @@ import contextlib
 from collections.abc import AsyncIterator
 
 KEEPALIVE = b": keep-alive\n\n"
+MIN_INTERVAL_S = 0.1
+"""A floor for the interval: 0 or less would write nothing but keep-alives."""
 QUEUED_FRAMES = 64
 """Frames the wrapped stream may run ahead of the client; what is waiting is written at once."""
 
@@ -43,6 +45,7 @@ async def with_keepalives(
     frames: AsyncIterator[bytes], interval: float, comment: bytes = KEEPALIVE
 ) -> AsyncIterator[bytes]:
     """``frames``, with ``comment`` written whenever nothing was written for ``interval`` s."""
+    interval = max(interval, MIN_INTERVAL_S)
     queue: asyncio.Queue[bytes | _End] = asyncio.Queue(maxsize=QUEUED_FRAMES)
     producer = asyncio.create_task(_pump(frames, queue))
     try:

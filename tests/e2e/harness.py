@@ -157,6 +157,7 @@ def start_cluster(
         HEADWATER_DATABASE_URL=database_url,
         HEADWATER_NAMESPACE=namespace,
         HEADWATER_LLM_BASE_URL=sim_url or f"http://127.0.0.1:{sim_port}/v1",
+        HEADWATER_TRANSCRIPTION_BASE_URL=sim_url or f"http://127.0.0.1:{sim_port}/v1",
         HEADWATER_ACK_WAIT_S="3",
         HEADWATER_WORKER_CONCURRENCY=str(concurrency),
         HEADWATER_MEMORY_URL=f"http://127.0.0.1:{memory_port}",

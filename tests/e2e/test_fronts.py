@@ -113,20 +113,23 @@ async def test_openai_errors(oai: openai.AsyncOpenAI, deployment: Deployment) ->
     with pytest.raises(openai.NotFoundError) as missing:
         await oai.chat.completions.create(model="no-such-model", messages=user("hi"))
     assert missing.value.status_code == 404 and "no-such-model" in missing.value.message
-    with pytest.raises(openai.BadRequestError):
+    with pytest.raises(openai.UnprocessableEntityError):  # more in tests/e2e/test_gateway.py
         await oai.chat.completions.create(model="agent", messages=[])
     async with httpx.AsyncClient(base_url=deployment.base_url) as http:
-        for body in (
-            b"{",
-            b"[]",
-            b'{"model":"agent"}',
-            b'{"model":"agent","messages":[{"role":"wizard"}]}',
-            b'{"model":"agent","messages":[{"role":"user","content":"x"}],"temperature":"hot"}',
+        for body, status in (
+            (b"{", 400),
+            (b"[]", 422),
+            (b'{"model":"agent"}', 422),
+            (b'{"model":"agent","messages":[{"role":"wizard"}]}', 422),
+            (
+                b'{"model":"agent","messages":[{"role":"user","content":"x"}],"temperature":"hot"}',
+                422,
+            ),
         ):
             r = await http.post(
                 "/v1/chat/completions", content=body, headers={"content-type": "application/json"}
             )
-            assert r.status_code == 400, body
+            assert r.status_code == status, body
             assert r.json()["error"]["type"] == "invalid_request_error"
 
 

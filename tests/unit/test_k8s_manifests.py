@@ -71,14 +71,17 @@ def test_overlays_render_and_validate(overlays: dict[str, list[dict[str, Any]]],
     validate(docs)
 
 
-@pytest.mark.parametrize("component", ["keda", "hpa", "simllm"])
+@pytest.mark.parametrize("component", ["keda", "hpa", "simllm", "whisper"])
 def test_components_render_and_validate(tmp_path: Path, component: str) -> None:
     docs = render(with_component(tmp_path, component))
     validate(docs)
     kinds = {d["kind"] for d in docs}
-    expected = {"keda": "ScaledObject", "hpa": "HorizontalPodAutoscaler", "simllm": "Deployment"}[
-        component
-    ]
+    expected = {
+        "keda": "ScaledObject",
+        "hpa": "HorizontalPodAutoscaler",
+        "simllm": "Deployment",
+        "whisper": "Deployment",
+    }[component]
     assert expected in kinds
 
 
@@ -201,3 +204,19 @@ def test_nats_config_parses(
     assert out.returncode == 0, out.stdout + out.stderr
     if name == "prod":
         assert len(re.findall(r"nats://nats-\d\.nats-headless:6222", config)) == 3
+
+
+def test_whisper_component_serves_transcription_beside_the_chat_model(tmp_path: Path) -> None:
+    docs = render(with_component(tmp_path, "whisper"))
+    by_name = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    assert ("Deployment", "llm") in by_name  # the chat model stays
+    whisper = by_name[("Deployment", "whisper")]
+    (container,) = containers(whisper)
+    assert "openai/whisper-large-v3-turbo" in container["args"]
+    assert whisper["spec"]["template"]["spec"]["enableServiceLinks"] is False
+    assert by_name[("Service", "whisper")]["spec"]["selector"] == {
+        "app.kubernetes.io/name": "whisper"
+    }
+    env = by_name[("ConfigMap", "headwater-env")]["data"]
+    assert env["HEADWATER_TRANSCRIPTION_BASE_URL"] == "http://whisper/v1"
+    assert env["HEADWATER_TRANSCRIPTION_MODEL"] == "openai/whisper-large-v3-turbo"

@@ -486,3 +486,128 @@ async def test_langchain_chat_openai_streams_text_and_tool_calls(sim_url: str) -
     assert call["name"] == "calculator" and call["args"] == {"expression": "6*7"}
     assert str(call["id"]).startswith("chatcmpl-tool-")
     assert merged.response_metadata.get("finish_reason") == "tool_calls"
+
+
+# usage knob and transcription ---------------------------------------------------------
+@pytest.mark.unit
+async def test_rule_without_usage_never_sends_the_usage_chunk(http: httpx.AsyncClient) -> None:
+    chunks = await stream(
+        http, messages=user("hello without usage"), stream_options={"include_usage": True}
+    )
+    assert content_of(chunks) == "This reply comes without usage."
+    assert all("usage" not in c for c in chunks)
+    whole = await complete(http, messages=user("hello without usage"))
+    assert whole["usage"]["completion_tokens"] == 5  # a non-streamed reply always reports
+
+
+def wav_bytes(seconds: float, rate: int = 8000) -> bytes:
+    import io
+    import wave
+
+    out = io.BytesIO()
+    with wave.open(out, "wb") as audio:
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(rate)
+        audio.writeframes(b"\x01\x00" * int(seconds * rate))
+    return out.getvalue()
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("response_format", ["json", "text", "verbose_json"])
+async def test_transcription_says_how_long_the_wav_is(
+    http: httpx.AsyncClient, response_format: str
+) -> None:
+    r = await http.post(
+        "/v1/audio/transcriptions",
+        files={"file": ("a.wav", wav_bytes(1.5), "audio/wav")},
+        data={"model": "whisper-1", "response_format": response_format, "language": "fr"},
+    )
+    assert r.status_code == 200
+    text = "[simulated] 1.50 s of audio"
+    if response_format == "text":
+        assert r.text == text and r.headers["content-type"].startswith("text/plain")
+    elif response_format == "json":
+        assert r.json() == {"text": text}
+    else:
+        body = r.json()
+        assert body["text"] == text and body["duration"] == 1.5 and body["language"] == "fr"
+        assert body["segments"][0]["end"] == 1.5
+
+
+@pytest.mark.unit
+async def test_transcription_refuses_what_it_cannot_read(http: httpx.AsyncClient) -> None:
+    sent = {"file": ("a.wav", b"RIFF but not really", "audio/wav")}
+    garbage = await http.post("/v1/audio/transcriptions", files=sent, data={"model": "w"})
+    assert garbage.status_code == 400 and "WAV" in garbage.json()["error"]["message"]
+    no_file = await http.post("/v1/audio/transcriptions", data={"model": "w"})
+    assert no_file.status_code == 400
+    ok = {"file": ("a.wav", wav_bytes(0.1), "audio/wav")}
+    assert (await http.post("/v1/audio/transcriptions", files=ok)).status_code == 400
+    srt = await http.post(
+        "/v1/audio/transcriptions", files=ok, data={"model": "w", "response_format": "srt"}
+    )
+    assert srt.status_code == 400
+
+
+@pytest.mark.unit
+async def test_worker_telemetry_counts_usage_the_model_did_not_report(sim_url: str) -> None:
+    """ChatOpenAI with a base_url streams without usage unless ``stream_usage=True``: the
+    worker's callback counts the deltas and marks the message's usage as estimated."""
+    from langchain_openai import ChatOpenAI
+    from opentelemetry.trace import INVALID_SPAN
+    from pydantic import SecretStr
+
+    from headwater.common.usage import USAGE_SOURCE
+    from headwater.worker.telemetry import RunTelemetry
+
+    llm = ChatOpenAI(
+        model="headwater-sim", base_url=sim_url, api_key=SecretStr("x"), streaming=True
+    )
+    config: Any = {"callbacks": [RunTelemetry(INVALID_SPAN, traced=False)]}
+    reply = await llm.ainvoke("tell me a story", config)
+    assert reply.usage_metadata is not None
+    assert reply.usage_metadata["output_tokens"] == 20  # the simulator's deltas
+    assert reply.usage_metadata["input_tokens"] > 0
+    assert reply.response_metadata[USAGE_SOURCE] == "estimated"
+    reported = await llm.bind(stream_options={"include_usage": True}).ainvoke("hello", config)
+    assert reported.usage_metadata is not None
+    assert reported.usage_metadata["output_tokens"] == 6
+    assert USAGE_SOURCE not in reported.response_metadata
+
+
+@pytest.mark.unit
+async def test_llm_span_reports_usage_and_its_source(sim_url: str) -> None:
+    from langchain_openai import ChatOpenAI
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from pydantic import SecretStr
+
+    from headwater.worker.telemetry import RunTelemetry
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    llm = ChatOpenAI(
+        model="headwater-sim", base_url=sim_url, api_key=SecretStr("x"), streaming=True
+    )
+    with tracer.start_as_current_span("graph") as graph_span:
+        telemetry = RunTelemetry(graph_span, traced=True)
+        telemetry.tracer = tracer
+        await llm.ainvoke("tell me a story", {"callbacks": [telemetry]})
+        await llm.bind(stream_options={"include_usage": True}).ainvoke(
+            "hello", {"callbacks": [telemetry]}
+        )
+    calls = [s for s in exporter.get_finished_spans() if s.name == "chat headwater-sim"]
+    assert len(calls) == 2
+    estimated, reported = (dict(s.attributes or {}) for s in calls)
+    assert estimated["headwater.usage.source"] == "estimated"
+    assert estimated["gen_ai.usage.output_tokens"] == 20
+    assert int(estimated["gen_ai.usage.input_tokens"]) > 0
+    assert reported["headwater.usage.source"] == "reported"
+    assert (reported["gen_ai.usage.input_tokens"], reported["gen_ai.usage.output_tokens"]) == (
+        4,
+        6,
+    )

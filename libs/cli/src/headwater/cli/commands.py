@@ -74,6 +74,10 @@ async def run_dev(settings: Settings, *, start_simllm: bool) -> None:
                 settings, llm_base_url=os.environ["HEADWATER_LLM_BASE_URL"]
             )
             settings = _simulated_embeddings(settings)
+            if not settings.transcription_base_url:  # the simulator transcribes WAV files too
+                settings = msgspec.structs.replace(
+                    settings, transcription_base_url=settings.llm_base_url
+                )
 
             async def stop_sim() -> None:
                 sim_server.should_exit = True

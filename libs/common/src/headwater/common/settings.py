@@ -58,6 +58,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cron_poll_s: float = 1.0
     thread_sweep_s: float = 60.0
     id_secret: str = ""
+    sse_keepalive_s: float = 2.5
+    transcription_base_url: str = ""
+    transcription_model: str = ""
+    transcription_api_key: str = ""
 
     @property
     def naming_secret(self) -> str:
@@ -126,6 +130,10 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_ID_SECRET": "keys the thread ids of /v1/runs sessions and /ws thread names (default: the JWT secret or the API keys); set it with JWKS-only auth",
     "HEADWATER_THREAD_SWEEP_S": "seconds between the API's sweeps of threads past their ttl (default 60; 0 turns it off on this replica)",
     "HEADWATER_CRON_POLL_S": "seconds between the API's looks for due crons (default 1; 0 turns the scheduler off on this replica)",
+    "HEADWATER_SSE_KEEPALIVE_S": "longest quiet spell on an SSE response before a keep-alive comment is sent (default 2.5; keep it under 5)",
+    "HEADWATER_TRANSCRIPTION_BASE_URL": "OpenAI-compatible /v1 base URL that serves /audio/transcriptions (vLLM with a Whisper model); unset: /v1/audio/transcriptions answers 503",
+    "HEADWATER_TRANSCRIPTION_MODEL": "model name sent upstream for transcriptions (default: the client's model)",
+    "HEADWATER_TRANSCRIPTION_API_KEY": "API key sent to the transcription server (default: HEADWATER_LLM_API_KEY)",
 }
 
 

@@ -1,4 +1,5 @@
-"""The simulator's HTTP surface: ``/v1/models``, ``/v1/chat/completions``, ``/v1/embeddings``."""
+"""The simulator's HTTP surface: ``/v1/models``, ``/v1/chat/completions``, ``/v1/embeddings``,
+``/v1/audio/transcriptions``."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ from typing import Any
 
 import orjson
 from litestar import Litestar, Request, Response, get, post
+from litestar.datastructures import UploadFile
 from litestar.response import Stream
 
+from headwater.simllm.audio import FORMATS, UndecodableAudio, transcribe
 from headwater.simllm.chunks import DONE, ChunkWriter, error_body
 from headwater.simllm.config import SimConfig
 from headwater.simllm.script import Reply, message_text, plan_reply
 
 EMBEDDING_DIMS = 64
+MAX_AUDIO_BYTES = 25 * 1024 * 1024
 
 
 def _bad(message: str) -> Response[dict[str, Any]]:
@@ -63,7 +67,7 @@ async def _stream(
         for piece in reply.pieces:
             yield writer.content(piece)
     yield writer.delta({}, reply.finish_reason)
-    if include_usage:
+    if include_usage and reply.report_usage:
         yield writer.usage(prompt_tokens, reply.completion_tokens)
     yield DONE
 
@@ -226,7 +230,32 @@ def create_app(config: SimConfig) -> Litestar:
             }
         )
 
-    return Litestar(route_handlers=[models, health, chat, embeddings], debug=False)
+    @post(
+        "/v1/audio/transcriptions", status_code=200, request_max_body_size=MAX_AUDIO_BYTES + 2**20
+    )
+    async def transcriptions(request: Request[Any, Any, Any]) -> Response[Any]:
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            return _bad("file must be an uploaded audio file")
+        if not form.get("model"):
+            return _bad("model is required")
+        response_format = form.get("response_format") or "json"
+        if response_format not in FORMATS:
+            return _bad(f"response_format must be one of {list(FORMATS)}")
+        data = await upload.read()
+        if len(data) > MAX_AUDIO_BYTES:
+            return Response(error_body("file is larger than 25 MB", 413), status_code=413)
+        try:
+            transcript = transcribe(data, form.get("language") or None)
+        except UndecodableAudio as exc:
+            return _bad(str(exc))
+        body = transcript.body(response_format)
+        if isinstance(body, str):
+            return Response(body, media_type="text/plain")
+        return Response(body)
+
+    return Litestar(route_handlers=[models, health, chat, embeddings, transcriptions], debug=False)
 
 
 def embed(text: str) -> list[float]:

@@ -21,6 +21,8 @@ class Rule(msgspec.Struct, frozen=True, kw_only=True):
     ``contains`` matches (case-insensitively) the last user message; ``last_role`` the role of
     the last message; ``has_image`` whether the last user message carries image parts.
     ``reply`` may use ``{tool_result}``, ``{last_user}`` and ``{images}`` (how many).
+    ``report_usage=False`` plays a server that never reports usage in a stream, even when
+    asked with ``stream_options.include_usage``.
     """
 
     contains: str | None = None
@@ -30,6 +32,7 @@ class Rule(msgspec.Struct, frozen=True, kw_only=True):
     tool_call: ToolCallSpec | None = None
     token_delay_ms: float | None = None
     reply_tokens: int | None = None
+    report_usage: bool | None = None
 
 
 DEFAULT_RULES: tuple[Rule, ...] = (
@@ -46,7 +49,9 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         contains="calculate",
         tool_call=ToolCallSpec("calculator", {"expression": "{after:calculate}"}),
     ),
+    Rule(contains="long pause", reply_tokens=2, token_delay_ms=6000.0),
     Rule(contains="slow", reply_tokens=40, token_delay_ms=50.0),
+    Rule(contains="without usage", reply="This reply comes without usage.", report_usage=False),
     Rule(contains="hello", reply="Hello! I am the Headwater simulator."),
 )
 

@@ -26,6 +26,7 @@ class Reply:
     tool_arguments: str | None
     token_delay_ms: float
     finish_reason: str
+    report_usage: bool = True
 
     @property
     def argument_pieces(self) -> list[str]:
@@ -176,7 +177,7 @@ def plan_reply(config: SimConfig, messages: list[dict[str, Any]], body: dict[str
         delay = float(body["sim_token_delay_ms"])
     if rule is not None and rule.tool_call is not None:
         arguments = orjson.dumps(fill_arguments(rule.tool_call.arguments, last_user)).decode()
-        return Reply([], rule.tool_call.name, arguments, delay, "tool_calls")
+        return Reply([], rule.tool_call.name, arguments, delay, "tool_calls", _reports(rule))
     if rule is not None and rule.reply is not None:
         users = [m for m in messages if m.get("role") == "user"]
         images = str(image_count(users[-1])) if users else "0"
@@ -201,4 +202,8 @@ def plan_reply(config: SimConfig, messages: list[dict[str, Any]], body: dict[str
         limit = body.get("max_tokens")
     if isinstance(limit, int) and not isinstance(limit, bool) and len(pieces) > limit >= 0:
         pieces, finish = pieces[:limit], "length"
-    return Reply(pieces, None, None, delay, finish)
+    return Reply(pieces, None, None, delay, finish, _reports(rule))
+
+
+def _reports(rule: Rule | None) -> bool:
+    return rule is None or rule.report_usage is not False

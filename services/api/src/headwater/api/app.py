@@ -24,8 +24,10 @@ from headwater.api.deps import DEPENDENCIES
 from headwater.api.errors import EXCEPTION_HANDLERS
 from headwater.api.fronts.chat_run_events import ChatRunEventsController
 from headwater.api.fronts.chat_socket import chat_socket
+from headwater.api.fronts.debug_stream import DebugStreamController
 from headwater.api.fronts.openai_chat import OpenAIController
 from headwater.api.fronts.simple_runs import SimpleRunsController
+from headwater.api.fronts.transcription import TranscriptionController, transcription_upstream
 from headwater.api.meta import HEADWATER_VERSION, ROUTES
 from headwater.api.observability import http_metrics, metrics, tracing_plugins
 from headwater.api.request_hygiene import refuse_nul
@@ -119,6 +121,8 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
             OpenAIController,
             SimpleRunsController,
             ChatRunEventsController,
+            DebugStreamController,
+            TranscriptionController,
             chat_socket,
             metrics,
             *STORE_ROUTES,
@@ -128,7 +132,7 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
         plugins=tracing_plugins(),
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=[lifespan],
+        lifespan=[lifespan, transcription_upstream(settings)],
         cors_config=cors_config(settings),
         openapi_config=OpenAPIConfig(
             title="Headwater",

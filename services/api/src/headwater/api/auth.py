@@ -33,6 +33,7 @@ PUBLIC_PATHS = (
     "/healthz",
     "/health",
     "/api/health",
+    "/api/transcribe/health",
     "/readyz",
     "/metrics",
     "/info",

@@ -2,6 +2,11 @@
 
 Spans are made only when tracing is configured; the token histograms always count. The LLM
 span is a CLIENT span with the GenAI semantic-convention attributes.
+
+Usage is always known: when the model server reports none (a stream without
+``include_usage``), the streamed deltas are counted as output tokens and the prompt is
+estimated; the message gets that ``usage_metadata``, marked ``estimated`` (see
+:mod:`headwater.common.usage`), so every front reports it, and so does the span.
 """
 
 from __future__ import annotations
@@ -16,6 +21,51 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from headwater.common.telemetry.metrics import INTER_TOKEN, TIME_TO_FIRST_TOKEN
+from headwater.common.usage import (
+    USAGE_SOURCE,
+    UsageSource,
+    estimate_prompt_tokens,
+    estimate_tokens,
+)
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(
+            str(part.get("text", "")) if isinstance(part, dict) else str(part) for part in content
+        )
+    return ""
+
+
+def _is_token(token: Any, chunk: Any) -> bool:
+    """Whether a streamed delta carries generated text or tool-call arguments."""
+    if token:
+        return True
+    message = getattr(chunk, "message", None)
+    return any(piece.get("args") for piece in getattr(message, "tool_call_chunks", None) or [])
+
+
+def settle_usage(message: Any, prompt: list[Any], deltas: int) -> UsageSource:
+    """Give ``message`` a ``usage_metadata`` if the model reported none; say which it was."""
+    if getattr(message, "usage_metadata", None):
+        return "reported"
+    text = _text(getattr(message, "content", None))
+    output = deltas or estimate_tokens(text) + sum(
+        estimate_tokens(str(call.get("args"))) for call in getattr(message, "tool_calls", [])
+    )
+    prompt_tokens = estimate_prompt_tokens([_text(getattr(m, "content", m)) for m in prompt])
+    try:
+        message.usage_metadata = {
+            "input_tokens": prompt_tokens,
+            "output_tokens": output,
+            "total_tokens": prompt_tokens + output,
+        }
+        message.response_metadata[USAGE_SOURCE] = "estimated"
+    except (AttributeError, TypeError, ValueError):  # not a LangChain message: leave it be
+        pass
+    return "estimated"
 
 
 class RunTelemetry(BaseCallbackHandler):
@@ -31,6 +81,8 @@ class RunTelemetry(BaseCallbackHandler):
         self.parents: dict[UUID, UUID | None] = {}
         self.started: dict[UUID, float] = {}
         self.last_token: dict[UUID, float] = {}
+        self.prompts: dict[UUID, list[Any]] = {}
+        self.deltas: dict[UUID, int] = {}
 
     def _parent(self, parent_run_id: UUID | None) -> Span:
         seen = 0
@@ -107,6 +159,7 @@ class RunTelemetry(BaseCallbackHandler):
     ) -> None:
         self.parents[run_id] = parent_run_id
         self.started[run_id] = time.perf_counter()
+        self.prompts[run_id] = messages[0] if messages and isinstance(messages[0], list) else []
         if not self.traced:
             return
         params = invocation_params or kwargs.get("invocation_params") or {}
@@ -127,6 +180,8 @@ class RunTelemetry(BaseCallbackHandler):
         self._start(f"chat {model}", run_id, parent_run_id, SpanKind.CLIENT, attributes)
 
     def on_llm_new_token(self, token: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        if _is_token(token, kwargs.get("chunk")):
+            self.deltas[run_id] = self.deltas.get(run_id, 0) + 1
         now = time.perf_counter()
         last = self.last_token.get(run_id)
         if last is None:
@@ -145,18 +200,19 @@ class RunTelemetry(BaseCallbackHandler):
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
         self.started.pop(run_id, None)
         self.last_token.pop(run_id, None)
+        prompt = self.prompts.pop(run_id, [])
+        deltas = self.deltas.pop(run_id, 0)
         span = self.spans.get(run_id)
-        if span is not None:
-            for generation in (g for gens in response.generations for g in gens):
-                message = getattr(generation, "message", None)
+        for generation in (g for gens in response.generations for g in gens):
+            message = getattr(generation, "message", None)
+            if message is None:
+                continue
+            source = settle_usage(message, prompt, deltas)
+            if span is not None:
                 usage = getattr(message, "usage_metadata", None) or {}
-                if usage:
-                    span.set_attribute(
-                        "gen_ai.usage.input_tokens", int(usage.get("input_tokens", 0))
-                    )
-                    span.set_attribute(
-                        "gen_ai.usage.output_tokens", int(usage.get("output_tokens", 0))
-                    )
+                span.set_attribute("gen_ai.usage.input_tokens", int(usage.get("input_tokens", 0)))
+                span.set_attribute("gen_ai.usage.output_tokens", int(usage.get("output_tokens", 0)))
+                span.set_attribute("headwater.usage.source", source)
                 meta = getattr(message, "response_metadata", None) or {}
                 if meta.get("model_name"):
                     span.set_attribute("gen_ai.response.model", str(meta["model_name"]))
@@ -167,6 +223,8 @@ class RunTelemetry(BaseCallbackHandler):
         self._end(run_id)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self.prompts.pop(run_id, None)
+        self.deltas.pop(run_id, None)
         self.started.pop(run_id, None)
         self.last_token.pop(run_id, None)
         self._end(run_id, error)

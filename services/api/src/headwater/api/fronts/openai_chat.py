@@ -7,7 +7,6 @@ as the OpenAI API and vLLM send them.
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,105 +18,37 @@ from litestar.response import Stream
 from headwater.api.admission import RunAdmission, resolve_assistant
 from headwater.api.context import ApiContext
 from headwater.api.errors import ApiError, NotFound
+from headwater.api.fronts.completion_ids import completion_id
 from headwater.api.fronts.events import (
     Ended,
     Part,
-    Usage,
     ai_chunk,
     final_ai_message,
     run_parts,
     text_of,
 )
+from headwater.api.fronts.keepalive import with_keepalives
+from headwater.api.fronts.openai_request import ChatCompletionRequest, OpenAIError, parse_request
+from headwater.api.fronts.usage import RunUsage
 from headwater.api.runs import status_check
 from headwater.api.schemas import RunCreate
 from headwater.common.db.models import AssistantRow
 
-ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 SAMPLING = ("temperature", "max_tokens", "stop", "top_p")
 _encode = msgspec.json.Encoder()
 
 
-class OpenAIError(Exception):
-    """An error answered in OpenAI's shape."""
-
-    def __init__(self, status: int, message: str, kind: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.kind, self.param = status, message, kind, param
-
-    def response(self) -> Response[dict[str, Any]]:
-        body = {
-            "error": {
-                "message": self.message,
-                "type": self.kind,
-                "param": self.param,
-                "code": self.status,
-            }
-        }
-        return Response(body, status_code=self.status)
-
-
-def _bad(message: str, param: str | None = None) -> OpenAIError:
-    return OpenAIError(400, message, "invalid_request_error", param)
-
-
-def parse_request(raw: bytes) -> dict[str, Any]:
-    """Validate a chat completion request; raise a 400 ``OpenAIError`` when it is malformed."""
-    try:
-        body = msgspec.json.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise _bad(f"Request body is not valid JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise _bad("Request body must be a JSON object.")
-    if not isinstance(body.get("model"), str) or not body["model"]:
-        raise _bad("`model` is required.", "model")
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise _bad("`messages` must be a non-empty array.", "messages")
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") not in ROLES:
-            raise _bad(f"messages[{i}] needs a role in {sorted(ROLES)}.", f"messages[{i}].role")
-        content = message.get("content")
-        if content is not None and not isinstance(content, str | list):
-            raise _bad(
-                f"messages[{i}].content must be a string or an array of parts.",
-                f"messages[{i}].content",
-            )
-    if body.get("stream_options") is not None and not body.get("stream"):
-        raise _bad("`stream_options` is only allowed when `stream` is true.", "stream_options")
-    for name, kind in (
-        ("temperature", (int, float)),
-        ("top_p", (int, float)),
-        ("max_tokens", int),
-        ("max_completion_tokens", int),
-    ):
-        value = body.get(name)
-        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-            raise _bad(f"`{name}` must be a number.", name)
-    stop = body.get("stop")
-    if stop is not None and not (
-        isinstance(stop, str) or (isinstance(stop, list) and all(isinstance(s, str) for s in stop))
-    ):
-        raise _bad("`stop` must be a string or an array of strings.", "stop")
-    return body
-
-
-def _run_body(body: dict[str, Any]) -> RunCreate:
-    params = {k: body[k] for k in SAMPLING if body.get(k) is not None}
-    if body.get("max_completion_tokens") is not None:
-        params["max_tokens"] = body["max_completion_tokens"]
-    messages = [
-        {
-            k: v
-            for k, v in m.items()
-            if k in ("role", "content", "name", "tool_calls", "tool_call_id")
-        }
-        for m in body["messages"]
-    ]
+def _run_body(body: ChatCompletionRequest) -> RunCreate:
+    params = {k: getattr(body, k) for k in SAMPLING if getattr(body, k) is not None}
+    if body.max_completion_tokens is not None:
+        params["max_tokens"] = body.max_completion_tokens
+    # LangChain wants every message dict to have ``content`` (null becomes "").
+    messages = [{**msgspec.to_builtins(m), "content": m.content or ""} for m in body.messages]
     return RunCreate(
-        assistant_id=body["model"],
+        assistant_id=body.model,
         input={"messages": messages},
         config={"configurable": {"model_params": params}} if params else None,
-        stream_mode=["messages-tuple"],
+        stream_mode=["messages-tuple", "tasks"],  # tasks: node starts and ends, for /v1/debug
         on_completion="delete",
         on_disconnect="cancel",
     )
@@ -126,9 +57,9 @@ def _run_body(body: dict[str, Any]) -> RunCreate:
 class _Chunks:
     """Builds ``chat.completion.chunk`` frames of one response."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, completion: str, model: str) -> None:
         self.head = {
-            "id": f"chatcmpl-{secrets.token_hex(16)}",
+            "id": completion,
             "object": "chat.completion.chunk",
             "created": int(time.time()),
             "model": model,
@@ -138,7 +69,7 @@ class _Chunks:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
         return b"data: " + _encode.encode({**self.head, "choices": [choice]}) + b"\n\n"
 
-    def usage(self, usage: Usage) -> bytes:
+    def usage(self, usage: RunUsage) -> bytes:
         return (
             b"data: "
             + _encode.encode({**self.head, "choices": [], "usage": usage.as_openai()})
@@ -190,10 +121,10 @@ def tool_call_deltas(chunk: dict[str, Any], numbering: _ToolIndex) -> list[dict[
 
 
 async def _stream(
-    parts: AsyncIterator[Any], model: str, include_usage: bool
+    parts: AsyncIterator[Any], completion: str, model: str, include_usage: bool
 ) -> AsyncIterator[bytes]:
-    frames = _Chunks(model)
-    usage, numbering = Usage(), _ToolIndex()
+    frames = _Chunks(completion, model)
+    usage, numbering = RunUsage(), _ToolIndex()
     finish: str | None = None
     yield frames.delta({"role": "assistant", "content": ""})
     async for part in parts:
@@ -210,6 +141,7 @@ async def _stream(
             else:
                 yield frames.delta({}, finish or "stop")
                 if include_usage:
+                    usage.settle(part.result)
                     yield frames.usage(usage)
             yield b"data: [DONE]\n\n"
             return
@@ -219,7 +151,7 @@ async def _stream(
         chunk = ai_chunk(part)
         if chunk is None:
             continue
-        usage.add(chunk)
+        usage.chunk(chunk)
         reason = (chunk.get("response_metadata") or {}).get("finish_reason")
         if reason:
             finish = "stop" if reason == "tool_calls" else reason  # the agent ran the tools itself
@@ -231,13 +163,10 @@ async def _stream(
             yield frames.delta({"tool_calls": calls})
 
 
-def completion_body(model: str, result: Any) -> dict[str, Any]:
+def completion_body(completion: str, model: str, result: Any, usage: RunUsage) -> dict[str, Any]:
     """A ``chat.completion`` from a run's final values."""
     final = final_ai_message(result) or {}
-    usage = Usage()
-    for item in (result or {}).get("messages", []) if isinstance(result, dict) else []:
-        if isinstance(item, dict) and item.get("type") == "ai":
-            usage.add(item)
+    usage.settle(result)
     message: dict[str, Any] = {"role": "assistant", "content": text_of(final.get("content"))}
     finish = (final.get("response_metadata") or {}).get("finish_reason") or "stop"
     if final.get("tool_calls"):
@@ -254,7 +183,7 @@ def completion_body(model: str, result: Any) -> dict[str, Any]:
         ]
         finish = "tool_calls"
     return {
-        "id": f"chatcmpl-{secrets.token_hex(16)}",
+        "id": completion,
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
@@ -304,14 +233,14 @@ class OpenAIController(Controller):
         try:
             body = parse_request(await request.body())
             async with ctx.sessions() as session:
-                await resolve_assistant(session, ctx, body["model"])
+                await resolve_assistant(session, ctx, body.model)
         except OpenAIError as exc:
             return exc.response()
         except ApiError as exc:
             if isinstance(exc, NotFound) or exc.status_code == 422:
                 return OpenAIError(
                     404,
-                    f"The model `{body['model']}` does not exist.",
+                    f"The model `{body.model}` does not exist.",
                     "invalid_request_error",
                     "model",
                 ).response()
@@ -319,18 +248,23 @@ class OpenAIController(Controller):
         run, subscription = await RunAdmission(ctx).start(
             _run_body(body), thread_id=None, owner=owner, headers=request.headers
         )
+        completion = completion_id(ctx.settings.naming_secret, owner, run.thread_id, run.run_id)
         parts = run_parts(subscription, status_check(ctx, run.run_id))
-        if body.get("stream"):
-            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        if body.stream:
+            include_usage = body.stream_options is not None and body.stream_options.include_usage
+            frames = _stream(parts, completion, body.model, include_usage)
             return Stream(
-                _stream(parts, body["model"], include_usage),
+                with_keepalives(frames, ctx.settings.sse_keepalive_s),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
             )
+        usage = RunUsage()
         async for part in parts:
-            if isinstance(part, Ended):
+            if isinstance(part, Part) and (chunk := ai_chunk(part)) is not None:
+                usage.chunk(chunk)
+            elif isinstance(part, Ended):
                 if part.status == "success":
-                    return Response(completion_body(body["model"], part.result))
+                    return Response(completion_body(completion, body.model, part.result, usage))
                 detail = (
                     ((part.result or {}).get("__error__") or {}).get("message")
                     if isinstance(part.result, dict)

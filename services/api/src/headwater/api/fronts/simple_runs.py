@@ -27,6 +27,7 @@ from headwater.api.fronts.events import (
     text_of,
     update_messages,
 )
+from headwater.api.fronts.keepalive import with_keepalives
 from headwater.api.runs import status_check
 from headwater.api.schemas import RunCreate
 from headwater.common.db.models import RunRow
@@ -192,7 +193,7 @@ class SimpleRunsController(Controller):
             assistant_id=str(assistant),
             input=graph_input,
             metadata=body.get("metadata") if isinstance(body.get("metadata"), dict) else None,
-            stream_mode=["messages-tuple", "updates"],
+            stream_mode=["messages-tuple", "updates", "tasks"],  # tasks: for /v1/debug
             if_not_exists="create",
             on_completion="keep",
         )
@@ -222,7 +223,7 @@ class SimpleRunsController(Controller):
         subscription = await ctx.bus.subscribe_events(run.thread_id, run.run_id)
         parts = run_parts(subscription, status_check(ctx, run.run_id))
         return Stream(
-            translate(parts, run_id),
+            with_keepalives(translate(parts, run_id), ctx.settings.sse_keepalive_s),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )

@@ -58,6 +58,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cron_poll_s: float = 1.0
     thread_sweep_s: float = 60.0
     id_secret: str = ""
+    service_token: str = ""
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    max_header_bytes: int = 32768
 
     @property
     def naming_secret(self) -> str:
@@ -126,6 +130,10 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_ID_SECRET": "keys the thread ids of /v1/runs sessions and /ws thread names (default: the JWT secret or the API keys); set it with JWKS-only auth",
     "HEADWATER_THREAD_SWEEP_S": "seconds between the API's sweeps of threads past their ttl (default 60; 0 turns it off on this replica)",
     "HEADWATER_CRON_POLL_S": "seconds between the API's looks for due crons (default 1; 0 turns the scheduler off on this replica)",
+    "HEADWATER_SERVICE_TOKEN": "shared secret the API and workers send to the memory service, which refuses callers without it (required by `headwater memory`; dev: a random one per start)",
+    "HEADWATER_HEADER_TIMEOUT_S": "seconds a client has to send a request's headers before the connection is closed (default 10)",
+    "HEADWATER_BODY_TIMEOUT_S": "seconds a client has to send a request's body once its headers are in (default 30; 408 then)",
+    "HEADWATER_MAX_HEADER_BYTES": "largest request line plus headers accepted (default 32768; 431 beyond)",
 }
 
 

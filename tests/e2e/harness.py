@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -161,6 +162,7 @@ def start_cluster(
         HEADWATER_ACK_WAIT_S="3",
         HEADWATER_WORKER_CONCURRENCY=str(concurrency),
         HEADWATER_MEMORY_URL=f"http://127.0.0.1:{memory_port}",
+        HEADWATER_SERVICE_TOKEN=f"service-{uuid.uuid4().hex}",
         HEADWATER_DRAIN_TIMEOUT_S="5",
     )
     deployment = Deployment("cluster", f"http://127.0.0.1:{api_port}", env, workdir)

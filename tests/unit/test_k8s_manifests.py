@@ -220,3 +220,43 @@ def test_whisper_component_serves_transcription_beside_the_chat_model(tmp_path: 
     env = by_name[("ConfigMap", "headwater-env")]["data"]
     assert env["HEADWATER_TRANSCRIPTION_BASE_URL"] == "http://whisper/v1"
     assert env["HEADWATER_TRANSCRIPTION_MODEL"] == "openai/whisper-large-v3-turbo"
+
+
+@pytest.mark.parametrize("name", ["dev", "prod"])
+def test_only_the_api_and_workers_reach_the_memory_service(
+    overlays: dict[str, list[dict[str, Any]]], name: str
+) -> None:
+    docs = overlays[name]
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    labels = {n: d["spec"]["template"]["metadata"]["labels"] for n, d in deployments.items()}
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    guarding = [
+        p
+        for p in policies
+        if all(
+            labels["headwater-memory"].get(k) == v
+            for k, v in p["spec"]["podSelector"]["matchLabels"].items()
+        )
+    ]
+    assert len(guarding) == 1, "one NetworkPolicy selects the memory pods"
+    policy = guarding[0]["spec"]
+    assert policy["policyTypes"] == ["Ingress"] and len(policy["ingress"]) == 1
+    rule = policy["ingress"][0]
+    allowed = {
+        n
+        for peer in rule["from"]
+        for n, pod_labels in labels.items()
+        if set(peer) == {"podSelector"}  # no namespace or IP blocks: pods of this namespace
+        and all(pod_labels.get(k) == v for k, v in peer["podSelector"]["matchLabels"].items())
+    }
+    assert allowed == {"headwater-api", "headwater-worker"}, allowed
+    memory_ports = {p["name"] for p in containers(deployments["headwater-memory"])[0]["ports"]}
+    assert [p["port"] for p in rule["ports"]] == ["http"] and "http" in memory_ports
+
+    secret = next(
+        d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == "headwater-secrets"
+    )
+    assert secret["stringData"]["HEADWATER_SERVICE_TOKEN"]
+    for name_ in ("headwater-api", "headwater-worker", "headwater-memory"):
+        sources = containers(deployments[name_])[0]["envFrom"]
+        assert {"secretRef": {"name": "headwater-secrets"}} in sources, name_

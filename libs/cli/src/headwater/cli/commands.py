@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 from typing import Any
 
 import msgspec
 import uvicorn
 
+from headwater.cli.http_limits import http_protocol
 from headwater.cli.runtime import stop_on_signals
 from headwater.common.bus.memory import InProcessBus
 from headwater.common.bus.nats import NatsBus
@@ -22,15 +24,15 @@ from headwater.common.subjects import Names
 log = logging.getLogger("headwater")
 
 
-def _uvicorn_config(app: Any, host: str, port: int, log_level: str) -> uvicorn.Config:
+def _uvicorn_config(app: Any, host: str, port: int, settings: Settings) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=host,
         port=port,
-        log_level="warning" if log_level == "info" else log_level,
+        log_level="warning" if settings.log_level == "info" else settings.log_level,
         lifespan="on",
         loop="none",
-        http="httptools",
+        http=http_protocol(settings),
     )
 
 
@@ -87,6 +89,10 @@ async def run_dev(settings: Settings, *, start_simllm: bool) -> None:
         if not settings.memory_url:
             from headwater.memory.app import create_app as create_memory
 
+            if not settings.service_token:  # known to this process only: the API and worker
+                settings = msgspec.structs.replace(
+                    settings, service_token=secrets.token_urlsafe(32)
+                )
             memory_server = uvicorn.Server(
                 uvicorn.Config(
                     create_memory(settings, setup=True),
@@ -95,6 +101,7 @@ async def run_dev(settings: Settings, *, start_simllm: bool) -> None:
                     log_level="warning",
                     lifespan="on",
                     loop="none",
+                    http=http_protocol(settings),
                 )
             )
             memory_server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
@@ -129,9 +136,7 @@ async def run_dev(settings: Settings, *, start_simllm: bool) -> None:
         stop = asyncio.Event()
         worker_task = asyncio.create_task(worker.run(stop))
         app = create_app(settings, SharedResources(bus=bus, engine=engine))
-        server = uvicorn.Server(
-            _uvicorn_config(app, settings.host, settings.port, settings.log_level)
-        )
+        server = uvicorn.Server(_uvicorn_config(app, settings.host, settings.port, settings))
         base = f"http://{settings.host}:{settings.port}"
         print(
             f"\nHeadwater dev is starting\n  API:       {base}\n  API docs:  {base}/docs\n"
@@ -175,17 +180,22 @@ async def run_api(settings: Settings) -> None:
     from headwater.api.app import create_app
 
     server = uvicorn.Server(
-        _uvicorn_config(create_app(settings), settings.host, settings.port, settings.log_level)
+        _uvicorn_config(create_app(settings), settings.host, settings.port, settings)
     )
     await server.serve()
 
 
 async def run_memory(settings: Settings) -> None:
-    """The memory service."""
+    """The memory service (only for callers with ``HEADWATER_SERVICE_TOKEN``)."""
     from headwater.memory.app import create_app
 
+    if not settings.service_token:
+        raise SystemExit(
+            "headwater memory needs HEADWATER_SERVICE_TOKEN (the same on the API and workers)"
+        )
+
     server = uvicorn.Server(
-        _uvicorn_config(create_app(settings), settings.host, settings.port, settings.log_level)
+        _uvicorn_config(create_app(settings), settings.host, settings.port, settings)
     )
     await server.serve()
 

@@ -62,6 +62,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     transcription_base_url: str = ""
     transcription_model: str = ""
     transcription_api_key: str = ""
+    service_token: str = ""
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    max_header_bytes: int = 32768
 
     @property
     def naming_secret(self) -> str:
@@ -134,6 +138,10 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_TRANSCRIPTION_BASE_URL": "OpenAI-compatible /v1 base URL that serves /audio/transcriptions (vLLM with a Whisper model); unset: /v1/audio/transcriptions answers 503",
     "HEADWATER_TRANSCRIPTION_MODEL": "model name sent upstream for transcriptions (default: the client's model)",
     "HEADWATER_TRANSCRIPTION_API_KEY": "API key sent to the transcription server (default: HEADWATER_LLM_API_KEY)",
+    "HEADWATER_SERVICE_TOKEN": "shared secret the API and workers send to the memory service, which refuses callers without it (required by `headwater memory`; dev: a random one per start)",
+    "HEADWATER_HEADER_TIMEOUT_S": "seconds a client has to send a request's headers before the connection is closed (default 10)",
+    "HEADWATER_BODY_TIMEOUT_S": "seconds a client has to send a request's body once its headers are in (default 30; 408 then)",
+    "HEADWATER_MAX_HEADER_BYTES": "largest request line plus headers accepted (default 32768; 431 beyond)",
 }
 
 

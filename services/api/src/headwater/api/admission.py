@@ -302,8 +302,10 @@ class RunAdmission:
             status="busy",
             events_after=await self.ctx.bus.last_event_seq(),  # the id may have been used before
         )
-        session.add(thread)
-        return thread
+        stored, _ = await repository.insert_thread(session, thread)  # a concurrent create wins
+        if stored is None or stored.owner != owner or stored.deleting:
+            raise NotFound("Thread or assistant not found.")
+        return stored
 
     async def start(
         self, body: RunCreate, *, thread_id: str | None, owner: str, headers: Mapping[str, str]

@@ -30,9 +30,9 @@ from headwater.api.fronts.simple_runs import SimpleRunsController
 from headwater.api.fronts.transcription import TranscriptionController, transcription_upstream
 from headwater.api.meta import HEADWATER_VERSION, ROUTES
 from headwater.api.observability import http_metrics, metrics, tracing_plugins
-from headwater.api.request_hygiene import refuse_nul
+from headwater.api.request_hygiene import refuse_bad_input
 from headwater.api.runs import ThreadRunsController
-from headwater.api.security import cors_config, security_headers
+from headwater.api.security import add_security_headers, cors_config
 from headwater.api.stateless_runs import StatelessRunsController
 from headwater.api.store_proxy import ROUTES as STORE_ROUTES
 from headwater.api.thread_maintenance import ThreadMaintenanceController
@@ -127,8 +127,9 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
             metrics,
             *STORE_ROUTES,
         ],
-        middleware=[security_headers, http_metrics, authentication(authenticator)],
-        before_request=refuse_nul,
+        middleware=[http_metrics, authentication(authenticator)],
+        before_request=refuse_bad_input,
+        before_send=[add_security_headers],
         plugins=tracing_plugins(),
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,

@@ -14,6 +14,7 @@ from typing import Any
 from litestar import Controller, Response, delete, get, patch, post
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.api.admission import resolve_assistant
@@ -167,8 +168,12 @@ class AssistantsController(Controller):
         }
         rule = await authorize(ctx, "assistants", "create", value)
         data.metadata = value["metadata"]
-        async with ctx.sessions.begin() as session:
-            row = await create_assistant(session, data, owner, ctx.graph_ids, rule)
+        try:
+            async with ctx.sessions.begin() as session:
+                row = await create_assistant(session, data, owner, ctx.graph_ids, rule)
+        except IntegrityError:  # created concurrently: answer as if it had been there first
+            async with ctx.sessions.begin() as session:
+                row = await create_assistant(session, data, owner, ctx.graph_ids, rule)
         return assistant_json(row)
 
     @get("/{assistant_id:str}")

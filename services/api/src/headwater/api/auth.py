@@ -58,7 +58,9 @@ class Unauthenticated(Exception):
 
 
 def credentials(headers: Mapping[str, str], query: str) -> str | None:
-    """``Authorization: Bearer …``, ``x-api-key: …``, or ``?token=…`` (WebSockets from browsers)."""
+    """``Authorization: Bearer …``, ``x-api-key: …``, or ``?token=…`` from ``query`` (pass
+    ``""`` except for a WebSocket: browsers cannot set its headers, and a key in any other
+    URL ends up in logs, proxies and browser history)."""
     authorization = headers.get("authorization", "")
     if authorization.lower().startswith("bearer "):
         return authorization[7:].strip() or None
@@ -194,7 +196,8 @@ async def _identify(authenticator: ApiKeys | JsonWebTokens | CustomAuth, scope: 
     headers = {
         k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
     }
-    token = credentials(headers, scope.get("query_string", b"").decode("latin-1"))
+    query = scope.get("query_string", b"") if scope["type"] == ScopeType.WEBSOCKET else b""
+    token = credentials(headers, query.decode("latin-1"))
     if token is None:
         raise Unauthenticated(
             "Missing credentials: send Authorization: Bearer <token> or x-api-key",

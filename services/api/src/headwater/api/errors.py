@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +83,17 @@ def on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dic
 
 def on_database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, str]]:
     """Data the database refuses (SQLSTATE class 22: out of range, bad characters) is the
-    request's fault, a 422; any other database error is ours."""
+    request's fault, a 422; a unique key taken meanwhile is a 409; any other error is ours."""
     sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+    if isinstance(exc, IntegrityError):
+        # Creates check for an existing id first and answer 409 themselves; this is the
+        # same answer for a create that lost a race to another one with the same id.
+        log.info("a write lost a race on a unique key: %s", sqlstate or type(exc.orig).__name__)
+        return Response(
+            {"detail": "The resource already exists (created concurrently)"},
+            status_code=409,
+            media_type=MediaType.JSON,
+        )
     if sqlstate.startswith("22"):
         log.warning("the database refused a request's data: %s", sqlstate)
         return Response(

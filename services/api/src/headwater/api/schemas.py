@@ -13,6 +13,33 @@ Limit = Annotated[int, msgspec.Meta(ge=0, le=1000)]
 Offset = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
 
 
+CONFIG_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "configurable": (dict,),
+    "tags": (list,),
+    "recursion_limit": (int,),
+    "metadata": (dict,),
+    "run_name": (str,),
+    "max_concurrency": (int,),
+}
+"""The keys of a LangGraph ``RunnableConfig`` a run passes on, and the JSON types they need."""
+
+
+def check_config(config: object) -> None:
+    """``ValueError`` (a 422 once msgspec reports it) for a config key of the wrong type,
+    e.g. ``configurable`` given as a string, which would fail only when the run is built."""
+    if not isinstance(config, dict):
+        return
+    for key, types in CONFIG_FIELD_TYPES.items():
+        value = config.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, types) or isinstance(value, bool):
+            expected = " or ".join(t.__name__ for t in types)
+            raise ValueError(f"`config.{key}` must be {expected}, not {type(value).__name__}")
+    if not all(isinstance(tag, str) for tag in config.get("tags") or ()):
+        raise ValueError("`config.tags` must be a list of strings")
+
+
 class RunCreate(msgspec.Struct, kw_only=True):
     """Body of every run-creating endpoint (stateful and stateless)."""
 
@@ -36,6 +63,9 @@ class RunCreate(msgspec.Struct, kw_only=True):
     after_seconds: float | None = None
     webhook: str | None = None
     durability: Literal["sync", "async", "exit"] | None = None
+
+    def __post_init__(self) -> None:
+        check_config(self.config)
 
 
 class ThreadTTL(msgspec.Struct, kw_only=True):
@@ -156,6 +186,9 @@ class AssistantCreate(msgspec.Struct, kw_only=True):
     name: str | None = None
     description: str | None = None
 
+    def __post_init__(self) -> None:
+        check_config(self.config)
+
 
 class AssistantPatch(msgspec.Struct, kw_only=True):
     """``PATCH /assistants/{assistant_id}``: a new version."""
@@ -166,6 +199,9 @@ class AssistantPatch(msgspec.Struct, kw_only=True):
     metadata: dict[str, Any] | None = None
     name: str | None = None
     description: str | None = None
+
+    def __post_init__(self) -> None:
+        check_config(self.config)
 
 
 class VersionsSearch(msgspec.Struct, kw_only=True):
@@ -240,6 +276,9 @@ class CronCreate(msgspec.Struct, kw_only=True):
     stream_resumable: bool | None = None
     durability: Literal["sync", "async", "exit"] | None = None
 
+    def __post_init__(self) -> None:
+        check_config(self.config)
+
 
 class CronPatch(msgspec.Struct, kw_only=True):
     """``PATCH /runs/crons/{cron_id}``: only the fields sent change.
@@ -263,6 +302,9 @@ class CronPatch(msgspec.Struct, kw_only=True):
     stream_subgraphs: bool | msgspec.UnsetType = msgspec.UNSET
     stream_resumable: bool | msgspec.UnsetType = msgspec.UNSET
     durability: Literal["sync", "async", "exit"] | msgspec.UnsetType = msgspec.UNSET
+
+    def __post_init__(self) -> None:
+        check_config(self.config)
 
 
 class CronSearch(msgspec.Struct, kw_only=True):

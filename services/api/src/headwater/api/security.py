@@ -3,36 +3,31 @@
 from __future__ import annotations
 
 from litestar.config.cors import CORSConfig
+from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 
 from headwater.common.settings import Settings
 
 SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"cross-origin-opener-policy", b"same-origin"),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+    ("cross-origin-opener-policy", "same-origin"),
 ]
 EXPOSED_HEADERS = ["x-pagination-total", "x-pagination-next", "content-location", "location"]
 
 
-def security_headers(app: ASGIApp) -> ASGIApp:
-    """ASGI middleware adding :data:`SECURITY_HEADERS` to each response start."""
+async def add_security_headers(message: Message, scope: Scope) -> None:
+    """``before_send`` hook: :data:`SECURITY_HEADERS` on each HTTP response start.
 
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
-            await send(message)
-
-        await app(scope, receive, send_with_headers)
-
-    return middleware
+    A hook, not a middleware: Litestar runs hooks for every response the application sends,
+    its own 404/405 and exception answers included, which route middleware never sees.
+    """
+    if scope["type"] == ScopeType.HTTP and message["type"] == "http.response.start":
+        headers = MutableScopeHeaders.from_message(message)
+        for name, value in SECURITY_HEADERS:
+            headers[name] = value
 
 
 def cors_config(settings: Settings) -> CORSConfig:

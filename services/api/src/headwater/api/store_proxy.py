@@ -22,6 +22,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from headwater.api.authorization import authorize
 from headwater.api.context import ApiContext
 from headwater.api.errors import ApiError, Unavailable, Unprocessable
+from headwater.common.service_trust import service_headers
 from headwater.common.telemetry.tracing import inject_headers, tracer
 
 OWNER_HEADER = "x-headwater-owner"
@@ -46,7 +47,13 @@ async def _forward(
     with tracer().start_as_current_span(
         f"{method} {path}", kind=SpanKind.CLIENT, attributes=attributes
     ) as span:
-        headers = inject_headers({"content-type": "application/json", OWNER_HEADER: owner})
+        headers = inject_headers(
+            {
+                "content-type": "application/json",
+                OWNER_HEADER: owner,
+                **service_headers(ctx.settings.service_token),
+            }
+        )
         try:
             answer = await ctx.memory.request(
                 method, path, content=content, params=params, headers=headers

@@ -124,6 +124,17 @@ async def thread_history(
     return Response(await ask_worker(ctx, request), media_type="application/json")
 
 
+def _existing_thread(
+    thread_id: str, thread: ThreadRow | None, owner: str, if_exists: str
+) -> ThreadRow:
+    """What a create answers for an id already taken (``None``: taken and gone meanwhile)."""
+    if thread is not None and thread.owner != owner:
+        raise NotFound(f"Thread with ID {thread_id} not found")
+    if thread is not None and if_exists == "do_nothing":
+        return thread
+    raise Conflict(f"Thread {thread_id} already exists")
+
+
 class ThreadsController(Controller):
     """Threads and their state."""
 
@@ -134,7 +145,12 @@ class ThreadsController(Controller):
     async def create_thread(
         self, ctx: ApiContext, owner: str, data: ThreadCreate
     ) -> dict[str, Any]:
-        """Create a thread (200, as langgraph-api answers)."""
+        """Create a thread (200, as langgraph-api answers).
+
+        An id taken by the caller: 409, or that thread with ``if_exists="do_nothing"``; an id
+        taken by another user: 404, as every other request about it answers. Concurrent
+        creates of one id are settled by the database: one creates it, the others see it.
+        """
         thread_id = require_uuid(data.thread_id, "thread") if data.thread_id else uuid7()
         value: dict[str, Any] = {
             "thread_id": thread_id,
@@ -146,9 +162,7 @@ class ThreadsController(Controller):
         async with ctx.sessions.begin() as session:
             existing = await session.get(ThreadRow, thread_id)
             if existing is not None:
-                if data.if_exists == "do_nothing" and existing.owner == owner:
-                    return thread_json(existing)
-                raise Conflict(f"Thread {thread_id} already exists")
+                return thread_json(_existing_thread(thread_id, existing, owner, data.if_exists))
             # A chosen id may have been a deleted thread's: its old events stay out of sight.
             after = await ctx.bus.last_event_seq() if data.thread_id else 0
             thread = repository.new_thread(
@@ -156,8 +170,10 @@ class ThreadsController(Controller):
             )
             if data.ttl is not None:
                 repository.set_thread_ttl(thread, data.ttl.ttl, data.ttl.strategy)
-            session.add(thread)
-        return thread_json(thread)
+            stored, created = await repository.insert_thread(session, thread)
+            if stored is None or not created:
+                return thread_json(_existing_thread(thread_id, stored, owner, data.if_exists))
+        return thread_json(stored)
 
     @post("/search", status_code=200)
     async def search_threads(

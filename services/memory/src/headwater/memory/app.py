@@ -1,7 +1,8 @@
 """The memory service: the LangGraph Store API (``/store/…``) over the official store.
 
-The caller's identity arrives from the API in ``x-headwater-owner`` (the memory service is
-internal to the cluster); every namespace is scoped under it, so no user reads another's items.
+The caller's identity arrives from the API in ``x-headwater-owner``; every namespace is scoped
+under it, so no user reads another's items. Only callers with the service token (the API and
+workers) are believed (:mod:`headwater.memory.trust`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from headwater.memory.error_handlers import EXCEPTION_HANDLERS
 from headwater.memory.options import StoreOptions, store_options
 from headwater.memory.service import StoreService
 from headwater.memory.store import open_backend
+from headwater.memory.trust import service_trust
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,7 @@ def create_app(
 
     return Litestar(
         route_handlers=[*routes.ROUTES, *memories.ROUTES, *health.ROUTES],
+        middleware=service_trust(settings.service_token),
         lifespan=[lifespan],
         plugins=tracing_plugins(),
         exception_handlers=EXCEPTION_HANDLERS,

@@ -32,6 +32,7 @@ from langgraph.store.base import (
 )
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from headwater.common.service_trust import service_headers
 from headwater.common.telemetry.tracing import inject_headers, tracer
 
 STORE_OWNER: contextvars.ContextVar[str] = contextvars.ContextVar(
@@ -133,9 +134,15 @@ class MemoryServiceStore(BaseStore):
     supports_ttl = True
 
     def __init__(
-        self, base_url: str, *, timeout: float = 10.0, client: httpx.AsyncClient | None = None
+        self,
+        base_url: str,
+        *,
+        timeout: float = 10.0,
+        client: httpx.AsyncClient | None = None,
+        service_token: str = "",
     ) -> None:
         self.http = client or httpx.AsyncClient(base_url=base_url, timeout=timeout)
+        self.http.headers.update(service_headers(service_token))  # the memory service's trust
         self.loop = asyncio.get_running_loop()
 
     async def aclose(self) -> None:

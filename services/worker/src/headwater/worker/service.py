@@ -109,7 +109,11 @@ async def worker_components(
         httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_S, follow_redirects=False) as webhook_http,
     ):
         store = (
-            MemoryServiceStore(settings.memory_url, timeout=settings.request_timeout_s)
+            MemoryServiceStore(
+                settings.memory_url,
+                timeout=settings.request_timeout_s,
+                service_token=settings.service_token,
+            )
             if settings.memory_url
             else None
         )

@@ -11,8 +11,21 @@ import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, true, type_coerce, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    delete,
+    func,
+    inspect,
+    or_,
+    select,
+    true,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -157,6 +170,29 @@ def new_thread(
         updated_at=now,
         state_updated_at=now,
     )
+
+
+async def insert_thread(session: AsyncSession, thread: ThreadRow) -> tuple[ThreadRow | None, bool]:
+    """Insert ``thread`` unless its id is taken, race-safe (``INSERT … ON CONFLICT DO NOTHING``:
+    of concurrent creates of one id exactly one inserts, the others wait for it and insert
+    nothing). Returns the row now stored under that id (None if it vanished meanwhile) and
+    whether this call created it."""
+    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+    values = {
+        attr.key: value
+        for attr in inspect(ThreadRow).column_attrs
+        # unset on a transient row: the column's default applies, as on a flush
+        if (value := getattr(thread, attr.key)) is not None
+        or (attr.columns[0].default is None and attr.columns[0].server_default is None)
+    }
+    result = await session.execute(
+        insert(ThreadRow).values(**values).on_conflict_do_nothing(index_elements=["thread_id"])
+    )
+    created = bool(result.rowcount)  # type: ignore[attr-defined]
+    stored = await session.get(
+        ThreadRow, thread.thread_id, populate_existing=True, with_for_update=True
+    )
+    return stored, created
 
 
 async def search_threads(

@@ -345,7 +345,7 @@ class ThreadRunsController(Controller):
                 )
             if not wait:
                 await _settle(ctx, run, subscription, action)
-                return Response(None, status_code=202)
+                return Response(b"", status_code=202)
         except BaseException:
             await subscription.close()
             raise

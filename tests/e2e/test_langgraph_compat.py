@@ -45,6 +45,9 @@ async def test_runtime_context_gets_schema_defaults_and_the_assistants_context(
     seen = await seen_by(client, "context")
     default = {"type": "ModelContext", "model": "default-model", "temperature": 0.5}
     assert seen["context"] == default
+    seen = await seen_by(client, "context", context={"model": "requested"})
+    assert seen["context"] == {**default, "model": "requested"}
+    assert seen["configurable"]["model"] == "requested"  # mirrored into configurable
 
     # The assistant's context under the request's; keys the schema lacks are dropped.
     assistant = await client.assistants.create(

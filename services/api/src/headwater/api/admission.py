@@ -126,8 +126,8 @@ def _merged_config(
         **headers,
         **{
             k: v
-            for k, v in request_config.get("configurable", {}).items()
-            if k not in RESERVED_CONFIGURABLE
+            for k, v in (body.context or request_config.get("configurable", {})).items()
+            if k not in RESERVED_CONFIGURABLE  # the request's context is mirrored, as upstream
         },
     }
     config = {**(assistant.config or {}), **(thread.config or {}), **request_config}

@@ -228,6 +228,9 @@ async def test_cancel_reads_interrupted_at_once_and_wait_answers_200_once_stoppe
         thread = await client.threads.get(tid)
         assert thread["status"] == "interrupted"  # stopped between steps: its next step waits
         assert thread["values"].get("count", 0) < 20
+        again = await http.post(f"{base}/cancel")  # a stopped run has nothing to cancel
+        assert again.status_code == 404
+        assert again.json()["detail"].startswith("No matching runs to cancel. Please verify")
 
 
 async def test_info_flags_say_what_is_served(deployment: Deployment) -> None:

@@ -31,6 +31,10 @@ SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 STREAM_ID_PATTERN = r"^(\d+(-(\d+|\*))?|-)$"
 RUN_STREAM_ID_PATTERN = r"^(\d+(-(\d+|\*))?|-|-1)$"
 """A run's join stream also takes ``-1`` (the whole run), which JS ``useStream`` sends."""
+NO_RUN_TO_CANCEL = (
+    "No matching runs to cancel. Please verify the thread ID and run IDs are correct, "
+    "and the runs haven't been deleted or completed."
+)
 CANCEL_SETTLE_S = 2.0
 """How long a cancel waits for the worker to stop the run before answering."""
 
@@ -340,9 +344,7 @@ class ThreadRunsController(Controller):
         subscription = await ctx.bus.subscribe_events(run.thread_id, run.run_id, after_seq=after)
         try:
             if not await RunAdmission(ctx).cancel(run, action):
-                raise NotFound(
-                    f"No matching runs to cancel for thread {thread_id} and run {run_id}"
-                )
+                raise NotFound(NO_RUN_TO_CANCEL)
             if not wait:
                 await _settle(ctx, run, subscription, action)
                 return Response(b"", status_code=202)

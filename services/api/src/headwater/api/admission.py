@@ -126,13 +126,24 @@ def _merged_config(
         **headers,
         **{
             k: v
-            for k, v in request_config.get("configurable", {}).items()
-            if k not in RESERVED_CONFIGURABLE
+            for k, v in (body.context or request_config.get("configurable", {})).items()
+            if k not in RESERVED_CONFIGURABLE  # the request's context is mirrored, as upstream
         },
     }
     config = {**(assistant.config or {}), **(thread.config or {}), **request_config}
     config["configurable"] = configurable
     return config
+
+
+def run_context(assistant: AssistantRow, body: RunCreate) -> dict[str, Any]:
+    """The run's runtime context as langgraph-api merges it: the assistant's ``context``
+    under the request's (its ``context``, else its ``config.configurable``)."""
+    requested = body.context or {
+        k: v
+        for k, v in ((body.config or {}).get("configurable") or {}).items()
+        if k not in RESERVED_CONFIGURABLE
+    }
+    return {**(assistant.context or {}), **requested}
 
 
 class RunAdmission:
@@ -210,12 +221,13 @@ class RunAdmission:
                 **stamp,
             }
             config = _merged_config(assistant, thread, body, configurable_headers(headers))
+            context = run_context(assistant, body)
             checkpoint = start_checkpoint(body)
             kwargs = {
                 "input": body.input,
                 "command": body.command,
                 "config": config,
-                "context": body.context or {},
+                "context": context,
                 "stream_mode": modes,
                 "interrupt_before": body.interrupt_before,
                 "interrupt_after": body.interrupt_after,
@@ -260,7 +272,7 @@ class RunAdmission:
             input=body.input,
             command=body.command,
             config=config,
-            context=body.context,
+            context=context,
             stream_mode=modes,
             stream_subgraphs=body.stream_subgraphs,
             interrupt_before=body.interrupt_before,

@@ -25,7 +25,7 @@ async def info() -> dict[str, Any]:
     return {
         "version": HEADWATER_VERSION,
         "server": "headwater",
-        "flags": {"assistants": True, "crons": False, "langsmith": False},
+        "flags": {"assistants": True, "crons": True, "langsmith": False},
         "host": {
             "kind": "self-hosted",
             "project_id": None,

@@ -26,6 +26,28 @@ StatusCheck = Callable[[], Awaitable[str | None]]
 """Returns the run's status, or None when the run is gone."""
 
 
+class KeepAlive:
+    """When a response's keep-alives are due: every ``HEARTBEAT_S`` from its start, whatever
+    else it writes (as langgraph-api), so a proxy's idle timeout never sees a silent body."""
+
+    def __init__(self, interval: float = HEARTBEAT_S) -> None:
+        self._clock = asyncio.get_running_loop().time
+        self._interval = interval
+        self._next = self._clock() + interval
+
+    def remaining(self, cap: float) -> float:
+        """Seconds to wait for events before the next keep-alive is due (at most ``cap``)."""
+        return max(0.0, min(cap, self._next - self._clock()))
+
+    def due(self) -> bool:
+        """Whether a keep-alive is due now; if so, the next one is one interval later."""
+        now = self._clock()
+        if now < self._next:
+            return False
+        self._next = max(self._next + self._interval, now)
+        return True
+
+
 def sse_frame(event: str, data: bytes, seq: int) -> bytes:
     """``event: …\\r\\ndata: …\\r\\nid: …\\r\\n\\r\\n`` as langgraph-api frames it."""
     return b"event: %s\r\ndata: %s\r\nid: %d\r\n\r\n" % (event.encode(), data, seq)
@@ -57,7 +79,7 @@ async def sse_events(
     on_abandon: Callable[[], Awaitable[None]] | None = None,
     keep: Callable[[str], bool] | None = None,
 ) -> AsyncIterator[bytes]:
-    """SSE bytes of a run until its end event; heartbeats while idle.
+    """SSE bytes of a run until its end event; a heartbeat every ``HEARTBEAT_S``.
 
     When idle, the run's status is checked too, so a run whose end event is gone (expired,
     or its worker died after finishing) never leaves the client hanging.
@@ -66,17 +88,24 @@ async def sse_events(
     wait = FIRST_STATUS_CHECK_S
     loop = asyncio.get_running_loop()
     last_write = 0.0
+    keep_alive = KeepAlive()
+    idle_since = loop.time()
     ACTIVE_STREAMS.labels("sse").inc()
     try:
         while True:
-            batch = await subscription.next_batch(wait)
+            idle = loop.time() - idle_since
+            batch = await subscription.next_batch(keep_alive.remaining(wait - idle))
+            if keep_alive.due():
+                yield HEARTBEAT
             if not batch:
+                if loop.time() - idle_since < wait:
+                    continue
                 if await _final_status(status_of):
                     finished = True
                     return
-                wait = HEARTBEAT_S
-                yield HEARTBEAT
+                wait, idle_since = HEARTBEAT_S, loop.time()
                 continue
+            idle_since = loop.time()
             quiet = loop.time() - last_write
             if quiet < LINGER_S and batch[-1].event != END_EVENT:
                 await asyncio.sleep(LINGER_S - quiet)
@@ -108,24 +137,32 @@ async def final_result(
     *,
     on_abandon: Callable[[], Awaitable[None]] | None = None,
 ) -> AsyncIterator[bytes]:
-    """The ``/wait`` and ``/join`` body: newline keep-alives, then the run's result JSON."""
+    """The ``/wait`` and ``/join`` body: a newline every ``HEARTBEAT_S``, then the run's
+    result JSON."""
     finished = False
     wait = FIRST_STATUS_CHECK_S
+    loop = asyncio.get_running_loop()
+    keep_alive = KeepAlive()
+    idle_since = loop.time()
     try:
         while True:
-            batch = await subscription.next_batch(wait)
+            idle = loop.time() - idle_since
+            batch = await subscription.next_batch(keep_alive.remaining(wait - idle))
             for item in batch:
                 if item.event == END_EVENT:
                     finished = True
                     yield bytes(run_end_decoder.decode(item.data).result)
                     return
-            if not batch:
+            if keep_alive.due():
+                yield b"\n"
+            if batch:
+                idle_since = loop.time()
+            elif loop.time() - idle_since >= wait:
                 if await _final_status(status_of):
                     finished = True
                     yield await fallback()
                     return
-                wait = HEARTBEAT_S
-                yield b"\n"
+                wait, idle_since = HEARTBEAT_S, loop.time()
     finally:
         if not finished and on_abandon is not None:
             with contextlib.suppress(Exception):

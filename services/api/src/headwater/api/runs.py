@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import Parameter
 from litestar.response import Stream
+from sqlalchemy import update
 
 from headwater.api.admission import RunAdmission
 from headwater.api.authorization import require_visible
@@ -21,11 +23,20 @@ from headwater.api.wire import run_json
 from headwater.common.bus import EventSubscription
 from headwater.common.codec import dumps
 from headwater.common.db import repository
-from headwater.common.db.models import RunRow, ThreadRow
+from headwater.common.db.models import RunRow, ThreadRow, utcnow
+from headwater.common.subjects import END_EVENT
 
 SSE_MEDIA_TYPE = "text/event-stream"  # Litestar appends "; charset=utf-8"
 SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 STREAM_ID_PATTERN = r"^(\d+(-(\d+|\*))?|-)$"
+RUN_STREAM_ID_PATTERN = r"^(\d+(-(\d+|\*))?|-|-1)$"
+"""A run's join stream also takes ``-1`` (the whole run), which JS ``useStream`` sends."""
+NO_RUN_TO_CANCEL = (
+    "No matching runs to cancel. Please verify the thread ID and run IDs are correct, "
+    "and the runs haven't been deleted or completed."
+)
+CANCEL_SETTLE_S = 2.0
+"""How long a cancel waits for the worker to stop the run before answering."""
 
 
 def status_check(ctx: ApiContext, run_id: str) -> Callable[[], Awaitable[str | None]]:
@@ -95,8 +106,8 @@ def query_modes(raw: list[str] | None) -> list[str] | None:
 
 
 def after_seq_of(last_event_id: str | None) -> int:
-    """The sequence a ``Last-Event-ID`` names (``-``: before everything)."""
-    if not last_event_id or last_event_id == "-":
+    """The sequence a ``Last-Event-ID`` names (``-`` or ``-1``: before everything)."""
+    if not last_event_id or last_event_id in ("-", "-1"):
         return 0
     head = last_event_id.split("-", 1)[0]
     if not head.isascii() or not head.isdigit() or len(head) > 19 or int(head) >= 2**63:
@@ -291,7 +302,7 @@ class ThreadRunsController(Controller):
         run_id: str,
         cancel_on_disconnect: bool = False,
         last_event_id: str | None = Parameter(
-            header="Last-Event-ID", default=None, pattern=STREAM_ID_PATTERN
+            header="Last-Event-ID", default=None, pattern=RUN_STREAM_ID_PATTERN
         ),
         stream_mode: list[str] | None = None,
     ) -> Stream:
@@ -325,22 +336,65 @@ class ThreadRunsController(Controller):
         wait: bool = False,
         action: str = "interrupt",
     ) -> Response[Any] | Stream:
-        """Cancel a pending or running run; ``wait=1`` answers once it has stopped."""
+        """Cancel a pending or running run: 202 once it reads ``interrupted`` (or, rolled
+        back, is gone); ``wait=1``: 200 once it has stopped, with langgraph-api's ``{}``."""
         run = await _get_run(ctx, thread_id, run_id, owner, "update")
-        subscription = await ctx.bus.subscribe_events(run.thread_id, run.run_id) if wait else None
-        stopped = await RunAdmission(ctx).cancel(run, action)
-        if not stopped:
-            if subscription is not None:
-                await subscription.close()
-            raise NotFound(f"No matching runs to cancel for thread {thread_id} and run {run_id}")
-        if subscription is None:
-            return Response(None, status_code=202)
+        # Only what the run publishes from now on matters: its end.
+        after = await ctx.bus.last_event_seq()
+        subscription = await ctx.bus.subscribe_events(run.thread_id, run.run_id, after_seq=after)
+        try:
+            if not await RunAdmission(ctx).cancel(run, action):
+                raise NotFound(NO_RUN_TO_CANCEL)
+            if not wait:
+                await _settle(ctx, run, subscription, action)
+                return Response(b"", status_code=202)
+        except BaseException:
+            await subscription.close()
+            raise
         base = f"/threads/{thread_id}/runs/{run_id}"
-        return wait_response(
-            ctx,
-            run,
-            subscription,
-            cancel_on_disconnect=False,
-            location=f"{base}/join",
-            content_location=base,
+        result = final_result(subscription, status_check(ctx, run.run_id), _no_values)
+        return Stream(
+            _stopped_body(result),
+            status_code=200,
+            media_type="application/json",
+            headers={"Location": f"{base}/join", "Content-Location": base},
         )
+
+
+async def _settle(
+    ctx: ApiContext, run: RunRow, subscription: EventSubscription, action: str
+) -> None:
+    """Give the worker a moment to stop the run and record it (then the run and its thread
+    read as they settled). A run still going after that reads ``interrupted`` at once, as in
+    langgraph-api; its worker records the same when it stops."""
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CANCEL_SETTLE_S
+        while (left := deadline - loop.time()) > 0:
+            batch = await subscription.next_batch(left)
+            if any(item.event == END_EVENT for item in batch):
+                return
+    finally:
+        await subscription.close()
+    if action != "rollback":
+        async with ctx.sessions.begin() as session:
+            await session.execute(
+                update(RunRow)
+                .where(RunRow.run_id == run.run_id, RunRow.status == "running")
+                .values(status="interrupted", updated_at=utcnow())
+            )
+
+
+async def _no_values() -> bytes:
+    return b"{}"
+
+
+async def _stopped_body(result: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """``cancel?wait=1``: keep-alives until the run has stopped, then ``{}``: langgraph-api
+    answers the values the run streamed after the cancel, and a stopped run streams none."""
+    try:
+        async for chunk in result:
+            yield chunk if chunk == b"\n" else b"{}"
+    finally:
+        if isinstance(result, AsyncGenerator):
+            await result.aclose()

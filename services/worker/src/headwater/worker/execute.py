@@ -53,6 +53,23 @@ class RunCancelled(Exception):
         self.action = action
 
 
+def run_context(graph: Pregel[Any, Any, Any, Any], context: dict[str, Any] | None) -> Any:
+    """The context a run passes to its graph, as langgraph-api does: always a dict (so a
+    ``context_schema``'s defaults apply), without keys the schema does not declare."""
+    context = dict(context or {})
+    if not context or graph.context_schema is None:
+        return context
+    try:
+        schema = graph.get_context_jsonschema()
+    except Exception:  # a schema that cannot be drawn filters nothing
+        log.debug("no context schema for filtering", exc_info=True)
+        return context
+    known = (schema or {}).get("properties")
+    if not known:
+        return context
+    return {k: v for k, v in context.items() if k in known}
+
+
 class RunExecutor:
     """Runs deliveries; one instance per worker process."""
 
@@ -191,13 +208,35 @@ class RunExecutor:
     async def _run_graph(
         self, request: RunRequest, attempt: int, control: Any, config: RunnableConfig
     ) -> None:
+        graph_scope = contextlib.AsyncExitStack()  # a graph factory's context lasts the run
+        try:
+            await self._run_graph_in(graph_scope, request, attempt, control, config)
+        finally:
+            try:
+                await graph_scope.aclose()
+            except Exception:
+                log.exception("run %s: leaving graph %r failed", request.run_id, request.graph_id)
+
+    async def _run_graph_in(
+        self,
+        graph_scope: contextlib.AsyncExitStack,
+        request: RunRequest,
+        attempt: int,
+        control: Any,
+        config: RunnableConfig,
+    ) -> None:
         start = (request.checkpoint or {}).get("checkpoint_id")
-        try:  # what the thread holds before the run, in case the run is rolled back
-            graph, baseline = await asyncio.gather(
-                self.registry.get(request.graph_id, config),
-                self.checkpointer.baseline(request.thread_id, start),
-            )
+        opening = self.registry.open(
+            request.graph_id, config, context=request.context, user_id=request.owner
+        )
+        # What the thread holds before the run, in case the run is rolled back. The graph is
+        # opened in this task: a factory's context manager is left in the task it entered.
+        holding = asyncio.ensure_future(self.checkpointer.baseline(request.thread_id, start))
+        try:
+            graph = await graph_scope.enter_async_context(opening)
+            baseline = await holding
         except Exception as exc:
+            holding.cancel()
             log.exception("run %s: cannot start graph %r", request.run_id, request.graph_id)
             await self._fail(request, exc)
             return
@@ -267,8 +306,7 @@ class RunExecutor:
             "interrupt_before": request.interrupt_before,
             "interrupt_after": request.interrupt_after,
         }
-        if request.context is not None:
-            kwargs["context"] = request.context
+        kwargs["context"] = run_context(graph, request.context)
         if request.durability is not None:
             kwargs["durability"] = request.durability
         published = 0

@@ -10,12 +10,25 @@ from typing import Any
 
 import msgspec
 import uvicorn
+from sqlalchemy.exc import DBAPIError
 
-from headwater.cli.runtime import stop_on_signals
-from headwater.common.bus.memory import InProcessBus
+from headwater.cli.devlog import LoggedBus, RequestLog
+from headwater.cli.runtime import serve, serve_in_background, stop_on_signals
+from headwater.cli.startup import (
+    StartupError,
+    check_port_free,
+    database_label,
+    redact_url,
+    unreachable_reason,
+    until_stopped,
+    wait_for_database,
+    wait_for_nats,
+)
+from headwater.cli.waiting import WaitingApp
 from headwater.common.bus.nats import NatsBus
 from headwater.common.db.engine import make_engine, make_sessionmaker
 from headwater.common.db.migrate import upgrade
+from headwater.common.graph_config import ConfigError, ProjectConfig, load_project
 from headwater.common.settings import Settings
 from headwater.common.subjects import Names
 
@@ -57,23 +70,40 @@ def _simulated_embeddings(settings: Settings) -> Settings:
     return msgspec.structs.replace(settings, embeddings_base_url=settings.llm_base_url)
 
 
-async def run_dev(settings: Settings, *, start_simllm: bool) -> None:
+def project_of(settings: Settings) -> ProjectConfig:
+    """The served langgraph.json, or a :class:`StartupError` naming the setting."""
+    try:
+        return load_project(settings.config)
+    except ConfigError as exc:
+        raise StartupError(f"{exc} (--config / HEADWATER_CONFIG={settings.config})") from exc
+
+
+async def run_dev(
+    settings: Settings, *, start_simllm: bool, rules: tuple[Any, ...] | None = None
+) -> None:
     """API + worker in one process: in-process bus, SQLite, the simulator unless an LLM is set."""
     from headwater.api.app import SharedResources, create_app
+    from headwater.cli.project import point_openai_at
     from headwater.worker.service import worker_components
 
+    stop = stop_on_signals()
+    project = project_of(settings)
+    check_port_free(settings.host, settings.port, "HEADWATER_PORT / --port")
     await asyncio.to_thread(upgrade, settings.database_url)
     async with contextlib.AsyncExitStack() as stack:
         if start_simllm:
             from headwater.simllm.config import SimConfig
-            from headwater.simllm.server import serve_in_background
+            from headwater.simllm.server import serve_in_background as serve_simllm
 
-            sim_server, sim_task, sim_port = await serve_in_background(SimConfig(), "127.0.0.1", 0)
+            sim = SimConfig() if rules is None else SimConfig(rules=rules)
+            sim_server, sim_task, sim_port = await serve_simllm(sim, "127.0.0.1", 0)
             os.environ["HEADWATER_LLM_BASE_URL"] = f"http://127.0.0.1:{sim_port}/v1"
             settings = msgspec.structs.replace(
                 settings, llm_base_url=os.environ["HEADWATER_LLM_BASE_URL"]
             )
             settings = _simulated_embeddings(settings)
+            for name in point_openai_at(settings.llm_base_url, project.env):
+                log.info("%s set for the graphs: %s", name, os.environ[name])
 
             async def stop_sim() -> None:
                 sim_server.should_exit = True
@@ -93,14 +123,7 @@ async def run_dev(settings: Settings, *, start_simllm: bool) -> None:
                     loop="none",
                 )
             )
-            memory_server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
-            memory_task = asyncio.create_task(memory_server.serve())
-            while not memory_server.started:
-                if memory_task.done():
-                    await memory_task
-                    raise RuntimeError("the memory service did not start")
-                await asyncio.sleep(0.01)
-            memory_port = memory_server.servers[0].sockets[0].getsockname()[1]
+            memory_task, memory_port = await serve_in_background(memory_server)
             settings = msgspec.structs.replace(
                 settings, memory_url=f"http://127.0.0.1:{memory_port}"
             )
@@ -110,7 +133,7 @@ async def run_dev(settings: Settings, *, start_simllm: bool) -> None:
                 await memory_task
 
             stack.push_async_callback(stop_memory)
-        bus = InProcessBus(
+        bus = LoggedBus(
             ack_wait=settings.ack_wait_s,
             max_deliver=settings.max_deliver,
             retention=settings.event_retention_s,
@@ -122,75 +145,174 @@ async def run_dev(settings: Settings, *, start_simllm: bool) -> None:
         worker = await stack.enter_async_context(
             worker_components(settings, bus, make_sessionmaker(engine), setup_checkpointer=True)
         )
-        stop = asyncio.Event()
-        worker_task = asyncio.create_task(worker.run(stop))
+        worker_stop = asyncio.Event()
+        worker_task = asyncio.create_task(worker.run(worker_stop))
         app = create_app(settings, SharedResources(bus=bus, engine=engine))
         server = uvicorn.Server(
-            _uvicorn_config(app, settings.host, settings.port, settings.log_level)
+            _uvicorn_config(RequestLog(app), settings.host, settings.port, settings.log_level)
         )
         base = f"http://{settings.host}:{settings.port}"
         print(
             f"\nHeadwater dev is starting\n  API:       {base}\n  API docs:  {base}/docs\n"
-            f"  LLM:       {os.environ.get('HEADWATER_LLM_BASE_URL')}\n  Graphs:    {settings.config}\n",
+            f"  LLM:       {os.environ.get('HEADWATER_LLM_BASE_URL')}\n"
+            f"  Graphs:    {settings.config} ({', '.join(project.graphs)})\n"
+            f"  Data:      {settings.database_url.split(':///', 1)[-1]}\n",
             flush=True,
         )
+        ready = asyncio.create_task(_announce_ready(server, base))
         try:
-            await server.serve()
+            await serve(server, stop)
         finally:
-            stop.set()
+            ready.cancel()
+            worker_stop.set()
             await worker_task
+    log.info("Headwater dev stopped")
+
+
+async def _announce_ready(server: uvicorn.Server, base: str) -> None:
+    while True:
+        if server.started:
+            break
+        await asyncio.sleep(0.05)
+    log.info("ready: API %s, docs %s/docs (Ctrl-C stops)", base, base)
 
 
 async def run_worker(settings: Settings) -> None:
-    """A cluster worker: NATS bus, the configured database, until SIGTERM."""
+    """A cluster worker: NATS bus, the configured database, until SIGTERM.
+
+    While NATS or the database is unreachable it waits (``/readyz`` says why) and stops as
+    soon as it is signalled.
+    """
     from headwater.worker.health import WorkerHealth
     from headwater.worker.service import worker_components
 
     stop = stop_on_signals()
+    project_of(settings)
     health = WorkerHealth()
     if settings.metrics_port:
+        check_port_free(
+            settings.host,
+            settings.metrics_port,
+            "HEADWATER_METRICS_PORT",
+            "give each worker on this host its own port, or 0 to turn the worker's "
+            "/healthz, /readyz and /metrics off",
+        )
         health.serve(settings.host, settings.metrics_port)
+
+    def report(reason: str) -> None:
+        health.checks = {"startup": reason}
+
+    report(f"connecting to NATS at {redact_url(settings.nats_url)}")
+    if not await wait_for_nats(settings.nats_url, stop, report):
+        return
+    report("checking the database")
+    if not await wait_for_database(settings.database_url, stop, report):
+        return
     bus = nats_bus(settings, "headwater-worker")
-    await bus.start()
     engine = make_engine(settings.database_url)
-    sessions = make_sessionmaker(engine)
-    watcher = asyncio.create_task(health.watch(bus, sessions))
     try:
-        async with worker_components(settings, bus, sessions) as worker:
-            health.graphs_loaded = True
-            log.info("worker ready (concurrency %d)", settings.worker_concurrency)
-            await worker.run(stop)
+        await until_stopped(bus.start(), stop)
+        if stop.is_set():
+            return
+        sessions = make_sessionmaker(engine)
+        watcher = asyncio.create_task(health.watch(bus, sessions))
+        try:
+            async with worker_components(settings, bus, sessions) as worker:
+                health.graphs_loaded = True
+                log.info("worker ready (concurrency %d)", settings.worker_concurrency)
+                await worker.run(stop)
+        finally:
+            watcher.cancel()
     finally:
-        watcher.cancel()
         await bus.close()
         await engine.dispose()
 
 
 async def run_api(settings: Settings) -> None:
-    """A cluster API replica."""
-    from headwater.api.app import create_app
+    """A cluster API replica.
 
-    server = uvicorn.Server(
-        _uvicorn_config(create_app(settings), settings.host, settings.port, settings.log_level)
+    Until NATS and the database answer (and the database is migrated) the port serves
+    ``/healthz`` and a 503 ``/readyz`` with the reason; then the API itself.
+    """
+    from headwater.api.app import SharedResources, create_app
+
+    stop = stop_on_signals()
+    project_of(settings)
+    check_port_free(settings.host, settings.port, "HEADWATER_PORT / --port")
+    waiting = WaitingApp(f"connecting to NATS at {redact_url(settings.nats_url)}")
+    placeholder = uvicorn.Server(
+        _uvicorn_config(waiting, settings.host, settings.port, settings.log_level)
     )
-    await server.serve()
+    placeholder_task = asyncio.create_task(serve(placeholder, stop))
+
+    def report(reason: str) -> None:
+        waiting.reason = reason
+
+    async def placeholder_down() -> None:
+        placeholder.should_exit = True
+        await placeholder_task
+
+    bus = nats_bus(settings, "headwater-api")
+    engine = make_engine(settings.database_url)
+    try:
+        if not await wait_for_nats(settings.nats_url, stop, report):
+            return
+        report("checking the database")
+        if not await wait_for_database(settings.database_url, stop, report):
+            return
+        report("connecting the bus")
+        await until_stopped(bus.start(), stop)
+        if stop.is_set():
+            return
+        await placeholder_down()
+        app = create_app(settings, SharedResources(bus=bus, engine=engine))
+        server = uvicorn.Server(
+            _uvicorn_config(app, settings.host, settings.port, settings.log_level)
+        )
+        log.info("API on http://%s:%d", settings.host, settings.port)
+        await serve(server, stop)
+    finally:
+        await placeholder_down()
+        await bus.close()
+        await engine.dispose()
 
 
 async def run_memory(settings: Settings) -> None:
     """The memory service."""
     from headwater.memory.app import create_app
 
+    stop = stop_on_signals()
+    check_port_free(settings.host, settings.port, "HEADWATER_PORT / --port")
     server = uvicorn.Server(
         _uvicorn_config(create_app(settings), settings.host, settings.port, settings.log_level)
     )
-    await server.serve()
+    await serve(server, stop)
 
 
-async def run_migrate(settings: Settings, *, streams: bool) -> None:
-    """Apply database migrations; with ``streams``, also create the NATS streams and consumer."""
+async def run_migrate(settings: Settings, *, streams: bool, check: bool, wait: bool) -> None:
+    """Apply database migrations; with ``streams``, also create the NATS streams and consumer.
+
+    With ``check``, apply nothing: fail (or, with ``wait``, wait) until the database is
+    migrated, as an API's init container does.
+    """
     from headwater.worker.checkpointer import open_checkpointer
 
-    await asyncio.to_thread(upgrade, settings.database_url)
+    stop = stop_on_signals()
+    if check:
+        migrated = await wait_for_database(
+            settings.database_url, stop, wait_for_migrations=wait, retry_unreachable=wait
+        )
+        if not migrated:
+            raise StartupError("stopped before the database was migrated")
+        log.info("database is migrated: %s", redact_url(settings.database_url))
+        return
+    try:
+        await asyncio.to_thread(upgrade, settings.database_url)
+    except (OSError, DBAPIError) as exc:
+        raise StartupError(
+            f"database at {database_label(settings.database_url)} (HEADWATER_DATABASE_URL) "
+            f"is unreachable: {unreachable_reason(exc)}"
+        ) from exc
     async with open_checkpointer(settings.checkpoint_dsn, pool_size=1, setup=True):
         pass
     from headwater.memory.options import store_options
@@ -200,7 +322,9 @@ async def run_migrate(settings: Settings, *, streams: bool) -> None:
         pass
     log.info("database and checkpointer migrated: %s", settings.database_url.split("@")[-1])
     if streams:
+        if not await wait_for_nats(settings.nats_url, stop):
+            return
         bus = nats_bus(settings, "headwater-migrate")
-        await bus.start()
+        await until_stopped(bus.start(), stop)
         await bus.close()
         log.info("NATS streams and consumer ready under namespace %r", settings.namespace)

@@ -183,10 +183,9 @@ async def run_worker(settings: Settings) -> None:
     While NATS or the database is unreachable it waits (``/readyz`` says why) and stops as
     soon as it is signalled.
     """
-    from headwater.worker.health import WorkerHealth
-    from headwater.worker.service import worker_components
-
     stop = stop_on_signals()
+    from headwater.worker.health import WorkerHealth
+
     project_of(settings)
     health = WorkerHealth()
     if settings.metrics_port:
@@ -208,6 +207,8 @@ async def run_worker(settings: Settings) -> None:
     report("checking the database")
     if not await wait_for_database(settings.database_url, stop, report):
         return
+    from headwater.worker.service import worker_components  # the graphs' libraries: slow
+
     bus = nats_bus(settings, "headwater-worker")
     engine = make_engine(settings.database_url)
     try:
@@ -234,8 +235,6 @@ async def run_api(settings: Settings) -> None:
     Until NATS and the database answer (and the database is migrated) the port serves
     ``/healthz`` and a 503 ``/readyz`` with the reason; then the API itself.
     """
-    from headwater.api.app import SharedResources, create_app
-
     stop = stop_on_signals()
     project_of(settings)
     check_port_free(settings.host, settings.port, "HEADWATER_PORT / --port")
@@ -264,11 +263,13 @@ async def run_api(settings: Settings) -> None:
         await until_stopped(bus.start(), stop)
         if stop.is_set():
             return
-        await placeholder_down()
+        from headwater.api.app import SharedResources, create_app
+
         app = create_app(settings, SharedResources(bus=bus, engine=engine))
         server = uvicorn.Server(
             _uvicorn_config(app, settings.host, settings.port, settings.log_level)
         )
+        await placeholder_down()
         log.info("API on http://%s:%d", settings.host, settings.port)
         await serve(server, stop)
     finally:

@@ -72,21 +72,25 @@ async def _backoff(stop: asyncio.Event, delay: float) -> bool:
 
 
 async def _nats_reachable(url: str) -> str | None:
-    """None when a NATS server answers at ``url``, else why not."""
+    """None when a NATS server answers at ``url``, else why not (one attempt, no reconnects)."""
+    errors: list[BaseException] = []
 
-    async def quiet(_exc: Exception) -> None:
-        """Failures are reported by the caller, once per attempt."""
+    async def remember(exc: Exception) -> None:
+        """nats-py reports each failed attempt here; the caller logs the last one."""
+        errors.append(exc)
 
     try:
         nc = await nats.connect(
             url,
             allow_reconnect=False,
             connect_timeout=2,
-            max_reconnect_attempts=0,
-            error_cb=quiet,
+            max_reconnect_attempts=1,  # 0 would mean "forever" in nats-py's server selection
+            reconnect_time_wait=0.1,
+            error_cb=remember,
         )
     except (OSError, TimeoutError, nats.errors.Error) as exc:
-        return str(exc) or type(exc).__name__
+        cause = errors[-1] if errors else exc
+        return str(cause) or type(cause).__name__
     await nc.close()
     return None
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from headwater.cli.help_env import SETTINGS_BY_COMMAND, env_epilog
 from headwater.cli.startup import StartupError
+from headwater.common.graph_config import ConfigError
 from headwater.common.settings import DEFAULT_PORT, ENV_DOCS
 
 
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         _dispatch(args)
-    except StartupError as exc:
+    except (StartupError, ConfigError) as exc:
         sys.exit(f"headwater {args.command}: {exc}")
     except KeyboardInterrupt:
         sys.exit(130)
@@ -148,6 +149,11 @@ def _dispatch(args: argparse.Namespace) -> None:
         return
     overrides: dict[str, Any] = {k: getattr(args, k, None) for k in ("config", "host", "port")}
     rules = None
+    if (
+        not (overrides["config"] or os.environ.get("HEADWATER_CONFIG"))
+        and Path("langgraph.json").is_file()
+    ):
+        overrides["config"] = str(Path("langgraph.json").resolve())  # as `headwater dev`
     if args.command == "dev":
         from headwater.cli.project import dev_config, dev_database_url
 

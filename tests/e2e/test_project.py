@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from langgraph_sdk import get_client
 
@@ -122,6 +124,7 @@ async def test_stock_chatopenai_project_streams_through_dev_from_its_folder(
         assert messages[2]["content"] == "It is always sunny in Paris."
         assert messages[3]["content"] == "The tool returned: It is always sunny in Paris.."
         assert "".join(tokens).endswith("It is always sunny in Paris..")
+        await _docs_work_offline(base)
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -136,6 +139,21 @@ async def test_stock_chatopenai_project_streams_through_dev_from_its_folder(
     assert "(graph weather): success in" in out
     assert f"POST /threads/{thread['thread_id']}/runs/stream 200" in out
     assert (weather_project / ".headwater" / "headwater.sqlite").is_file()
+
+
+async def _docs_work_offline(base: str) -> None:
+    """``/docs`` refers only to assets the API serves itself (no CDN)."""
+    async with httpx.AsyncClient(base_url=base) as http:
+        page = await http.get("/docs")
+        assert page.status_code == 200
+        urls = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page.text)
+        assert len(urls) >= 4, page.text
+        for url in urls:
+            assert url.startswith("/docs/static/swagger-ui/"), url
+            asset = await http.get(url)
+            assert asset.status_code == 200, url
+            assert len(asset.content) > 500, url
+        assert "SwaggerUIBundle" in page.text
 
 
 def test_dev_without_a_langgraph_json_says_where_it_looked(tmp_path: Path) -> None:

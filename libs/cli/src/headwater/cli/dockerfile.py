@@ -13,7 +13,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from headwater.cli.startup import StartupError
+from headwater.cli.startup_error import StartupError
 from headwater.common.graph_config import ConfigError, load_project
 
 PROJECT_DIR = "/deps/project"

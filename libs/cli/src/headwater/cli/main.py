@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from headwater.cli.help_env import SETTINGS_BY_COMMAND, env_epilog
-from headwater.cli.startup import StartupError
+from headwater.cli.startup_error import StartupError
 from headwater.common.graph_config import ConfigError
 from headwater.common.settings import DEFAULT_PORT, ENV_DOCS
 

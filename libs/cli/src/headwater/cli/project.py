@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
-from headwater.cli.startup import StartupError
+from headwater.cli.startup_error import StartupError
 
 CHECKOUT_EXAMPLE = Path("examples") / "agent" / "langgraph.json"
 PLACEHOLDER_OPENAI_KEY = "headwater-dev-simulator"

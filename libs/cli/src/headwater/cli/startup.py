@@ -24,16 +24,14 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from headwater.cli.startup_error import StartupError
 from headwater.common.db.engine import make_engine
 from headwater.common.db.migrate import alembic_config
 
+__all__ = ["StartupError", "check_port_free", "wait_for_database", "wait_for_nats"]
 log = logging.getLogger("headwater")
 T = TypeVar("T")
 MAX_BACKOFF_S = 10.0
-
-
-class StartupError(Exception):
-    """A misconfiguration the user must fix; ``str()`` is the whole message."""
 
 
 def redact_url(url: str) -> str:

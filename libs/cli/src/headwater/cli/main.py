@@ -203,8 +203,9 @@ def _rules(path: str) -> tuple[Any, ...]:
 
 
 def _simllm(args: argparse.Namespace) -> None:
+    from headwater.cli.runtime import run
+    from headwater.cli.startup import check_port_free
     from headwater.simllm.config import SimConfig
-    from headwater.simllm.server import serve
 
     config = SimConfig(
         model=args.model,
@@ -216,11 +217,23 @@ def _simllm(args: argparse.Namespace) -> None:
         import msgspec
 
         config = msgspec.structs.replace(config, rules=_rules(args.rules))
+    check_port_free(args.host, args.port, "--port")
+    run(lambda: _serve_simllm(config, args.host, args.port))
+
+
+async def _serve_simllm(config: Any, host: str, port: int) -> None:
+    """Until SIGTERM/SIGINT, then a clean stop (exit status 0)."""
+    from headwater.cli.runtime import stop_on_signals
+    from headwater.simllm.server import serve_in_background
+
+    stop = stop_on_signals()
+    server, task, bound = await serve_in_background(config, host, port)
     print(
-        f"headwater simllm: http://{args.host}:{args.port}/v1 (simulated replies, not a model)",
-        flush=True,
+        f"headwater simllm: http://{host}:{bound}/v1 (simulated replies, not a model)", flush=True
     )
-    serve(config, args.host, args.port)
+    await stop.wait()
+    server.should_exit = True
+    await task
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import httpx
@@ -164,3 +165,41 @@ def test_dev_without_a_langgraph_json_says_where_it_looked(tmp_path: Path) -> No
         f"headwater dev: no langgraph.json in {tmp_path}: run `headwater dev` in your LangGraph "
         "project's folder, or pass --config path/to/langgraph.json (or set HEADWATER_CONFIG)"
     )
+
+
+def test_wheels_carry_what_an_installed_headwater_needs(tmp_path: Path) -> None:
+    """`uv build --all-packages`: every package, its licence, the migrations, the docs UI."""
+    uv = shutil.which("uv") or str(Path.home() / ".local" / "bin" / "uv")
+    if not Path(uv).exists():
+        pytest.fail("uv is missing: scripts/bootstrap.sh installs it")
+    built = subprocess.run(
+        [uv, "build", "--all-packages", "--wheel", "-o", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr
+    wheels = {w.name.split("-")[0]: w for w in tmp_path.glob("*.whl")}
+    assert set(wheels) == {
+        f"headwater_{n}" for n in ("api", "cli", "common", "memory", "simllm", "worker")
+    }
+    for name, wheel in wheels.items():
+        with zipfile.ZipFile(wheel) as archive:
+            files = set(archive.namelist())
+            metadata = archive.read(f"{name}-0.1.0.dist-info/METADATA").decode()
+        assert "License-Expression: Apache-2.0" in metadata, name
+        assert f"{name}-0.1.0.dist-info/licenses/LICENSE" in files, name
+        if name == "headwater_common":
+            versions = [f for f in files if "/db/migrations/versions/" in f]
+            assert len(versions) == len(
+                list(
+                    (ROOT / "libs/common/src/headwater/common/db/migrations/versions").glob("*.py")
+                )
+            )
+            assert "headwater/common/db/migrations/env.py" in files
+            assert "headwater/common/db/migrations/script.py.mako" in files
+        if name == "headwater_api":
+            assets = "headwater/api/static/swagger-ui/"
+            for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "LICENSE", "NOTICE"):
+                assert assets + asset in files

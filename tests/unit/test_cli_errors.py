@@ -321,3 +321,16 @@ def test_unreachable_nats_waits_reports_and_stops_on_sigterm(tmp_path: Path, com
     assert took < 5.0, f"{command} took {took:.1f} s to stop"
     assert "Traceback" not in out
     assert f"NATS at {dead} (HEADWATER_NATS_URL) unreachable" in out
+
+
+def test_migrate_against_a_dead_database_exits_with_one_line(tmp_path: Path) -> None:
+    dead = f"postgresql+asyncpg://headwater:secret@127.0.0.1:{free_port()}/headwater"
+    code, out = finished(headwater(["migrate"], tmp_path, {"HEADWATER_DATABASE_URL": dead}))
+    assert code == 1
+    assert "Traceback" not in out
+    line = last_line(out)
+    assert line.startswith(
+        "headwater migrate: database at postgresql+asyncpg://headwater:***@127.0.0.1:"
+    ), line
+    assert "(HEADWATER_DATABASE_URL) is unreachable: " in line
+    assert "secret" not in out

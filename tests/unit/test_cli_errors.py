@@ -334,3 +334,33 @@ def test_migrate_against_a_dead_database_exits_with_one_line(tmp_path: Path) -> 
     ), line
     assert "(HEADWATER_DATABASE_URL) is unreachable: " in line
     assert "secret" not in out
+
+
+def test_dead_database_waits_reports_and_stops_on_sigint(tmp_path: Path) -> None:
+    project(tmp_path, "graph = None\n")
+    port = free_port()
+    dead = f"postgresql+asyncpg://headwater@127.0.0.1:{free_port()}/headwater"
+    env = {"HEADWATER_DATABASE_URL": dead, "HEADWATER_PORT": str(port)}
+    process = headwater(["memory"], tmp_path, env)
+    try:
+        url = f"http://127.0.0.1:{port}/readyz"
+        ready = _wait_for(url, process)
+        deadline = time.monotonic() + 30
+        while "unreachable" not in ready.text and time.monotonic() < deadline:
+            time.sleep(0.3)
+            ready = httpx.get(url, timeout=2)
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["startup"].startswith("database unreachable: ")
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+        stopped_at = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        code, out = finished(process)
+        took = time.monotonic() - stopped_at
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert code == 0
+    assert took < 5.0, f"memory took {took:.1f} s to stop"
+    assert "Traceback" not in out
+    assert f"database at {dead} (HEADWATER_DATABASE_URL) unreachable" in out

@@ -238,13 +238,14 @@ def test_every_rendered_image_is_declared(
 
 
 @pytest.mark.parametrize("name", ["dev", "prod"])
-def test_api_and_workers_wait_for_migrations(
+def test_headwater_services_wait_for_migrations(
     overlays: dict[str, list[dict[str, Any]]], name: str
 ) -> None:
     for doc in overlays[name]:
         if doc["kind"] == "Deployment" and doc["metadata"]["name"] in (
             "headwater-api",
             "headwater-worker",
+            "headwater-memory",
         ):
             (init,) = doc["spec"]["template"]["spec"]["initContainers"]
             assert init["args"] == ["migrate", "--check", "--wait"]

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import msgspec
@@ -229,6 +230,32 @@ async def run_worker(settings: Settings) -> None:
         await engine.dispose()
 
 
+@contextlib.asynccontextmanager
+async def _waiting_port(
+    settings: Settings, stop: asyncio.Event, reason: str
+) -> AsyncIterator[WaitingApp]:
+    """Serve ``/healthz`` and a 503 ``/readyz`` with the reason on the service's port while
+    the service waits for its infrastructure; the caller updates ``reason``."""
+    check_port_free(settings.host, settings.port, "HEADWATER_PORT / --port")
+    waiting = WaitingApp(reason)
+    server = uvicorn.Server(
+        _uvicorn_config(waiting, settings.host, settings.port, settings.log_level)
+    )
+    task = asyncio.create_task(serve(server, stop))
+    try:
+        yield waiting
+    finally:
+        server.should_exit = True
+        await task
+
+
+def _reporter(waiting: WaitingApp) -> Callable[[str], None]:
+    def report(reason: str) -> None:
+        waiting.reason = reason
+
+    return report
+
+
 async def run_api(settings: Settings) -> None:
     """A cluster API replica.
 
@@ -237,56 +264,47 @@ async def run_api(settings: Settings) -> None:
     """
     stop = stop_on_signals()
     project_of(settings)
-    check_port_free(settings.host, settings.port, "HEADWATER_PORT / --port")
-    waiting = WaitingApp(f"connecting to NATS at {redact_url(settings.nats_url)}")
-    placeholder = uvicorn.Server(
-        _uvicorn_config(waiting, settings.host, settings.port, settings.log_level)
-    )
-    placeholder_task = asyncio.create_task(serve(placeholder, stop))
-
-    def report(reason: str) -> None:
-        waiting.reason = reason
-
-    async def placeholder_down() -> None:
-        placeholder.should_exit = True
-        await placeholder_task
-
     bus = nats_bus(settings, "headwater-api")
     engine = make_engine(settings.database_url)
     try:
-        if not await wait_for_nats(settings.nats_url, stop, report):
-            return
-        report("checking the database")
-        if not await wait_for_database(settings.database_url, stop, report):
-            return
-        report("connecting the bus")
-        await until_stopped(bus.start(), stop)
-        if stop.is_set():
-            return
-        from headwater.api.app import SharedResources, create_app
+        reason = f"connecting to NATS at {redact_url(settings.nats_url)}"
+        async with _waiting_port(settings, stop, reason) as waiting:
+            report = _reporter(waiting)
+            if not await wait_for_nats(settings.nats_url, stop, report):
+                return
+            report("checking the database")
+            if not await wait_for_database(settings.database_url, stop, report):
+                return
+            report("connecting the bus")
+            await until_stopped(bus.start(), stop)
+            if stop.is_set():
+                return
+            from headwater.api.app import SharedResources, create_app
 
-        app = create_app(settings, SharedResources(bus=bus, engine=engine))
+            app = create_app(settings, SharedResources(bus=bus, engine=engine))
         server = uvicorn.Server(
             _uvicorn_config(app, settings.host, settings.port, settings.log_level)
         )
-        await placeholder_down()
         log.info("API on http://%s:%d", settings.host, settings.port)
         await serve(server, stop)
     finally:
-        await placeholder_down()
         await bus.close()
         await engine.dispose()
 
 
 async def run_memory(settings: Settings) -> None:
-    """The memory service."""
-    from headwater.memory.app import create_app
-
+    """The memory service; with its store in the main database, it first waits for it."""
     stop = stop_on_signals()
-    check_port_free(settings.host, settings.port, "HEADWATER_PORT / --port")
-    server = uvicorn.Server(
-        _uvicorn_config(create_app(settings), settings.host, settings.port, settings.log_level)
-    )
+    async with _waiting_port(settings, stop, "checking the database") as waiting:
+        if not settings.store_url and not await wait_for_database(
+            settings.database_url, stop, _reporter(waiting)
+        ):
+            return
+        from headwater.memory.app import create_app
+
+        app = create_app(settings)
+    server = uvicorn.Server(_uvicorn_config(app, settings.host, settings.port, settings.log_level))
+    log.info("memory service on http://%s:%d", settings.host, settings.port)
     await serve(server, stop)
 
 

@@ -12,6 +12,8 @@ from typing import Any
 
 import uvicorn
 
+from headwater.cli.startup_error import StartupError
+
 log = logging.getLogger("headwater")
 
 
@@ -59,7 +61,13 @@ async def serve(server: uvicorn.Server, stop: asyncio.Event) -> None:
         stopper.cancel()
     if not task.done():
         server.should_exit = True
-    await task
+    try:
+        await task
+    except SystemExit as exc:  # uvicorn exits when the app's start-up fails; it logged why
+        raise StartupError(
+            f"the server on {server.config.host}:{server.config.port} did not start "
+            "(its start-up failed; see the log above)"
+        ) from exc
 
 
 async def serve_in_background(server: uvicorn.Server) -> tuple[asyncio.Task[None], int]:

@@ -32,6 +32,7 @@ from headwater.common.db.migrate import upgrade
 from headwater.common.graph_config import ConfigError, ProjectConfig, load_project
 from headwater.common.settings import Settings
 from headwater.common.subjects import Names
+from headwater.common.telemetry.logs import setup_logging
 
 log = logging.getLogger("headwater")
 
@@ -90,6 +91,8 @@ async def run_dev(
     stop = stop_on_signals()
     project = project_of(settings)
     check_port_free(settings.host, settings.port, "HEADWATER_PORT / --port")
+    if settings.log_level != "debug":  # a line per migration step on every start is noise
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     await asyncio.to_thread(upgrade, settings.database_url)
     async with contextlib.AsyncExitStack() as stack:
         if start_simllm:
@@ -98,6 +101,8 @@ async def run_dev(
 
             sim = SimConfig() if rules is None else SimConfig(rules=rules)
             sim_server, sim_task, sim_port = await serve_simllm(sim, "127.0.0.1", 0)
+            # the simulator's Litestar app installs Litestar's default logging: ours again
+            setup_logging(settings.log_level, settings.log_format or "text")
             os.environ["HEADWATER_LLM_BASE_URL"] = f"http://127.0.0.1:{sim_port}/v1"
             settings = msgspec.structs.replace(
                 settings, llm_base_url=os.environ["HEADWATER_LLM_BASE_URL"]

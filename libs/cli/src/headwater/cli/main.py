@@ -203,8 +203,8 @@ def _rules(path: str) -> tuple[Any, ...]:
 
 
 def _simllm(args: argparse.Namespace) -> None:
+    from headwater.cli.ports import check_port_free
     from headwater.cli.runtime import run
-    from headwater.cli.startup import check_port_free
     from headwater.simllm.config import SimConfig
 
     config = SimConfig(

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
-import socket
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -24,6 +22,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from headwater.cli.ports import check_port_free
 from headwater.cli.startup_error import StartupError
 from headwater.common.db.engine import make_engine
 from headwater.common.db.migrate import alembic_config
@@ -202,21 +201,3 @@ async def wait_for_database(
         if await _backoff(stop, delay):
             return False
         delay = min(delay * 2, MAX_BACKOFF_S)
-
-
-def check_port_free(
-    host: str, port: int, setting: str, hint: str = "stop what holds it or choose another port"
-) -> None:
-    """:class:`StartupError` naming ``setting`` when ``host:port`` cannot be bound."""
-    if port == 0:
-        return
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise StartupError(
-                    f"port {port} on {host} is already in use ({setting} = {port}): {hint}"
-                ) from exc
-            raise StartupError(f"cannot bind {host}:{port} ({setting} = {port}): {exc}") from exc

@@ -203,3 +203,24 @@ def test_wheels_carry_what_an_installed_headwater_needs(tmp_path: Path) -> None:
             assets = "headwater/api/static/swagger-ui/"
             for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "LICENSE", "NOTICE"):
                 assert assets + asset in files
+
+
+def test_dev_names_a_dependency_that_is_not_installed(tmp_path: Path) -> None:
+    folder = tmp_path / "needs-anthropic"
+    folder.mkdir()
+    (folder / "agent.py").write_text(
+        "from langchain_anthropic import ChatAnthropic\ngraph = None\n"
+    )
+    (folder / "langgraph.json").write_text(
+        json.dumps(
+            {"dependencies": [".", "langchain-anthropic"], "graphs": {"agent": "./agent.py:graph"}}
+        )
+    )
+    process = headwater_in(folder, "dev", "--port", str(free_port()))
+    out, _ = process.communicate(timeout=180)
+    assert process.returncode == 1
+    assert "Traceback" not in out
+    assert out.strip().splitlines()[-1] == (
+        "headwater dev: graph 'agent' (./agent.py): module 'langchain_anthropic' is not "
+        "installed; add it to your environment (langgraph.json lists: ., langchain-anthropic)"
+    )

@@ -11,6 +11,7 @@ COPY services ./services
 RUN uv sync --frozen --no-dev --no-editable --package headwater-api --package headwater-cli
 
 FROM python:3.11-slim
+LABEL org.opencontainers.image.licenses="Apache-2.0"
 RUN useradd --uid 10001 --create-home headwater
 COPY --from=build --chown=10001:10001 /app/.venv /app/.venv
 ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1 HEADWATER_HOST=0.0.0.0

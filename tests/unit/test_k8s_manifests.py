@@ -260,3 +260,53 @@ def test_only_the_api_and_workers_reach_the_memory_service(
     for name_ in ("headwater-api", "headwater-worker", "headwater-memory"):
         sources = containers(deployments[name_])[0]["envFrom"]
         assert {"secretRef": {"name": "headwater-secrets"}} in sources, name_
+
+
+def _all_containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = doc["spec"]["template"]["spec"]
+    return list(spec.get("initContainers", [])) + list(spec["containers"])
+
+
+@pytest.mark.parametrize("name", ["dev", "prod"])
+def test_every_rendered_image_is_declared(
+    overlays: dict[str, list[dict[str, Any]]], name: str
+) -> None:
+    """Headwater's images come from the overlay's ``images:`` (so `kustomize edit set image`
+    there reaches every container, the components' too); the others are pinned in base."""
+    overlay = yaml.safe_load((K8S / "overlays" / name / "kustomization.yaml").read_text())
+    declared = {f"{i['newName']}:{i['newTag']}" for i in overlay["images"]}
+    assert {i["name"] for i in overlay["images"]} == {
+        "headwater-api",
+        "headwater-worker",
+        "headwater-memory",
+    }
+    pinned = {
+        m.group(1)
+        for f in (K8S / "base").glob("*.yaml")
+        for m in re.finditer(r"image:\s*(\S+:\S+)", f.read_text())
+    }
+    rendered = {
+        (f"{doc['kind']}/{doc['metadata']['name']}/{c['name']}", c["image"])
+        for doc in overlays[name]
+        if doc["kind"] in WORKLOADS
+        for c in _all_containers(doc)
+    }
+    stray = sorted((where, image) for where, image in rendered if image not in declared | pinned)
+    assert not stray, f"images the {name} overlay does not declare: {stray}"
+    assert declared <= {image for _, image in rendered}
+
+
+@pytest.mark.parametrize("name", ["dev", "prod"])
+def test_headwater_services_wait_for_migrations(
+    overlays: dict[str, list[dict[str, Any]]], name: str
+) -> None:
+    for doc in overlays[name]:
+        if doc["kind"] == "Deployment" and doc["metadata"]["name"] in (
+            "headwater-api",
+            "headwater-worker",
+            "headwater-memory",
+        ):
+            (init,) = doc["spec"]["template"]["spec"]["initContainers"]
+            assert init["args"] == ["migrate", "--check", "--wait"]
+            assert init["image"] == containers(doc)[0]["image"]
+            assert init["envFrom"] == containers(doc)[0]["envFrom"]

@@ -7,19 +7,34 @@ import contextlib
 import logging
 import os
 import secrets
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import msgspec
 import uvicorn
+from sqlalchemy.exc import DBAPIError
 
+from headwater.cli.devlog import LoggedBus, RequestLog
 from headwater.cli.http_limits import http_protocol
-from headwater.cli.runtime import stop_on_signals
-from headwater.common.bus.memory import InProcessBus
+from headwater.cli.runtime import serve, serve_in_background, stop_on_signals
+from headwater.cli.startup import (
+    StartupError,
+    check_port_free,
+    database_label,
+    redact_url,
+    unreachable_reason,
+    until_stopped,
+    wait_for_database,
+    wait_for_nats,
+)
+from headwater.cli.waiting import WaitingApp
 from headwater.common.bus.nats import NatsBus
 from headwater.common.db.engine import make_engine, make_sessionmaker
 from headwater.common.db.migrate import upgrade
+from headwater.common.graph_config import ConfigError, ProjectConfig, load_project
 from headwater.common.settings import Settings
 from headwater.common.subjects import Names
+from headwater.common.telemetry.logs import setup_logging
 
 log = logging.getLogger("headwater")
 
@@ -59,18 +74,37 @@ def _simulated_embeddings(settings: Settings) -> Settings:
     return msgspec.structs.replace(settings, embeddings_base_url=settings.llm_base_url)
 
 
-async def run_dev(settings: Settings, *, start_simllm: bool) -> None:
+def project_of(settings: Settings) -> ProjectConfig:
+    """The served langgraph.json, or a :class:`StartupError` naming the setting."""
+    try:
+        return load_project(settings.config)
+    except ConfigError as exc:
+        raise StartupError(f"{exc} (--config / HEADWATER_CONFIG={settings.config})") from exc
+
+
+async def run_dev(
+    settings: Settings, *, start_simllm: bool, rules: tuple[Any, ...] | None = None
+) -> None:
     """API + worker in one process: in-process bus, SQLite, the simulator unless an LLM is set."""
     from headwater.api.app import SharedResources, create_app
+    from headwater.cli.project import point_openai_at
     from headwater.worker.service import worker_components
 
+    stop = stop_on_signals()
+    project = project_of(settings)
+    check_port_free(settings.host, settings.port, "HEADWATER_PORT / --port")
+    if settings.log_level != "debug":  # a line per migration step on every start is noise
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     await asyncio.to_thread(upgrade, settings.database_url)
     async with contextlib.AsyncExitStack() as stack:
         if start_simllm:
             from headwater.simllm.config import SimConfig
-            from headwater.simllm.server import serve_in_background
+            from headwater.simllm.server import serve_in_background as serve_simllm
 
-            sim_server, sim_task, sim_port = await serve_in_background(SimConfig(), "127.0.0.1", 0)
+            sim = SimConfig() if rules is None else SimConfig(rules=rules)
+            sim_server, sim_task, sim_port = await serve_simllm(sim, "127.0.0.1", 0)
+            # the simulator's Litestar app installs Litestar's default logging: ours again
+            setup_logging(settings.log_level, settings.log_format or "text")
             os.environ["HEADWATER_LLM_BASE_URL"] = f"http://127.0.0.1:{sim_port}/v1"
             settings = msgspec.structs.replace(
                 settings, llm_base_url=os.environ["HEADWATER_LLM_BASE_URL"]
@@ -80,6 +114,8 @@ async def run_dev(settings: Settings, *, start_simllm: bool) -> None:
                 settings = msgspec.structs.replace(
                     settings, transcription_base_url=settings.llm_base_url
                 )
+            for name in point_openai_at(settings.llm_base_url, project.env):
+                log.info("%s set for the graphs: %s", name, os.environ[name])
 
             async def stop_sim() -> None:
                 sim_server.should_exit = True
@@ -104,14 +140,7 @@ async def run_dev(settings: Settings, *, start_simllm: bool) -> None:
                     http=http_protocol(settings),
                 )
             )
-            memory_server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
-            memory_task = asyncio.create_task(memory_server.serve())
-            while not memory_server.started:
-                if memory_task.done():
-                    await memory_task
-                    raise RuntimeError("the memory service did not start")
-                await asyncio.sleep(0.01)
-            memory_port = memory_server.servers[0].sockets[0].getsockname()[1]
+            memory_task, memory_port = await serve_in_background(memory_server)
             settings = msgspec.structs.replace(
                 settings, memory_url=f"http://127.0.0.1:{memory_port}"
             )
@@ -121,7 +150,7 @@ async def run_dev(settings: Settings, *, start_simllm: bool) -> None:
                 await memory_task
 
             stack.push_async_callback(stop_memory)
-        bus = InProcessBus(
+        bus = LoggedBus(
             ack_wait=settings.ack_wait_s,
             max_deliver=settings.max_deliver,
             retention=settings.event_retention_s,
@@ -133,78 +162,193 @@ async def run_dev(settings: Settings, *, start_simllm: bool) -> None:
         worker = await stack.enter_async_context(
             worker_components(settings, bus, make_sessionmaker(engine), setup_checkpointer=True)
         )
-        stop = asyncio.Event()
-        worker_task = asyncio.create_task(worker.run(stop))
+        worker_stop = asyncio.Event()
+        worker_task = asyncio.create_task(worker.run(worker_stop))
         app = create_app(settings, SharedResources(bus=bus, engine=engine))
-        server = uvicorn.Server(_uvicorn_config(app, settings.host, settings.port, settings))
+        server = uvicorn.Server(
+            _uvicorn_config(RequestLog(app), settings.host, settings.port, settings)
+        )
         base = f"http://{settings.host}:{settings.port}"
         print(
             f"\nHeadwater dev is starting\n  API:       {base}\n  API docs:  {base}/docs\n"
-            f"  LLM:       {os.environ.get('HEADWATER_LLM_BASE_URL')}\n  Graphs:    {settings.config}\n",
+            f"  LLM:       {os.environ.get('HEADWATER_LLM_BASE_URL')}\n"
+            f"  Graphs:    {settings.config} ({', '.join(project.graphs)})\n"
+            f"  Data:      {settings.database_url.split(':///', 1)[-1]}\n",
             flush=True,
         )
+        ready = asyncio.create_task(_announce_ready(server, base))
         try:
-            await server.serve()
+            await serve(server, stop)
         finally:
-            stop.set()
+            ready.cancel()
+            worker_stop.set()
             await worker_task
+    log.info("Headwater dev stopped")
+
+
+async def _announce_ready(server: uvicorn.Server, base: str) -> None:
+    while True:
+        if server.started:
+            break
+        await asyncio.sleep(0.05)
+    log.info("ready: API %s, docs %s/docs (Ctrl-C stops)", base, base)
 
 
 async def run_worker(settings: Settings) -> None:
-    """A cluster worker: NATS bus, the configured database, until SIGTERM."""
-    from headwater.worker.health import WorkerHealth
-    from headwater.worker.service import worker_components
+    """A cluster worker: NATS bus, the configured database, until SIGTERM.
 
+    While NATS or the database is unreachable it waits (``/readyz`` says why) and stops as
+    soon as it is signalled.
+    """
     stop = stop_on_signals()
+    from headwater.worker.health import WorkerHealth
+
+    project_of(settings)
     health = WorkerHealth()
     if settings.metrics_port:
+        check_port_free(
+            settings.host,
+            settings.metrics_port,
+            "HEADWATER_METRICS_PORT",
+            "give each worker on this host its own port, or 0 to turn the worker's "
+            "/healthz, /readyz and /metrics off",
+        )
         health.serve(settings.host, settings.metrics_port)
+
+    def report(reason: str) -> None:
+        health.checks = {"startup": reason}
+
+    report(f"connecting to NATS at {redact_url(settings.nats_url)}")
+    if not await wait_for_nats(settings.nats_url, stop, report):
+        return
+    report("checking the database")
+    if not await wait_for_database(settings.database_url, stop, report):
+        return
+    from headwater.worker.service import worker_components  # the graphs' libraries: slow
+
     bus = nats_bus(settings, "headwater-worker")
-    await bus.start()
     engine = make_engine(settings.database_url)
-    sessions = make_sessionmaker(engine)
-    watcher = asyncio.create_task(health.watch(bus, sessions))
     try:
-        async with worker_components(settings, bus, sessions) as worker:
-            health.graphs_loaded = True
-            log.info("worker ready (concurrency %d)", settings.worker_concurrency)
-            await worker.run(stop)
+        await until_stopped(bus.start(), stop)
+        if stop.is_set():
+            return
+        sessions = make_sessionmaker(engine)
+        watcher = asyncio.create_task(health.watch(bus, sessions))
+        try:
+            async with worker_components(settings, bus, sessions) as worker:
+                health.graphs_loaded = True
+                log.info("worker ready (concurrency %d)", settings.worker_concurrency)
+                await worker.run(stop)
+        finally:
+            watcher.cancel()
     finally:
-        watcher.cancel()
         await bus.close()
         await engine.dispose()
 
 
-async def run_api(settings: Settings) -> None:
-    """A cluster API replica."""
-    from headwater.api.app import create_app
+@contextlib.asynccontextmanager
+async def _waiting_port(
+    settings: Settings, stop: asyncio.Event, reason: str
+) -> AsyncIterator[WaitingApp]:
+    """Serve ``/healthz`` and a 503 ``/readyz`` with the reason on the service's port while
+    the service waits for its infrastructure; the caller updates ``reason``."""
+    check_port_free(settings.host, settings.port, "HEADWATER_PORT / --port")
+    waiting = WaitingApp(reason)
+    server = uvicorn.Server(_uvicorn_config(waiting, settings.host, settings.port, settings))
+    task = asyncio.create_task(serve(server, stop))
+    try:
+        yield waiting
+    finally:
+        server.should_exit = True
+        await task
 
-    server = uvicorn.Server(
-        _uvicorn_config(create_app(settings), settings.host, settings.port, settings)
-    )
-    await server.serve()
+
+def _reporter(waiting: WaitingApp) -> Callable[[str], None]:
+    def report(reason: str) -> None:
+        waiting.reason = reason
+
+    return report
+
+
+async def run_api(settings: Settings) -> None:
+    """A cluster API replica.
+
+    Until NATS and the database answer (and the database is migrated) the port serves
+    ``/healthz`` and a 503 ``/readyz`` with the reason; then the API itself.
+    """
+    stop = stop_on_signals()
+    project_of(settings)
+    bus = nats_bus(settings, "headwater-api")
+    engine = make_engine(settings.database_url)
+    try:
+        reason = f"connecting to NATS at {redact_url(settings.nats_url)}"
+        async with _waiting_port(settings, stop, reason) as waiting:
+            report = _reporter(waiting)
+            if not await wait_for_nats(settings.nats_url, stop, report):
+                return
+            report("checking the database")
+            if not await wait_for_database(settings.database_url, stop, report):
+                return
+            report("connecting the bus")
+            await until_stopped(bus.start(), stop)
+            if stop.is_set():
+                return
+            from headwater.api.app import SharedResources, create_app
+
+            app = create_app(settings, SharedResources(bus=bus, engine=engine))
+        server = uvicorn.Server(_uvicorn_config(app, settings.host, settings.port, settings))
+        log.info("API on http://%s:%d", settings.host, settings.port)
+        await serve(server, stop)
+    finally:
+        await bus.close()
+        await engine.dispose()
 
 
 async def run_memory(settings: Settings) -> None:
-    """The memory service (only for callers with ``HEADWATER_SERVICE_TOKEN``)."""
-    from headwater.memory.app import create_app
-
+    """The memory service (only for callers with ``HEADWATER_SERVICE_TOKEN``); with its store
+    in the main database, it first waits for it."""
     if not settings.service_token:
         raise SystemExit(
             "headwater memory needs HEADWATER_SERVICE_TOKEN (the same on the API and workers)"
         )
+    stop = stop_on_signals()
+    async with _waiting_port(settings, stop, "checking the database") as waiting:
+        if not settings.store_url and not await wait_for_database(
+            settings.database_url, stop, _reporter(waiting)
+        ):
+            return
+        from headwater.memory.app import create_app
 
-    server = uvicorn.Server(
-        _uvicorn_config(create_app(settings), settings.host, settings.port, settings)
-    )
-    await server.serve()
+        app = create_app(settings)
+    server = uvicorn.Server(_uvicorn_config(app, settings.host, settings.port, settings))
+    log.info("memory service on http://%s:%d", settings.host, settings.port)
+    await serve(server, stop)
 
 
-async def run_migrate(settings: Settings, *, streams: bool) -> None:
-    """Apply database migrations; with ``streams``, also create the NATS streams and consumer."""
+async def run_migrate(settings: Settings, *, streams: bool, check: bool, wait: bool) -> None:
+    """Apply database migrations; with ``streams``, also create the NATS streams and consumer.
+
+    With ``check``, apply nothing: fail (or, with ``wait``, wait) until the database is
+    migrated, as an API's init container does.
+    """
     from headwater.worker.checkpointer import open_checkpointer
 
-    await asyncio.to_thread(upgrade, settings.database_url)
+    stop = stop_on_signals()
+    if check:
+        migrated = await wait_for_database(
+            settings.database_url, stop, wait_for_migrations=wait, retry_unreachable=wait
+        )
+        if not migrated:
+            raise StartupError("stopped before the database was migrated")
+        log.info("database is migrated: %s", redact_url(settings.database_url))
+        return
+    try:
+        await asyncio.to_thread(upgrade, settings.database_url)
+    except (OSError, DBAPIError) as exc:
+        raise StartupError(
+            f"database at {database_label(settings.database_url)} (HEADWATER_DATABASE_URL) "
+            f"is unreachable: {unreachable_reason(exc)}"
+        ) from exc
     async with open_checkpointer(settings.checkpoint_dsn, pool_size=1, setup=True):
         pass
     from headwater.memory.options import store_options
@@ -214,7 +358,9 @@ async def run_migrate(settings: Settings, *, streams: bool) -> None:
         pass
     log.info("database and checkpointer migrated: %s", settings.database_url.split("@")[-1])
     if streams:
+        if not await wait_for_nats(settings.nats_url, stop):
+            return
         bus = nats_bus(settings, "headwater-migrate")
-        await bus.start()
+        await until_stopped(bus.start(), stop)
         await bus.close()
         log.info("NATS streams and consumer ready under namespace %r", settings.namespace)

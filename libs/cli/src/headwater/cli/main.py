@@ -5,18 +5,24 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
+from typing import Any
 
-from headwater.cli import commands
-from headwater.cli.runtime import run
-from headwater.common.settings import DEFAULT_PORT, ENV_DOCS, load_settings
-from headwater.common.telemetry.logs import setup_logging
-from headwater.common.telemetry.tracing import setup_tracing
-
-DEFAULT_EXAMPLE = os.path.join("examples", "agent", "langgraph.json")
+from headwater.cli.help_env import SETTINGS_BY_COMMAND, env_epilog
+from headwater.cli.startup_error import StartupError
+from headwater.common.graph_config import ConfigError
+from headwater.common.settings import DEFAULT_PORT, ENV_DOCS
 
 
-def _env_epilog(names: list[str]) -> str:
-    return "environment:\n" + "\n".join(f"  {n:<30} {ENV_DOCS[n]}" for n in names)
+def _sub(sub: Any, name: str, text: str, description: str | None = None) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=text,
+        description=description or text,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=env_epilog(SETTINGS_BY_COMMAND[name]),
+    )
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,128 +31,138 @@ def build_parser() -> argparse.ArgumentParser:
         prog="headwater",
         description="Serve LangGraph agents: one process for development, or API, workers and memory over NATS and PostgreSQL.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=_env_epilog(list(ENV_DOCS)),
+        epilog=env_epilog(list(ENV_DOCS)),
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    dev = sub.add_parser(
+    dev = _sub(
+        sub,
         "dev",
-        help="API + worker in one process (in-process bus, SQLite, built-in LLM simulator)",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=_env_epilog(
-            [
-                "HEADWATER_CONFIG",
-                "HEADWATER_HOST",
-                "HEADWATER_PORT",
-                "HEADWATER_LLM_BASE_URL",
-                "HEADWATER_DATABASE_URL",
-            ]
-        ),
+        "API + worker in one process (in-process bus, SQLite, built-in LLM simulator)",
+        "Serve a LangGraph project in one process, as `langgraph dev` does: the langgraph.json "
+        "of the current folder unless --config or HEADWATER_CONFIG names one; data in "
+        "<project>/.headwater/; without HEADWATER_LLM_BASE_URL the built-in simulator answers "
+        "and OPENAI_BASE_URL / OPENAI_API_KEY point at it.",
     )
     dev.add_argument(
-        "--config", help="langgraph.json to serve (default: $HEADWATER_CONFIG or the example agent)"
+        "--config",
+        help="langgraph.json to serve (default: $HEADWATER_CONFIG, else ./langgraph.json)",
     )
     dev.add_argument("--host", help="bind address (default: $HEADWATER_HOST or 127.0.0.1)")
     dev.add_argument("--port", type=int, help=f"port (default: $HEADWATER_PORT or {DEFAULT_PORT})")
+    dev.add_argument(
+        "--rules",
+        help="JSON file of scripted simulator replies, tried before the built-in ones "
+        "(docs/simulator.md)",
+    )
 
-    for name, text, extra in (
-        (
-            "api",
-            "the API service (cluster mode: NATS + database)",
-            [
-                "HEADWATER_CONFIG",
-                "HEADWATER_HOST",
-                "HEADWATER_PORT",
-                "HEADWATER_NATS_URL",
-                "HEADWATER_DATABASE_URL",
-                "HEADWATER_NAMESPACE",
-            ],
-        ),
-        (
-            "worker",
-            "a worker (cluster mode) running the graphs",
-            [
-                "HEADWATER_CONFIG",
-                "HEADWATER_NATS_URL",
-                "HEADWATER_DATABASE_URL",
-                "HEADWATER_CHECKPOINT_URL",
-                "HEADWATER_LLM_BASE_URL",
-                "HEADWATER_WORKER_CONCURRENCY",
-                "HEADWATER_ACK_WAIT_S",
-                "HEADWATER_DRAIN_TIMEOUT_S",
-                "HEADWATER_NAMESPACE",
-            ],
-        ),
-        ("memory", "the memory service", ["HEADWATER_HOST", "HEADWATER_PORT"]),
+    for name, text in (
+        ("api", "the API service (cluster mode: NATS + database)"),
+        ("worker", "a worker (cluster mode) running the graphs"),
+        ("memory", "the memory service (the store)"),
     ):
-        p = sub.add_parser(
-            name,
-            help=text,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-            epilog=_env_epilog(extra),
-        )
+        p = _sub(sub, name, text)
         if name != "worker":
             p.add_argument("--host")
             p.add_argument("--port", type=int)
-        p.add_argument(
-            "--config", help="langgraph.json (default: $HEADWATER_CONFIG)"
-        ) if name != "memory" else None
+        p.add_argument("--config", help="langgraph.json (default: $HEADWATER_CONFIG)")
 
-    migrate = sub.add_parser(
-        "migrate",
-        help="apply database migrations (and create NATS streams with --streams)",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=_env_epilog(["HEADWATER_DATABASE_URL", "HEADWATER_NATS_URL", "HEADWATER_NAMESPACE"]),
+    migrate = _sub(
+        sub, "migrate", "apply database migrations (and create NATS streams with --streams)"
     )
     migrate.add_argument(
         "--streams",
         action="store_true",
         help="also create the NATS streams and the workers' consumer",
     )
+    migrate.add_argument(
+        "--check",
+        action="store_true",
+        help="apply nothing: exit 0 if the database is migrated, 1 (with the reason) if not",
+    )
+    migrate.add_argument(
+        "--wait",
+        action="store_true",
+        help="with --check: wait until the database answers and is migrated (init containers)",
+    )
 
-    sim = sub.add_parser("simllm", help="the OpenAI-compatible LLM simulator (stands in for vLLM)")
+    sim = _sub(sub, "simllm", "the OpenAI-compatible LLM simulator (stands in for vLLM)")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8000)
     sim.add_argument("--model", default="headwater-sim")
     sim.add_argument("--ttft-ms", type=float, default=0.0, help="delay before the first token")
     sim.add_argument("--token-delay-ms", type=float, default=0.0, help="delay between tokens")
     sim.add_argument("--reply-tokens", type=int, default=200, help="length of generated replies")
-    sim.add_argument("--rules", help="JSON file of scripted replies (see docs)")
+    sim.add_argument(
+        "--rules", help="JSON file of scripted replies, tried first (docs/simulator.md)"
+    )
+
+    dockerfile = _sub(
+        sub,
+        "dockerfile",
+        "write a worker Dockerfile for a LangGraph project (as `langgraph dockerfile`)",
+        "Write a Dockerfile that extends the Headwater worker image with the project: "
+        'langgraph.json\'s "dependencies" (local packages and requirements) installed, '
+        "the project copied to /deps/project, HEADWATER_CONFIG set. Build it from the "
+        "project folder.",
+    )
+    dockerfile.add_argument("output", help="where to write the Dockerfile ('-': stdout)")
+    dockerfile.add_argument(
+        "--config", "-c", help="langgraph.json (default: $HEADWATER_CONFIG, else ./langgraph.json)"
+    )
+    dockerfile.add_argument(
+        "--base-image",
+        default="headwater-worker",
+        help="the worker image to extend (default: headwater-worker, built from "
+        "docker/worker.Dockerfile)",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point."""
+    """Entry point: a misconfiguration ends with one line and exit status 1, Ctrl-C with 130."""
     args = build_parser().parse_args(argv)
-    overrides = {k: getattr(args, k, None) for k in ("config", "host", "port")}
+    try:
+        _dispatch(args)
+    except (StartupError, ConfigError) as exc:
+        sys.exit(f"headwater {args.command}: {exc}")
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _dispatch(args: argparse.Namespace) -> None:
+    from headwater.cli import commands
+    from headwater.cli.runtime import run
+    from headwater.common.settings import load_settings
+    from headwater.common.telemetry.logs import setup_logging
+    from headwater.common.telemetry.tracing import setup_tracing
+
     if args.command == "simllm":
-        from headwater.simllm.config import SimConfig, load_rules
-        from headwater.simllm.server import serve
-
-        config = SimConfig(
-            model=args.model,
-            ttft_ms=args.ttft_ms,
-            token_delay_ms=args.token_delay_ms,
-            reply_tokens=args.reply_tokens,
-        )
-        if args.rules:
-            import msgspec
-
-            config = msgspec.structs.replace(config, rules=load_rules(args.rules))
-        print(
-            f"headwater simllm: http://{args.host}:{args.port}/v1 (simulated replies, not a model)",
-            flush=True,
-        )
-        serve(config, args.host, args.port)
+        _simllm(args)
         return
+    if args.command == "dockerfile":
+        from headwater.cli.dockerfile import write_dockerfile
+        from headwater.cli.project import dev_config
+
+        config = dev_config(args.config or os.environ.get("HEADWATER_CONFIG"), Path.cwd())
+        write_dockerfile(config, args.output, args.base_image)
+        return
+    overrides: dict[str, Any] = {k: getattr(args, k, None) for k in ("config", "host", "port")}
+    rules = None
     if (
-        args.command == "dev"
-        and not (overrides["config"] or os.environ.get("HEADWATER_CONFIG"))
-        and not os.path.exists(DEFAULT_EXAMPLE)
+        not (overrides["config"] or os.environ.get("HEADWATER_CONFIG"))
+        and Path("langgraph.json").is_file()
     ):
-        sys.exit(
-            "headwater dev: no langgraph.json given (--config or HEADWATER_CONFIG) and no examples/agent here"
-        )
+        overrides["config"] = str(Path("langgraph.json").resolve())  # as `headwater dev`
+    if args.command == "dev":
+        from headwater.cli.project import dev_config, dev_database_url
+
+        config = dev_config(args.config or os.environ.get("HEADWATER_CONFIG"), Path.cwd())
+        overrides["config"] = str(config)
+        if not os.environ.get("HEADWATER_DATABASE_URL"):
+            overrides["database_url"] = dev_database_url(config)
+        if args.rules:
+            rules = _rules(args.rules)
     settings = load_settings(**overrides)
     if settings.llm_base_url:  # graphs read the LLM from the environment: aliases resolved
         for name, value in (
@@ -160,7 +176,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     setup_tracing(f"headwater-{args.command}")
     if args.command == "dev":
-        run(lambda: commands.run_dev(settings, start_simllm=not settings.llm_base_url))
+        run(
+            lambda: commands.run_dev(
+                settings,
+                start_simllm=not settings.llm_base_url,
+                rules=rules,
+            )
+        )
     elif args.command == "api":
         run(lambda: commands.run_api(settings))
     elif args.command == "worker":
@@ -168,7 +190,56 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "memory":
         run(lambda: commands.run_memory(settings))
     elif args.command == "migrate":
-        run(lambda: commands.run_migrate(settings, streams=args.streams))
+        if args.wait and not args.check:
+            raise StartupError("--wait goes with --check")
+        run(
+            lambda: commands.run_migrate(
+                settings, streams=args.streams, check=args.check, wait=args.wait
+            )
+        )
+
+
+def _rules(path: str) -> tuple[Any, ...]:
+    from headwater.simllm.config import RulesError, scripted_rules
+
+    try:
+        return scripted_rules(path)
+    except RulesError as exc:
+        raise StartupError(f"{exc} (--rules)") from exc
+
+
+def _simllm(args: argparse.Namespace) -> None:
+    from headwater.cli.ports import check_port_free
+    from headwater.cli.runtime import run
+    from headwater.simllm.config import SimConfig
+
+    config = SimConfig(
+        model=args.model,
+        ttft_ms=args.ttft_ms,
+        token_delay_ms=args.token_delay_ms,
+        reply_tokens=args.reply_tokens,
+    )
+    if args.rules:
+        import msgspec
+
+        config = msgspec.structs.replace(config, rules=_rules(args.rules))
+    check_port_free(args.host, args.port, "--port")
+    run(lambda: _serve_simllm(config, args.host, args.port))
+
+
+async def _serve_simllm(config: Any, host: str, port: int) -> None:
+    """Until SIGTERM/SIGINT, then a clean stop (exit status 0)."""
+    from headwater.cli.runtime import stop_on_signals
+    from headwater.simllm.server import serve_in_background
+
+    stop = stop_on_signals()
+    server, task, bound = await serve_in_background(config, host, port)
+    print(
+        f"headwater simllm: http://{host}:{bound}/v1 (simulated replies, not a model)", flush=True
+    )
+    await stop.wait()
+    server.should_exit = True
+    await task
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import traceback
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,6 +24,8 @@ class GraphSpec(msgspec.Struct, frozen=True):
     location: str
     attribute: str
     base_dir: str
+    dependencies: tuple[str, ...] = ()
+    """langgraph.json's ``"dependencies"``, named when an import fails."""
 
     @property
     def is_file(self) -> bool:
@@ -55,13 +58,16 @@ def load_project(path: str | os.PathLike[str]) -> ProjectConfig:
     if not isinstance(raw, dict) or not isinstance(raw.get("graphs"), dict) or not raw["graphs"]:
         raise ConfigError(f'{file}: expected an object with a non-empty "graphs" mapping')
     base = file.parent
+    dependencies = raw.get("dependencies") or []
+    if not isinstance(dependencies, list) or not all(isinstance(d, str) for d in dependencies):
+        raise ConfigError(f'{file}: "dependencies" must be a list of strings')
     graphs: dict[str, GraphSpec] = {}
     for graph_id, entry in raw["graphs"].items():
         target = entry.get("path") if isinstance(entry, dict) else entry
         if not isinstance(target, str) or ":" not in target:
             raise ConfigError(f'{file}: graph "{graph_id}" must be "path/to/file.py:attribute"')
         location, attribute = target.rsplit(":", 1)
-        graphs[graph_id] = GraphSpec(graph_id, location, attribute, str(base))
+        graphs[graph_id] = GraphSpec(graph_id, location, attribute, str(base), tuple(dependencies))
     return ProjectConfig(
         path=str(file), graphs=graphs, env=_read_env(raw.get("env"), base), raw=raw
     )
@@ -94,7 +100,12 @@ def apply_env(project: ProjectConfig) -> None:
 
 
 def import_attribute(spec: GraphSpec) -> Any:
-    """Import the object a graph entry points at."""
+    """Import the object a graph entry points at.
+
+    Every failure is a one-line :class:`ConfigError` naming the graph and its file: a path
+    that does not exist, a module that is not installed (with langgraph.json's
+    ``"dependencies"``), or the exception the file raised and where.
+    """
     module = _import_module(spec)
     try:
         return getattr(module, spec.attribute)
@@ -105,9 +116,18 @@ def import_attribute(spec: GraphSpec) -> Any:
 
 
 def _import_module(spec: GraphSpec) -> ModuleType:
+    label = f"graph {spec.graph_id!r} ({spec.location})"
     if not spec.is_file:
-        return importlib.import_module(spec.location)
+        module: ModuleType = _guarded(
+            label, spec, lambda: importlib.import_module(spec.location), None
+        )
+        return module
     file = (Path(spec.base_dir) / spec.location).resolve()
+    if not file.is_file():
+        raise ConfigError(
+            f"graph {spec.graph_id!r}: file not found: {file} "
+            f"({spec.location!r} in {Path(spec.base_dir) / 'langgraph.json'})"
+        )
     name = f"headwater_graph_{spec.graph_id}_{abs(hash(str(file)))}"
     if name in sys.modules:
         return sys.modules[name]
@@ -116,10 +136,41 @@ def _import_module(spec: GraphSpec) -> ModuleType:
     module_spec = importlib.util.spec_from_file_location(name, file)
     if module_spec is None or module_spec.loader is None:
         raise ConfigError(f'graph "{spec.graph_id}": cannot import {file}')
+    loader = module_spec.loader
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[name] = module
-    module_spec.loader.exec_module(module)
+    try:
+        _guarded(label, spec, lambda: loader.exec_module(module), file)
+    except ConfigError:
+        sys.modules.pop(name, None)
+        raise
     return module
+
+
+def _guarded(label: str, spec: GraphSpec, load: Any, file: Path | None) -> Any:
+    """Run ``load``; turn what the user's code raises into one line saying what to fix."""
+    try:
+        return load()
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or str(exc)).split(".")[0]
+        listed = ", ".join(spec.dependencies) or "nothing"
+        raise ConfigError(
+            f"{label}: module {missing!r} is not installed; add it to your environment "
+            f"(langgraph.json lists: {listed})"
+        ) from exc
+    except Exception as exc:  # whatever the user's module raises: say what and where
+        where = _where(exc, file)
+        raise ConfigError(
+            f"{label}: importing it raised {type(exc).__name__}: {exc}{where}"
+        ) from exc
+
+
+def _where(exc: BaseException, file: Path | None) -> str:
+    """`` (at agent.py:12)``: the deepest frame in the graph's own file, if any."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if file is not None and Path(f.filename) == file]
+    frame = ours[-1] if ours else (frames[-1] if frames else None)
+    return f" (at {Path(frame.filename).name}:{frame.lineno})" if frame is not None else ""
 
 
 class StoreIndexConfig(msgspec.Struct, frozen=True, kw_only=True):

@@ -92,7 +92,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 
 ENV_DOCS: dict[str, str] = {
-    "HEADWATER_CONFIG": "path of the langgraph.json to serve (default: the example agent)",
+    "HEADWATER_CONFIG": "path of the langgraph.json to serve (default: ./langgraph.json if there is one, else the example agent)",
     "HEADWATER_HOST": "API bind address (default 127.0.0.1)",
     "HEADWATER_PORT": "API port (default 8123)",
     "HEADWATER_NATS_URL": "NATS server URL for cluster mode (default nats://127.0.0.1:4222)",

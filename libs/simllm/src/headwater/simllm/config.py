@@ -69,3 +69,30 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True):
 def load_rules(path: str | Path) -> tuple[Rule, ...]:
     """Read a JSON list of rules."""
     return tuple(msgspec.json.decode(Path(path).read_bytes(), type=list[Rule]))
+
+
+class RulesError(ValueError):
+    """A rules file that cannot be read; the message names the file and the problem."""
+
+
+def scripted_rules(path: str | Path) -> tuple[Rule, ...]:
+    """A project's rules file ahead of :data:`DEFAULT_RULES`.
+
+    A tool-call rule without ``last_role`` answers only a user message (``last_role`` =
+    ``"user"``): its ``contains`` still matches once the tool has answered, and the run
+    would call the tool forever. After the tool, the built-in ``last_role: "tool"`` rule (or
+    one of the file's) answers with text.
+    """
+    try:
+        rules = load_rules(path)
+    except FileNotFoundError as exc:
+        raise RulesError(f"rules file not found: {path}") from exc
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise RulesError(f"rules file {path}: {exc}") from exc
+    guarded = tuple(
+        msgspec.structs.replace(rule, last_role="user")
+        if rule.tool_call is not None and rule.last_role is None
+        else rule
+        for rule in rules
+    )
+    return guarded + DEFAULT_RULES

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import httpx
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from headwater.api.api_docs import docs_assets, docs_ui
 from headwater.api.assistants import AssistantsController, register_system_assistants
 from headwater.api.auth import authentication, build_authenticator
 from headwater.api.context import ApiContext
@@ -126,6 +126,7 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
             chat_socket,
             metrics,
             *STORE_ROUTES,
+            docs_assets(),
         ],
         middleware=[http_metrics, authentication(authenticator)],
         before_request=refuse_bad_input,
@@ -140,7 +141,7 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
             version=HEADWATER_VERSION,
             description="LangGraph Server API, served by Headwater",
             path="/docs",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[docs_ui()],
         ),
         debug=False,
         logging_config=None,  # logging is configured once, by the CLI

@@ -340,7 +340,11 @@ def test_dead_database_waits_reports_and_stops_on_sigint(tmp_path: Path) -> None
     project(tmp_path, "graph = None\n")
     port = free_port()
     dead = f"postgresql+asyncpg://headwater@127.0.0.1:{free_port()}/headwater"
-    env = {"HEADWATER_DATABASE_URL": dead, "HEADWATER_PORT": str(port)}
+    env = {
+        "HEADWATER_DATABASE_URL": dead,
+        "HEADWATER_PORT": str(port),
+        "HEADWATER_SERVICE_TOKEN": "test-token",
+    }
     process = headwater(["memory"], tmp_path, env)
     try:
         url = f"http://127.0.0.1:{port}/readyz"

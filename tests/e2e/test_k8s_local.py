@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,11 +218,13 @@ def database_url() -> Iterator[str]:
     drop_database(url)
 
 
-def wait_200(url: str, process: subprocess.Popen[bytes], what: str) -> None:
+def wait_200(
+    url: str, process: subprocess.Popen[bytes], what: str, log: Callable[[], str] = str
+) -> None:
     deadline = time.monotonic() + START_S
     last: object = None
     while time.monotonic() < deadline:
-        assert process.poll() is None, f"{what} exited with {process.returncode}"
+        assert process.poll() is None, f"{what} exited with {process.returncode}: {log()}"
         try:
             answer = httpx.get(url, timeout=3)
             if answer.status_code == 200:
@@ -279,6 +281,7 @@ def test_dev_overlay_runs_as_local_processes(
                         f"http://127.0.0.1:{local}{check['path']}",
                         cluster.processes[name],
                         f"{name} {probe}",
+                        lambda name=name: cluster.log(name),  # type: ignore[misc]
                     )
         api = cluster.service_target("headwater-api", 80)
         answer = httpx.post(

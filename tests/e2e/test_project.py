@@ -182,7 +182,7 @@ def test_wheels_carry_what_an_installed_headwater_needs(tmp_path: Path) -> None:
     assert built.returncode == 0, built.stderr
     wheels = {w.name.split("-")[0]: w for w in tmp_path.glob("*.whl")}
     assert set(wheels) == {
-        f"headwater_{n}" for n in ("api", "cli", "common", "memory", "simllm", "worker")
+        f"headwater_{n}" for n in ("api", "cli", "common", "llm", "memory", "simllm", "worker")
     }
     for name, wheel in wheels.items():
         with zipfile.ZipFile(wheel) as archive:

@@ -30,7 +30,7 @@ from headwater.cli.startup import (
 from headwater.cli.waiting import WaitingApp
 from headwater.common.bus.nats import NatsBus
 from headwater.common.db.engine import make_engine, make_sessionmaker
-from headwater.common.db.migrate import upgrade
+from headwater.common.db.migrate import migration_lock, upgrade
 from headwater.common.graph_config import ConfigError, ProjectConfig, load_project
 from headwater.common.settings import Settings
 from headwater.common.subjects import Names
@@ -340,22 +340,27 @@ async def run_migrate(settings: Settings, *, streams: bool, check: bool, wait: b
         )
         if not migrated:
             raise StartupError("stopped before the database was migrated")
+        # A migration in progress holds the lock until the checkpointer and store tables
+        # exist too: wait for it, so what this check lets start finds everything.
+        async with migration_lock(settings.database_url):
+            pass
         log.info("database is migrated: %s", redact_url(settings.database_url))
         return
+    from headwater.memory.options import store_options
+    from headwater.memory.store import open_backend
+
     try:
-        await asyncio.to_thread(upgrade, settings.database_url)
+        async with migration_lock(settings.database_url):
+            await asyncio.to_thread(upgrade, settings.database_url)
+            async with open_checkpointer(settings.checkpoint_dsn, pool_size=1, setup=True):
+                pass
+            async with open_backend(settings, store_options(settings), setup=True):
+                pass
     except (OSError, DBAPIError) as exc:
         raise StartupError(
             f"database at {database_label(settings.database_url)} (HEADWATER_DATABASE_URL) "
             f"is unreachable: {unreachable_reason(exc)}"
         ) from exc
-    async with open_checkpointer(settings.checkpoint_dsn, pool_size=1, setup=True):
-        pass
-    from headwater.memory.options import store_options
-    from headwater.memory.store import open_backend
-
-    async with open_backend(settings, store_options(settings), setup=True):
-        pass
     log.info("database and checkpointer migrated: %s", settings.database_url.split("@")[-1])
     if streams:
         if not await wait_for_nats(settings.nats_url, stop):

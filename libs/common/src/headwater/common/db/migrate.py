@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from headwater.common.db.engine import sqlite_path
 
@@ -26,3 +31,30 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(database_url), revision)
+
+
+MIGRATION_LOCK_KEY = 0x68656164  # "head": the advisory lock every ``headwater migrate`` takes
+"""PostgreSQL advisory lock key held while migrating, so concurrent migrations queue."""
+
+
+@contextlib.asynccontextmanager
+async def migration_lock(database_url: str) -> AsyncIterator[None]:
+    """Hold PostgreSQL's advisory lock for migrations for the block (SQLite: nothing).
+
+    Two ``headwater migrate`` at once (a Kubernetes migrate Job beside the streams Job, two
+    replicas starting) would otherwise race on ``CREATE TABLE`` and one would fail with a
+    duplicate key in the catalogue; with the lock the second waits, then finds the work done.
+    """
+    if sqlite_path(database_url) is not None or not database_url.startswith("postgresql"):
+        yield
+        return
+    engine = create_async_engine(database_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+            try:
+                yield
+            finally:
+                await connection.execute(text(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
+    finally:
+        await engine.dispose()

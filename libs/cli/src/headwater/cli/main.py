@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from headwater.cli import commands
+from headwater.cli import commands, up
 from headwater.cli.runtime import run
 from headwater.common.settings import DEFAULT_PORT, ENV_DOCS, load_settings
 from headwater.common.telemetry.logs import setup_logging
@@ -112,12 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--token-delay-ms", type=float, default=0.0, help="delay between tokens")
     sim.add_argument("--reply-tokens", type=int, default=200, help="length of generated replies")
     sim.add_argument("--rules", help="JSON file of scripted replies (see docs)")
+    up.add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point."""
     args = build_parser().parse_args(argv)
+    if args.command == "up":
+        sys.exit(up.main(args))
     overrides = {k: getattr(args, k, None) for k in ("config", "host", "port")}
     if args.command == "simllm":
         from headwater.simllm.config import SimConfig, load_rules

@@ -120,10 +120,20 @@ def admin_dsn() -> str:
     return given_admin_dsn() or embedded_postgres().url()
 
 
-def create_database() -> str:
-    """A new empty PostgreSQL database; returns its SQLAlchemy URL."""
+def has_pgvector(admin: str) -> bool:
+    """Whether the server of ``admin`` can ``CREATE EXTENSION vector``."""
+    with psycopg.connect(admin, autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")
+        return found.fetchone() is not None
+
+
+def create_database(*, pgvector: bool = False) -> str:
+    """A new empty PostgreSQL database; returns its SQLAlchemy URL. With ``pgvector``, on a
+    server that has the extension (the embedded one when the given server lacks it)."""
     name = f"hw_test_{uuid.uuid4().hex[:12]}"
     admin = admin_dsn()
+    if pgvector and not has_pgvector(admin):
+        admin = embedded_postgres().url()
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     base = admin.rsplit("/", 1)[0].split("://", 1)[1]
@@ -131,7 +141,7 @@ def create_database() -> str:
 
 
 def drop_database(url: str) -> None:
-    """Drop a database made by :func:`create_database`."""
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(admin_dsn(), autocommit=True) as conn:
+    """Drop a database made by :func:`create_database` (on the server it was made on)."""
+    base, name = url.split("://", 1)[1].rsplit("/", 1)
+    with psycopg.connect(f"postgresql://{base}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -128,3 +129,23 @@ async def test_up_serves_a_stream_with_two_workers_and_stops_on_ctrl_c(up: Up) -
     assert out.rstrip().endswith("[up] stopped")
     left = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert left == [], f"processes left behind: {[p.cmdline() for p in left]}"
+
+
+def test_up_names_a_process_that_cannot_start_and_stops_the_rest() -> None:
+    folder = Path(tempfile.mkdtemp(prefix="hw-up-"))
+    folder.chmod(0o755)
+    with socket.socket() as taken:  # the API's port is in use
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        up = Up(folder, taken.getsockname()[1])
+        try:
+            code = up.process.wait(timeout=240)
+        finally:
+            if up.process.poll() is None:
+                up.process.kill()
+    out = up.output()
+    shutil.rmtree(folder, ignore_errors=True)
+    assert code == 1, out[-3000:]
+    assert "[up] api exited with code" in out and "while starting" in out
+    assert out.rstrip().endswith("[up] stopped")
+    assert "Traceback" not in out.split("[up] api exited")[1]

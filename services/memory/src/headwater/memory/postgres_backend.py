@@ -6,7 +6,8 @@ official ``store`` table (no copy of the text), an OR ``to_tsquery`` of the quer
 "fields"}``, cosine distance, HNSW): it embeds what a put indexes into ``store_vectors``; a
 search embeds the query once and takes the nearest vectors through the HNSW index (an
 iterative index scan where pgvector has it, so a namespace filter still fills the page), then
-ranks items by their best field, items without vectors after them.
+ranks items by their best field; items without vectors come after them, read only when a page
+reaches past the nearest items.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from langgraph.store.base import GetOp, ListNamespacesOp, PutOp, Result, SearchItem, SearchOp
 from langgraph.store.postgres.aio import AsyncPostgresStore
+from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
@@ -150,32 +152,16 @@ class PostgresBackend:
 
     async def search(self, op: SearchOp) -> list[SearchItem]:
         """One page of items under the prefix, best first (see the module docstring)."""
+        if op.query and self.embedder is not None:
+            vector = (await self.embedder.embed([op.query]))[0]
+            async with self.pool.connection() as conn, conn.transaction():
+                rows = await self._nearest_page(conn, op, vector)
+                await self._refresh(conn, op, rows)
+            return [search_item(row) for row in rows]
         head, join, score, order, head_params = "", "", "NULL", "", []
-        settings: list[tuple[str, str]] = []
         if op.query:
             score = "0.0"
-            if self.embedder is not None:
-                vector = (await self.embedder.embed([op.query]))[0]
-                scope, scope_params = prefix_condition(op.namespace_prefix, "v.prefix")
-                # Enough nearest vectors for this page even when items have several fields, and
-                # never few: pages of one query then rank the same candidates.
-                nearest = max(MIN_NEAREST, (op.offset + op.limit) * max(1, len(self.fields)) * 2)
-                head = (
-                    "WITH nearest AS (SELECT v.prefix, v.key, v.embedding <=> %s::vector AS d"
-                    f" FROM store_vectors v WHERE {scope} ORDER BY d LIMIT %s),"
-                    " ranked AS (SELECT prefix, key, 1 - MIN(d) AS score FROM nearest"
-                    " GROUP BY prefix, key) "
-                )
-                head_params = [vector, *scope_params, nearest]
-                join, score = (
-                    "LEFT JOIN ranked r ON r.prefix = s.prefix AND r.key = s.key",
-                    "r.score",
-                )
-                order = "r.score DESC NULLS LAST, "
-                settings.append(("hnsw.ef_search", str(min(MAX_EF_SEARCH, nearest))))
-                if self.iterative_scan:
-                    settings.append(("hnsw.iterative_scan", "relaxed_order"))
-            elif terms := query_terms(op.query):
+            if terms := query_terms(op.query):
                 scope, scope_params = prefix_condition(op.namespace_prefix, "s.prefix")
                 head = (
                     f"WITH ranked AS (SELECT s.prefix, s.key, ts_rank_cd({DOCUMENT},"
@@ -186,34 +172,77 @@ class PostgresBackend:
                 head_params = [text, text, *scope_params]
                 join = "LEFT JOIN ranked r ON r.prefix = s.prefix AND r.key = s.key"
                 score, order = "COALESCE(r.score, 0.0)", "r.score DESC NULLS LAST, "
-        scope, params = prefix_condition(op.namespace_prefix, "s.prefix")
-        clauses, filter_params = filter_sql(op.filter, self.store._get_filter_condition)
-        where = " AND ".join([scope, *clauses, NOT_EXPIRED])
+        where, params = self._where(op)
         sql = (
             f"{head}SELECT s.prefix, s.key, s.value, s.created_at, s.updated_at,"
             f" {score}::float8 AS score FROM store s {join} WHERE {where}"
             f" ORDER BY {order}s.updated_at DESC, s.prefix, s.key LIMIT %s OFFSET %s"
         )
         async with self.pool.connection() as conn, conn.transaction():
-            for name, value in settings:  # this transaction only
-                await conn.execute("SELECT set_config(%s, %s, true)", (name, value))
-            cursor = await conn.execute(
-                sql, [*head_params, *params, *filter_params, op.limit, op.offset]
-            )
+            cursor = await conn.execute(sql, [*head_params, *params, op.limit, op.offset])
             rows = await cursor.fetchall()
-            if op.refresh_ttl and rows:
-                await conn.execute(REFRESH, ([r["prefix"] for r in rows], [r["key"] for r in rows]))
-        return [
-            SearchItem(
-                namespace=tuple(row["prefix"].split(".")),
-                key=row["key"],
-                value=row["value"],
-                created_at=row["created_at"],
-                updated_at=row["updated_at"],
-                score=row["score"],
+            await self._refresh(conn, op, rows)
+        return [search_item(row) for row in rows]
+
+    def _where(self, op: SearchOp) -> tuple[str, list[Any]]:
+        """Items of ``store s`` under the prefix, matching the filter, not expired."""
+        scope, params = prefix_condition(op.namespace_prefix, "s.prefix")
+        clauses, filter_params = filter_sql(op.filter, self.store._get_filter_condition)
+        return " AND ".join([scope, *clauses, NOT_EXPIRED]), [*params, *filter_params]
+
+    async def _nearest_page(
+        self, conn: AsyncConnection[Any], op: SearchOp, vector: list[float]
+    ) -> list[dict[str, Any]]:
+        """The page from the items nearest to ``vector`` (HNSW), then, once those run out, the
+        items without a (near enough) vector, newest first. A page inside the nearest items
+        never reads the rest of the namespace."""
+        # Enough nearest vectors for this page even when items have several fields, and never
+        # few: pages of one query then rank the same candidates.
+        nearest = max(MIN_NEAREST, (op.offset + op.limit) * max(1, len(self.fields)) * 2)
+        await conn.execute(
+            "SELECT set_config('hnsw.ef_search', %s, true)", (str(min(MAX_EF_SEARCH, nearest)),)
+        )
+        if self.iterative_scan:  # a narrow prefix among many vectors still fills the page
+            await conn.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+        vector_scope, vector_params = prefix_condition(op.namespace_prefix, "v.prefix")
+        where, params = self._where(op)
+        wanted = op.offset + op.limit
+        cursor = await conn.execute(
+            "WITH nearest AS (SELECT v.prefix, v.key, v.embedding <=> %s::vector AS d"
+            f" FROM store_vectors v WHERE {vector_scope} ORDER BY d LIMIT %s),"
+            " ranked AS (SELECT prefix, key, 1 - MIN(d) AS score FROM nearest"
+            " GROUP BY prefix, key)"
+            " SELECT s.prefix, s.key, s.value, s.created_at, s.updated_at,"
+            " r.score::float8 AS score FROM ranked r"
+            f" JOIN store s ON s.prefix = r.prefix AND s.key = r.key WHERE {where}"
+            " ORDER BY r.score DESC, s.updated_at DESC, s.prefix, s.key LIMIT %s",
+            [vector, *vector_params, nearest, *params, wanted],
+        )
+        hits = await cursor.fetchall()
+        page = hits[op.offset :]
+        if len(hits) < wanted:
+            cursor = await conn.execute(
+                "SELECT s.prefix, s.key, s.value, s.created_at, s.updated_at, NULL::float8 AS"
+                f" score FROM store s WHERE {where} AND (s.prefix, s.key) NOT IN"
+                " (SELECT * FROM unnest(%s::text[], %s::text[]))"
+                " ORDER BY s.updated_at DESC, s.prefix, s.key LIMIT %s OFFSET %s",
+                [
+                    *params,
+                    [h["prefix"] for h in hits],
+                    [h["key"] for h in hits],
+                    op.limit - len(page),
+                    max(0, op.offset - len(hits)),
+                ],
             )
-            for row in rows
-        ]
+            page += await cursor.fetchall()
+        return page
+
+    async def _refresh(
+        self, conn: AsyncConnection[Any], op: SearchOp, rows: list[dict[str, Any]]
+    ) -> None:
+        """Push back the expiry of the items a search returned, when asked to."""
+        if op.refresh_ttl and rows:
+            await conn.execute(REFRESH, ([r["prefix"] for r in rows], [r["key"] for r in rows]))
 
     async def start_sweeper(self, minutes: float) -> None:
         """The official store's TTL sweeper task."""
@@ -222,3 +251,15 @@ class PostgresBackend:
     async def stop_sweeper(self) -> None:
         """Stop the sweeper (waits for a sweep in progress)."""
         await self.store.stop_ttl_sweeper(timeout=5)
+
+
+def search_item(row: dict[str, Any]) -> SearchItem:
+    """A result row as the official store's item."""
+    return SearchItem(
+        namespace=tuple(row["prefix"].split(".")),
+        key=row["key"],
+        value=row["value"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        score=row["score"],
+    )

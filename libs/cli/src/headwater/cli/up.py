@@ -28,7 +28,7 @@ from headwater.common.embedded import (
     EmbeddedStartError,
     free_port,
 )
-from headwater.common.settings import DEFAULT_PORT
+from headwater.common.settings import DEFAULT_PORT, load_settings
 
 DEFAULT_DATA = Path(".headwater") / "up"
 DATABASE = "headwater"
@@ -146,21 +146,24 @@ class Cluster:
             sim_port = free_port()
             env["HEADWATER_LLM_BASE_URL"] = f"http://127.0.0.1:{sim_port}/v1"
             env["HEADWATER_UP_SIMULATOR_PORT"] = str(sim_port)
-            # The simulator's deterministic /v1/embeddings serve a project's store.index.
-            env.setdefault("HEADWATER_EMBEDDINGS_BASE_URL", env["HEADWATER_LLM_BASE_URL"])
+            if not env.get("HEADWATER_EMBEDDINGS_BASE_URL") and project_has_index(env):
+                # The simulator's deterministic /v1/embeddings serve the project's store.index.
+                env["HEADWATER_EMBEDDINGS_BASE_URL"] = env["HEADWATER_LLM_BASE_URL"]
         return env
 
     async def serve(self, env: dict[str, str]) -> int:
-        """Migrate, start the services, report ready, wait."""
+        """The simulator (migrate may ask it for an embedding size), migrate, the services;
+        report ready, wait."""
+        sim_port = env.pop("HEADWATER_UP_SIMULATOR_PORT", "")
+        if sim_port:
+            await self.spawn("simllm", env, "simllm", "--port", sim_port)
+            if not await self.wait_ready([("simllm", f"http://127.0.0.1:{sim_port}/v1/models")]):
+                return 0 if self.stopping.is_set() else 1
         migrate = await self.spawn("migrate", env, "migrate", "--streams")
         if await self.wait_exit(migrate) != 0:
             say("`headwater migrate --streams` failed (see [migrate] above)")
             return 1
         checks: list[tuple[str, str]] = []
-        sim_port = env.pop("HEADWATER_UP_SIMULATOR_PORT", "")
-        if sim_port:
-            await self.spawn("simllm", env, "simllm", "--port", sim_port)
-            checks.append(("simllm", f"http://127.0.0.1:{sim_port}/v1/models"))
         memory_url = env["HEADWATER_MEMORY_URL"]
         await self.spawn(
             "memory", {**env, "HEADWATER_PORT": memory_url.rsplit(":", 1)[1]}, "memory"
@@ -287,6 +290,17 @@ async def print_lines(name: str, stream: asyncio.StreamReader) -> None:
     """Copy a child's output line by line, each prefixed with its name."""
     while line := await stream.readline():
         print(f"[{name}] {line.decode(errors='replace').rstrip()}", flush=True)
+
+
+def project_has_index(env: dict[str, str]) -> bool:
+    """Whether the served langgraph.json asks for semantic search (``store.index``)."""
+    from headwater.common.graph_config import ConfigError
+    from headwater.memory.options import project_store_config
+
+    try:
+        return project_store_config(load_settings(env).config).index is not None
+    except ConfigError:
+        return False  # the services report a malformed langgraph.json themselves
 
 
 def say(text: str) -> None:

@@ -42,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     up = sub.add_parser(
         "up",
         help="the cluster on this machine: embedded NATS + PostgreSQL, migrate, API, memory, N workers",
-        description=__doc__,
+        description=(__doc__ or "").replace("``", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="environment: every HEADWATER_* setting is passed on to the processes, except\n"
         "the ones up sets itself (URLs and ports). HEADWATER_LLM_BASE_URL: use that LLM\n"
@@ -58,7 +58,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help=f"NATS and PostgreSQL data (default ./{DEFAULT_DATA})",
     )
     up.add_argument(
-        "--config", help="langgraph.json (default: $HEADWATER_CONFIG or the example agent)"
+        "--config",
+        help="langgraph.json (default: $HEADWATER_CONFIG, else ./langgraph.json, else the example agent)",
     )
 
 

@@ -99,20 +99,24 @@ class ChildServer:
             )
 
     def wait_ready(self, ready: Callable[[], bool], timeout: float) -> None:
-        """Poll ``ready`` until it holds; fail early if the process exits, late on the deadline."""
+        """Poll ``ready`` until it holds; fail early if the process exits, late on the deadline.
+        Interrupted (Ctrl-C, a test's timeout), the half-started server is stopped, not left."""
         deadline = time.monotonic() + timeout
-        while True:
-            assert self.process is not None
-            code = self.process.poll()
-            if code is not None:
-                self.process = None
-                raise self.failure(f"exited with code {code} while starting")
-            if ready():
-                return
-            if time.monotonic() > deadline:
-                self.stop()
-                raise self.failure(f"was not ready after {timeout:.0f} s")
-            time.sleep(POLL_S)
+        try:
+            while True:
+                assert self.process is not None
+                code = self.process.poll()
+                if code is not None:
+                    self.process = None
+                    raise self.failure(f"exited with code {code} while starting")
+                if ready():
+                    return
+                if time.monotonic() > deadline:
+                    raise self.failure(f"was not ready after {timeout:.0f} s")
+                time.sleep(POLL_S)
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self, timeout: float = STOP_TIMEOUT_S, sig: int = signal.SIGTERM) -> None:
         """Ask the server to shut down; kill it if it has not after ``timeout`` seconds."""

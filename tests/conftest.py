@@ -1,18 +1,23 @@
-"""Shared fixtures. Services are real: nats-server and PostgreSQL, isolated per session."""
+"""Shared fixtures. Services are real: nats-server and PostgreSQL, isolated per session (see
+tests/services.py for where they come from: the environment, else the PyPI wheels)."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tests.services import NatsServer, create_database, drop_database
+from tests.services import GivenNats, NatsServer, create_database, drop_database
 
 
 @pytest.fixture(scope="session")
-def nats_server() -> Iterator[NatsServer]:
-    """A throwaway JetStream server for this test session."""
+def nats_server() -> Iterator[NatsServer | GivenNats]:
+    """A throwaway JetStream server for this test session (or ``HEADWATER_TEST_NATS_URL``'s)."""
+    if url := os.environ.get("HEADWATER_TEST_NATS_URL"):
+        yield GivenNats(url)
+        return
     server = NatsServer()
     server.start()
     yield server

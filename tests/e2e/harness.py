@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.services import free_port, wait_for_port
+from tests.services import START_TIMEOUT_S, free_port, log_tail, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_CONFIG = ROOT / "tests" / "graphs" / "langgraph.json"
@@ -27,11 +27,20 @@ def headwater(*args: str) -> list[str]:
     return [sys.executable, "-m", "headwater.cli.main", *args]
 
 
-def wait_until_ready(base_url: str, path: str = "/ok", timeout: float = 60.0) -> None:
-    """Poll until ``path`` answers 200."""
+def wait_until_ready(
+    base_url: str,
+    path: str = "/ok",
+    timeout: float = START_TIMEOUT_S,
+    *,
+    name: str = "",
+    process: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
+) -> None:
+    """Poll until ``path`` answers 200; with ``process``, fail as soon as it exits. A failure
+    names ``name`` and shows the tail of ``log``."""
     deadline = time.monotonic() + timeout
     last: object = None
-    while time.monotonic() < deadline:
+    while True:
         try:
             response = httpx.get(base_url + path, timeout=2.0)
             if response.status_code == 200:
@@ -39,8 +48,17 @@ def wait_until_ready(base_url: str, path: str = "/ok", timeout: float = 60.0) ->
             last = response.status_code
         except httpx.HTTPError as exc:
             last = exc
+        exited = process is not None and process.poll() is not None
+        if exited or time.monotonic() > deadline:
+            why = (
+                f"exited with code {process.returncode}"
+                if exited and process
+                else (f"not ready after {timeout:.0f} s (last answer: {last!r})")
+            )
+            tail = log_tail(log) if log is not None else ""
+            shown = f"\n--- last lines of {log}:\n{tail}" if tail else ""
+            raise TimeoutError(f"{name or 'server'} at {base_url}{path}: {why}{shown}")
         time.sleep(0.1)
-    raise TimeoutError(f"{base_url}{path} not ready after {timeout} s (last: {last!r})")
 
 
 @dataclass
@@ -83,6 +101,14 @@ class Deployment:
         process = self.processes[name]
         process.send_signal(sig)
         process.wait(timeout=30)
+
+    def wait_ready(self, name: str, base_url: str, path: str = "/readyz") -> None:
+        """Wait until process ``name`` answers 200 on ``path`` (fails early if it exits)."""
+        assert self.workdir is not None
+        process = self.processes[name]
+        wait_until_ready(
+            base_url, path, name=name, process=process, log=self.workdir / f"{name}.log"
+        )
 
     def log_of(self, name: str) -> str:
         """What a process printed."""
@@ -130,7 +156,7 @@ def start_dev(extra_env: dict[str, str] | None = None) -> Deployment:
     deployment = Deployment("dev", f"http://127.0.0.1:{port}", env, workdir)
     deployment.spawn("dev", "dev")
     try:
-        wait_until_ready(deployment.base_url)
+        deployment.wait_ready("dev", deployment.base_url, "/ok")
     except TimeoutError:
         print(deployment.log_of("dev"))
         deployment.stop()
@@ -181,11 +207,16 @@ def start_cluster(
     deployment.spawn("api", "api")
     try:
         if sim_url is None:
-            wait_for_port(sim_port)
-        wait_until_ready(deployment.base_url, "/readyz")
-        wait_until_ready(f"http://127.0.0.1:{memory_port}", "/readyz")
-        for port in deployment.metrics_ports.values():  # workers loaded their graphs
-            wait_until_ready(f"http://127.0.0.1:{port}", "/readyz")
+            wait_for_port(
+                sim_port,
+                name="simllm",
+                process=deployment.processes["simllm"],
+                log=workdir / "simllm.log",
+            )
+        deployment.wait_ready("api", deployment.base_url)
+        deployment.wait_ready("memory", f"http://127.0.0.1:{memory_port}")
+        for name, port in deployment.metrics_ports.items():  # workers loaded their graphs
+            deployment.wait_ready(name, f"http://127.0.0.1:{port}")
     except TimeoutError:
         for name in deployment.processes:
             print(f"--- {name}\n{deployment.log_of(name)}")

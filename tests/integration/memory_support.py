@@ -138,8 +138,9 @@ class Rows:
 
     def vectors(self, key: str) -> list[str]:
         """The field names an item has vectors for."""
+        table = "headwater_store_vectors" if self.sqlite else "store_vectors"  # pgvector's
         rows = self._run(
-            f"SELECT field_name FROM headwater_store_vectors WHERE {self._where()}",
+            f"SELECT field_name FROM {table} WHERE {self._where()}",
             self._params(key),
         )
         return sorted(r[0] for r in rows)

@@ -8,7 +8,7 @@ import asyncio
 import datetime as dt
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,16 @@ SEMANTIC = StoreOptions(index=SemanticIndex("headwater-sim", 64, ("text",)))
 async def embeddings() -> AsyncIterator[Embeddings]:
     async with recording_embeddings() as recorder:
         yield recorder
+
+
+@pytest.fixture(scope="module")
+def vector_pg_url() -> Iterator[str]:
+    """A database on a PostgreSQL with pgvector (the embedded one if the given server lacks it)."""
+    from tests.services import create_database, drop_database
+
+    url = create_database(pgvector=True)
+    yield url
+    drop_database(url)
 
 
 def as_owner(owner: str) -> dict[str, str]:
@@ -155,11 +165,11 @@ async def test_paging_filters_and_scope(dialect: str, tmp_path: Path, pg_url: st
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 async def test_semantic_search_embeds_at_write_time(
-    dialect: str, tmp_path: Path, pg_url: str, embeddings: Embeddings
+    dialect: str, tmp_path: Path, vector_pg_url: str, embeddings: Embeddings
 ) -> None:
     owner = uuid.uuid4().hex
     settings = memory_settings(
-        dialect, tmp_path, pg_url, HEADWATER_EMBEDDINGS_BASE_URL=embeddings.url
+        dialect, tmp_path, vector_pg_url, HEADWATER_EMBEDDINGS_BASE_URL=embeddings.url
     )
     rows = Rows(settings, owner)
     async with memory_client(settings, SEMANTIC) as http:
@@ -571,5 +581,105 @@ async def test_a_dead_database_is_still_a_5xx(tmp_path: Path) -> None:
             answer = await http.post("/store/items/search", json={}, headers=as_owner("someone"))
             assert answer.status_code >= 500, answer.text
             assert answer.json() == {"detail": "Internal server error"}
+    finally:
+        drop_database(url)
+
+
+async def test_pgvector_hnsw_index_serves_semantic_search(
+    tmp_path: Path, vector_pg_url: str, embeddings: Embeddings
+) -> None:
+    """PostgreSQL: vectors live in the official store's pgvector table with an HNSW index (the
+    hand-kept real[] table is gone), the search's nearest-vector query can use that index, a
+    narrow namespace still fills its page, and a rewrite drops vectors of fields it no longer
+    indexes."""
+    import psycopg
+
+    settings = memory_settings(
+        "postgres", tmp_path, vector_pg_url, HEADWATER_EMBEDDINGS_BASE_URL=embeddings.url
+    )
+    owner, crowd = uuid.uuid4().hex, uuid.uuid4().hex
+    async with memory_client(settings, SEMANTIC) as http:
+        for i in range(300):  # another owner's many vectors, all nearer than ours
+            body = {"namespace": ["facts"], "key": f"c{i}", "value": {"text": f"colour {i}"}}
+            assert (
+                await http.put("/store/items", json=body, headers=as_owner(crowd))
+            ).status_code == 204
+        await put_all(http, owner, CORPUS)
+        found = await search(http, owner, namespace_prefix=["facts"], query="colour", limit=5)
+        assert found[0]["key"] == "colour" and len(found) == 5
+        assert all(i["score"] is not None for i in found), "every item of ours is ranked"
+
+        two = {"namespace": ["facts"], "key": "two", "value": {"text": "sky", "title": "blue"}}
+        await http.put(
+            "/store/items", json={**two, "index": ["text", "title"]}, headers=as_owner(owner)
+        )
+        assert Rows(settings, owner).vectors("two") == ["text", "title"]
+        await http.put("/store/items", json={**two, "index": ["title"]}, headers=as_owner(owner))
+        assert Rows(settings, owner).vectors("two") == ["title"], "the stale field's vector goes"
+
+    with psycopg.connect(settings.store_dsn, autocommit=True) as conn:
+        [definition] = conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'store_vectors'"
+            " AND indexname = 'store_vectors_embedding_idx'"
+        ).fetchone() or [""]
+        assert "hnsw" in definition and "vector_cosine_ops" in definition
+        assert conn.execute("SELECT to_regclass('headwater_store_vectors')").fetchone() == (None,)
+        conn.execute("SET enable_seqscan = off")  # a table this small would be scanned
+        plan = conn.execute(
+            "EXPLAIN SELECT v.prefix, v.key, v.embedding <=> %s::vector AS d FROM store_vectors v"
+            " ORDER BY d LIMIT 200",
+            ([0.125] * 64,),
+        ).fetchall()
+        assert "store_vectors_embedding_idx" in " ".join(row[0] for row in plan)
+
+
+async def test_embedding_size_is_learnt_when_store_index_has_no_dims(
+    tmp_path: Path, vector_pg_url: str, embeddings: Embeddings
+) -> None:
+    """Only ``HEADWATER_EMBEDDINGS_BASE_URL`` (no ``store.index.dims``): pgvector needs a size,
+    so migrate asks the model once; later starts read it from the table."""
+    import psycopg
+
+    from tests.services import create_database, drop_database
+
+    url = create_database(pgvector=True)
+    try:
+        settings = memory_settings(
+            "postgres", tmp_path, url, HEADWATER_EMBEDDINGS_BASE_URL=embeddings.url
+        )
+        whole = StoreOptions(index=SemanticIndex("headwater-sim", None, ("$",)))
+        async with memory_client(settings, whole) as http:
+            await put_all(http, "o", {"sky": "the sky is blue"})
+            found = await search(http, "o", namespace_prefix=["facts"], query="blue sky")
+            assert found[0]["key"] == "sky" and found[0]["score"] > 0.5
+        with psycopg.connect(settings.store_dsn) as conn:
+            row = conn.execute(
+                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
+                " WHERE attrelid = 'store_vectors'::regclass AND attname = 'embedding'"
+            ).fetchone()
+        assert row == ("vector(64)",)
+        embeddings.calls.clear()
+        app = create_app(settings, options=whole)  # not set up: reads the size from the table
+        async with app.lifespan():
+            pass
+        assert embeddings.calls == []
+    finally:
+        drop_database(url)
+
+
+async def test_semantic_search_without_pgvector_says_what_to_install(tmp_path: Path) -> None:
+    from headwater.memory.store import open_backend
+    from tests.services import admin_dsn, create_database, drop_database, has_pgvector
+
+    if has_pgvector(admin_dsn()):
+        pytest.skip("this PostgreSQL has pgvector (the check runs where it is missing)")
+    url = create_database()
+    try:
+        settings = memory_settings(
+            "postgres", tmp_path, url, HEADWATER_EMBEDDINGS_BASE_URL="http://127.0.0.1:9/v1"
+        )
+        with pytest.raises(RuntimeError, match="needs the pgvector extension"):
+            async with open_backend(settings, SEMANTIC, setup=True):
+                pass
     finally:
         drop_database(url)

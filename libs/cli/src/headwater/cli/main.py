@@ -116,12 +116,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="the worker image to extend (default: headwater-worker, built from "
         "docker/worker.Dockerfile)",
     )
+    from headwater.cli import up  # its parser only; embedded services start in up.main
+
+    up.add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: a misconfiguration ends with one line and exit status 1, Ctrl-C with 130."""
     args = build_parser().parse_args(argv)
+    if args.command == "up":
+        from headwater.cli import up
+
+        sys.exit(up.main(args))
     try:
         _dispatch(args)
     except (StartupError, ConfigError) as exc:

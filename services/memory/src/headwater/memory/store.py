@@ -90,6 +90,7 @@ async def _postgres(
     dsn: str, options: StoreOptions, embedder: HttpEmbedder | None, setup: bool
 ) -> AsyncIterator[StoreBackend]:
     from langgraph.store.postgres.aio import AsyncPostgresStore
+    from langgraph.store.postgres.base import PostgresIndexConfig
     from psycopg.rows import dict_row
     from psycopg_pool import AsyncConnectionPool
 
@@ -104,13 +105,38 @@ async def _postgres(
     )
     await pool.open()
     try:
-        store = AsyncPostgresStore(pool, ttl=OFFICIAL_TTL)
         fields = options.index.fields if options.index else ("$",)
+        index: PostgresIndexConfig | None = None
+        if embedder is not None:
+            index = {
+                "dims": await _vector_dims(pool, embedder),
+                "embed": embedder.embed,
+                "fields": list(fields),
+                "distance_type": "cosine",
+                "ann_index_config": {"kind": "hnsw"},
+            }
+        store = AsyncPostgresStore(pool, ttl=OFFICIAL_TTL, index=index)
         backend = PostgresBackend(store, pool, embedder, fields)
         await (backend.setup() if setup else backend.check())
         yield backend
     finally:
         await pool.close()
+
+
+async def _vector_dims(pool: Any, embedder: HttpEmbedder) -> int:
+    """The embedding size: ``store.index.dims``, else the one the vector table was made with,
+    else what the model answers for a probe text."""
+    if embedder.dims is not None:
+        return embedder.dims
+    async with pool.connection() as conn:
+        found = await conn.execute(
+            "SELECT atttypmod AS dims FROM pg_attribute WHERE attrelid = to_regclass("
+            "'store_vectors') AND attname = 'embedding'"
+        )
+        row = await found.fetchone()
+    if row is not None and row["dims"] > 0:
+        return int(row["dims"])
+    return len((await embedder.embed(["dimensions"]))[0])
 
 
 @contextlib.asynccontextmanager

@@ -1,8 +1,9 @@
 """What semantic search embeds when an item is written: the texts at its index paths.
 
-Both dialects keep the vectors in ``headwater_store_vectors`` (one row per item and path, unit
-length, removed with the item by a foreign key) and score them in SQL against the one query
-embedding. A put's ``index`` chooses the paths: ``None`` the configured ``fields``, ``False``
+SQLite (dev) keeps the vectors in ``headwater_store_vectors`` (one row per item and path, unit
+length, removed with the item by a foreign key) and scores them in SQL against the one query
+embedding; PostgreSQL leaves them to the official store's pgvector index (postgres_backend.py)
+and uses the names only. A put's ``index`` chooses the paths: ``None`` the configured ``fields``, ``False``
 none, a list those paths (LangGraph's path syntax: ``"a.b"``, ``"list[*].text"``, ``"$"``).
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -48,10 +49,17 @@ async def migration_lock(database_url: str) -> AsyncIterator[None]:
     if sqlite_path(database_url) is not None or not database_url.startswith("postgresql"):
         yield
         return
-    engine = create_async_engine(database_url, poolclass=NullPool)
+    # Autocommit: the lock is held by the session, not a transaction, so the connection
+    # is not "idle in transaction" (which would block the checkpointer's CREATE INDEX
+    # CONCURRENTLY for as long as the lock is held).
+    engine = create_async_engine(database_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as connection:
-            await connection.execute(text(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+            # Poll with the non-blocking form: a statement blocked on the lock would itself
+            # hold up the holder's CREATE INDEX CONCURRENTLY, and neither would finish.
+            try_lock = text(f"SELECT pg_try_advisory_lock({MIGRATION_LOCK_KEY})")
+            while not (await connection.execute(try_lock)).scalar():
+                await asyncio.sleep(0.5)
             try:
                 yield
             finally:

@@ -33,7 +33,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     llm_api_key: str = "EMPTY"
     namespace: str = "hw"
     worker_concurrency: int = 8
-    ack_wait_s: float = 30.0
+    ack_wait_s: float = 4.0
     max_deliver: int = 3
     drain_timeout_s: float = 25.0
     stream_replicas: int = 1
@@ -58,6 +58,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cron_poll_s: float = 1.0
     thread_sweep_s: float = 60.0
     id_secret: str = ""
+    db_retry_s: float = 30.0
+    bus_retry_s: float = 30.0
 
     @property
     def naming_secret(self) -> str:
@@ -100,7 +102,7 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_LLM_API_KEY": "API key sent to the LLM (default EMPTY)",
     "HEADWATER_NAMESPACE": "prefix of every NATS stream, subject and consumer (default hw)",
     "HEADWATER_WORKER_CONCURRENCY": "runs one worker executes at once (default 8)",
-    "HEADWATER_ACK_WAIT_S": "seconds before an unacknowledged run is redelivered (default 30)",
+    "HEADWATER_ACK_WAIT_S": "seconds without a heartbeat before a run is redelivered to another worker; workers heartbeat every quarter of it (default 4)",
     "HEADWATER_MAX_DELIVER": "attempts per run before it is failed (default 3)",
     "HEADWATER_STREAM_REPLICAS": "JetStream replicas of the RUNS and EVENTS streams (default 1; 3 in a NATS cluster)",
     "HEADWATER_DRAIN_TIMEOUT_S": "seconds a worker finishes in-flight runs after SIGTERM (default 25)",
@@ -126,6 +128,8 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_ID_SECRET": "keys the thread ids of /v1/runs sessions and /ws thread names (default: the JWT secret or the API keys); set it with JWKS-only auth",
     "HEADWATER_THREAD_SWEEP_S": "seconds between the API's sweeps of threads past their ttl (default 60; 0 turns it off on this replica)",
     "HEADWATER_CRON_POLL_S": "seconds between the API's looks for due crons (default 1; 0 turns the scheduler off on this replica)",
+    "HEADWATER_DB_RETRY_S": "seconds a worker retries a database write (run status, thread state, checkpoints) while the database is unreachable (default 30)",
+    "HEADWATER_BUS_RETRY_S": "seconds a worker retries publishing a run's end while NATS is unreachable (default 30)",
 }
 
 

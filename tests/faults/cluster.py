@@ -1,4 +1,4 @@
-"""The fault suite's own cluster: APIs ×2, workers ×2, the simulator, its own nats-server and
+"""The fault suite's own cluster: two APIs, two workers, the simulator, its own nats-server and
 its own PostgreSQL database reached through a proxy that can be cut.
 
 NATS is a throwaway ``nats-server -js`` with a store directory, so it can be killed (SIGKILL

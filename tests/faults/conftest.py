@@ -38,9 +38,7 @@ def cluster(fault_cluster: FaultCluster) -> Iterator[FaultCluster]:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     report = yield
     if report.when == "call":
         item.stash[OUTCOME] = "xfail" if hasattr(report, "wasxfail") else report.outcome

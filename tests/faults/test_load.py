@@ -21,10 +21,7 @@ async def test_300_concurrent_runs(cluster: FaultCluster, figures: dict[str, str
     started = time.monotonic()
     async with httpx.AsyncClient(timeout=httpx.Timeout(60.0), limits=limits) as http:
         runs = await asyncio.gather(
-            *(
-                stream_run(apis[i % 2 :] + apis[: i % 2], SHORT, http=http)
-                for i in range(RUNS)
-            ),
+            *(stream_run(apis[i % 2 :] + apis[: i % 2], SHORT, http=http) for i in range(RUNS)),
             return_exceptions=True,
         )
     figures["wall (s)"] = f"{time.monotonic() - started:.1f}"

@@ -29,7 +29,9 @@ async def _run_with_fault(cluster: FaultCluster, fault: object, figures: dict[st
                 reached.set()
 
     started = time.monotonic()
-    streaming = asyncio.create_task(stream_run(list(cluster.api_urls.values()), LONG, on_frame=on_frame))
+    streaming = asyncio.create_task(
+        stream_run(list(cluster.api_urls.values()), LONG, on_frame=on_frame)
+    )
     await asyncio.wait_for(reached.wait(), 30)
     fault_at, fault_wall = time.monotonic(), dt.datetime.now(dt.UTC)
     await asyncio.to_thread(fault)  # type: ignore[arg-type]

@@ -25,17 +25,19 @@ async def _probe(cluster: FaultCluster, thread_id: str) -> dict[str, int]:
             ready = await http.get(f"{url}/readyz")
             answers[f"{name} /readyz"] = ready.status_code
             assert ready.json()["checks"] == {"bus": "ok", "database": "unavailable"}
-            answers[f"{name} GET thread"] = (await http.get(f"{url}/threads/{thread_id}")).status_code
-            answers[f"{name} POST threads"] = (await http.post(f"{url}/threads", json={})).status_code
+            answers[f"{name} GET thread"] = (
+                await http.get(f"{url}/threads/{thread_id}")
+            ).status_code
+            answers[f"{name} POST threads"] = (
+                await http.post(f"{url}/threads", json={})
+            ).status_code
             answers[f"{name} search runs"] = (
                 await http.get(f"{url}/threads/{thread_id}/runs")
             ).status_code
     return answers
 
 
-async def test_postgres_10s_outage_mid_run(
-    cluster: FaultCluster, figures: dict[str, str]
-) -> None:
+async def test_postgres_10s_outage_mid_run(cluster: FaultCluster, figures: dict[str, str]) -> None:
     reached = asyncio.Event()
     tokens = 0
 

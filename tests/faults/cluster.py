@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -29,11 +30,15 @@ LONG = "fault-long"
 """A prompt the simulator answers with ``LONG_TOKENS`` tokens, ``TOKEN_DELAY_MS`` apart."""
 LONG_TOKENS = 200
 TOKEN_DELAY_MS = 20.0
+OUTLAST = "fault-outlast"
+"""A prompt answered with ``OUTLAST_TOKENS`` tokens: a run that outlasts an 8 s outage."""
+OUTLAST_TOKENS = 500
 SHORT = "fault-short"
 """A prompt answered at once with ``SHORT_TOKENS`` tokens."""
 SHORT_TOKENS = 5
 RULES = [
     {"contains": LONG, "reply_tokens": LONG_TOKENS, "token_delay_ms": TOKEN_DELAY_MS},
+    {"contains": OUTLAST, "reply_tokens": OUTLAST_TOKENS, "token_delay_ms": TOKEN_DELAY_MS},
     {"contains": SHORT, "reply_tokens": SHORT_TOKENS, "token_delay_ms": 0.0},
 ]
 APIS = ("api0", "api1")
@@ -42,6 +47,30 @@ WORKERS = ("worker0", "worker1")
 
 class FaultNats(NatsServer):
     """The suite's nats-server: stopped with a chosen signal, restarted with its store."""
+
+    def start(self) -> None:
+        binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
+        log = Path(self.store) / "server.log"
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-sd",
+                self.store,
+                "-l",
+                str(log),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+        time.sleep(0.2)
+        if self.process.poll() is not None:
+            raise RuntimeError(f"nats-server exited: {log.read_text()[-2000:]}")
 
     def stop(self, sig: int) -> None:
         if self.process is not None:

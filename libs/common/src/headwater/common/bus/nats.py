@@ -83,14 +83,23 @@ class NatsBus(Bus):
         return self._js
 
     async def start(self) -> None:
+        refused = 0  # failed reconnect attempts of this outage: the first one is logged
+
         async def on_error(exc: Exception) -> None:
+            nonlocal refused
+            if isinstance(exc, OSError):
+                refused += 1
+                if refused > 1:
+                    return
             log.warning("nats: %s", exc)
 
         async def on_disconnected() -> None:
             log.warning("nats: disconnected; reconnecting")
 
         async def on_reconnected() -> None:
-            log.info("nats: reconnected to %s", self.nc.connected_url)
+            nonlocal refused
+            log.info("nats: reconnected after %d failed attempts", refused)
+            refused = 0
 
         # Reconnect forever, every half second: an outage of any length is waited out and
         # the durable consumer and subscriptions resume on the same connection object. Pings

@@ -41,7 +41,10 @@ def cluster(fault_cluster: FaultCluster) -> Iterator[FaultCluster]:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     report = yield
     if report.when == "call":
-        item.stash[OUTCOME] = "xfail" if hasattr(report, "wasxfail") else report.outcome
+        xfail = hasattr(report, "wasxfail")
+        item.stash[OUTCOME] = (
+            ("xpassed" if report.passed else "xfailed") if xfail else report.outcome
+        )
     return report
 
 

@@ -109,6 +109,14 @@ async def stream_run(
                 await _read_frames(response, run, on_frame)
         except httpx.TransportError as exc:
             run.breaks.append(f"{type(exc).__name__} after id {run.last_id}")
+        if not run.run_id:  # the stream ended before its first event: find the run
+            listed = await _retrying(
+                client, "GET", f"{apis[-1]}/threads/{run.thread_id}/runs", statuses=run.statuses
+            )
+            runs = listed.json()
+            assert len(runs) == 1, f"no run was created: {run.breaks} {run.statuses}"
+            run.run_id = runs[0]["run_id"]
+            run.breaks.append("stream ended before the run's first event")
         await _rejoin_while_active(client, apis, run, on_frame)
         return run
     finally:
@@ -122,7 +130,6 @@ async def _rejoin_while_active(
     deadline = time.monotonic() + REJOIN_PATIENCE_S
     replicas = apis[1:] or apis
     while time.monotonic() < deadline:
-        assert run.run_id, "the stream broke before the run's metadata event"
         status = await run_status(client, replicas[run.rejoins % len(replicas)], run)
         if status not in ACTIVE:
             return

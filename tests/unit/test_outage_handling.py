@@ -34,6 +34,12 @@ class AdminShutdown(Exception):
     sqlstate = "57P01"
 
 
+class TooManyClients(Exception):
+    """PostgreSQL's "sorry, too many clients already"."""
+
+    sqlstate = "53300"
+
+
 def _dbapi(error: Exception, cls: type[sa_exc.DBAPIError] = sa_exc.DBAPIError) -> Exception:
     return cls("SELECT 1", {}, error)
 
@@ -43,6 +49,7 @@ def _dbapi(error: Exception, cls: type[sa_exc.DBAPIError] = sa_exc.DBAPIError) -
     [
         (_dbapi(ConnectionRefusedError(), sa_exc.OperationalError), True),
         (_dbapi(AdminShutdown("terminating connection")), True),
+        (_dbapi(TooManyClients("sorry, too many clients already")), True),
         (_dbapi(ValueError("bad"), sa_exc.IntegrityError), False),
         (_dbapi(ValueError("bad"), sa_exc.DataError), False),
         (sa_exc.TimeoutError("QueuePool limit"), True),

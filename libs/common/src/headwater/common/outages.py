@@ -22,8 +22,9 @@ from sqlalchemy import exc as sa_exc
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-DISCONNECT_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "08000", "08003", "08006"})
-"""admin_shutdown, crash_shutdown, cannot_connect_now and the connection exceptions."""
+DISCONNECT_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "08000", "08003", "08006", "53300"})
+"""admin_shutdown, crash_shutdown, cannot_connect_now, the connection exceptions, and
+too_many_connections (the server is full: no connection now, maybe one in a moment)."""
 
 _BUS_OUTAGES: tuple[type[BaseException], ...] = (
     nats.errors.NoRespondersError,

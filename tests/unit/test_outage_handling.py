@@ -117,7 +117,13 @@ class BlinkingBus(InProcessBus):
     """An in-process bus whose confirmed publishes fail while ``down`` is set."""
 
     down = False
+    events_down = False
     refused = 0
+
+    async def publish_event(self, *args: object, **kwargs: object) -> None:
+        if self.events_down:
+            raise nats.errors.ConnectionClosedError
+        await super().publish_event(*args, **kwargs)  # type: ignore[arg-type]
 
     async def publish_event_confirmed(self, *args: object, **kwargs: object) -> int:
         if self.down:
@@ -189,3 +195,19 @@ async def test_a_blink_of_the_bus_at_the_end_is_waited_out(
     [end] = [e for e in await events.next_batch(1) if e.event == END_EVENT]
     assert run_end_decoder.decode(end.data).status == "success"
     assert await bus.fetch_runs(1, timeout=0.3) == [], "acknowledged"
+
+
+async def test_a_run_stopped_by_an_outage_is_handed_back_not_failed(
+    blinking: tuple[BlinkingBus, RunExecutor, object],
+) -> None:
+    bus, executor, sessions = blinking
+    request = await submit(bus, sessions, uuid7(), {"steps": 2})
+    [delivery] = await bus.fetch_runs(1, timeout=1)
+    bus.events_down = True
+    await executor.execute(delivery)
+    assert await _status(sessions, request.run_id) == "running", "not recorded as failed"
+    bus.events_down = False
+    [again] = await bus.fetch_runs(1, timeout=2)
+    assert again.attempt == 2
+    await executor.execute(again)
+    assert await _status(sessions, request.run_id) == "success"

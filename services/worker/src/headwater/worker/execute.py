@@ -275,6 +275,12 @@ class RunExecutor:
             if outcome is None and late is not None and late.action == "rollback":
                 outcome = RunCancelled("rollback")  # asked as the run ended: still undo it
             stopping.cancel()
+        if outcome is not None and is_outage(outcome):
+            # The graph stopped because the database or the bus stayed away (its checkpoint
+            # writes retry first): not the run's fault. The next attempt continues from the
+            # last checkpoint; max_deliver bounds how often.
+            log.warning("run %s stopped by an outage", request.run_id, exc_info=outcome)
+            raise DependencyDown(str(outcome)) from outcome
         try:
             await self._finish(graph, request, outcome, baseline)
         except Exception as exc:

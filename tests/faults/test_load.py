@@ -47,6 +47,14 @@ async def test_300_concurrent_runs(cluster: FaultCluster, figures: dict[str, str
     figures["runs good"] = f"{RUNS - len(bad)}/{RUNS}"
     figures["server-side problems"] = str(len(server_side))
     figures["rejoins"] = str(sum(r.rejoins for r in runs if not isinstance(r, BaseException)))
+    redelivered = [
+        r.run_id
+        for r in runs
+        if not isinstance(r, BaseException)
+        and any(f.event == "metadata" and f.data.get("attempt", 1) > 1 for f in r.frames)
+    ]
+    figures["runs redelivered"] = str(len(redelivered))
+    assert not redelivered, "a live worker's run was redelivered (heartbeats too late)"
     assert not server_side, f"{len(server_side)} bad runs, e.g. {server_side[:3]}"
     if bad:
         raise ClientStreamGap(f"{len(bad)} client streams ended early, e.g. {bad[:2]}")

@@ -100,15 +100,22 @@ async def stream_run(
             "input": {"messages": [{"role": "user", "content": prompt}]},
             "stream_mode": ["messages-tuple"],
         }
-        try:
-            async with client.stream(
-                "POST", f"{apis[0]}/threads/{run.thread_id}/runs/stream", json=body
-            ) as response:
-                run.statuses.append(response.status_code)
-                response.raise_for_status()
-                await _read_frames(response, run, on_frame)
-        except httpx.TransportError as exc:
-            run.breaks.append(f"{type(exc).__name__} after id {run.last_id}")
+        deadline = time.monotonic() + REJOIN_PATIENCE_S
+        while True:
+            try:
+                async with client.stream(
+                    "POST", f"{apis[0]}/threads/{run.thread_id}/runs/stream", json=body
+                ) as response:
+                    run.statuses.append(response.status_code)
+                    if response.status_code == 503 and time.monotonic() < deadline:
+                        # nothing was started (a dependency is away): try again, as told
+                        await asyncio.sleep(min(5.0, float(response.headers["retry-after"])))
+                        continue
+                    response.raise_for_status()
+                    await _read_frames(response, run, on_frame)
+            except httpx.TransportError as exc:
+                run.breaks.append(f"{type(exc).__name__} after id {run.last_id}")
+            break
         if not run.run_id:  # the stream ended before its first event: find the run
             listed = await _retrying(
                 client, "GET", f"{apis[-1]}/threads/{run.thread_id}/runs", statuses=run.statuses

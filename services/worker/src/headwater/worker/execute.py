@@ -118,23 +118,32 @@ class RunExecutor:
 
     async def _execute(self, delivery: RunDelivery) -> None:
         request = delivery.request
-        # Listen for cancellation before the run can be seen running; claim meanwhile.
-        control, claim = await asyncio.gather(
-            self.bus.subscribe_control(request.run_id),
-            self._claim(request.run_id, delivery.attempt),
-        )
+        # Heartbeats from the start: the claim can wait (one at a time per worker, a slow or
+        # unreachable database), and a delivery without heartbeats is redelivered after
+        # ack_wait, a few seconds. Stopped before every ack or nak.
+        heartbeat = asyncio.create_task(self._heartbeat(delivery))
+        try:
+            # Listen for cancellation before the run can be seen running; claim meanwhile.
+            control, claim = await asyncio.gather(
+                self.bus.subscribe_control(request.run_id),
+                self._claim(request.run_id, delivery.attempt),
+            )
+        except BaseException:
+            heartbeat.cancel()
+            raise
         try:
             if claim == "busy":
                 claim = await self._wait_for_thread(delivery)
             if claim == "duplicate":
                 log.info("run %s is already running elsewhere; dropping this copy", request.run_id)
+                heartbeat.cancel()
                 await delivery.ack()
                 return
             if claim == "final":
                 await self._drop_finished(request)
+                heartbeat.cancel()
                 await delivery.ack()
                 return
-            heartbeat = asyncio.create_task(self._heartbeat(delivery))
             try:
                 RUN_STARTED.set(utcnow())
                 await self._supervise(request, delivery.attempt, control)
@@ -142,18 +151,20 @@ class RunExecutor:
                 # Not a failure of the run: a later delivery finds the run final and announces
                 # its end, or (still running) continues it from its last checkpoint.
                 log.error("run %s: a dependency is down; handing the run back", request.run_id)
+                heartbeat.cancel()
                 with contextlib.suppress(Exception):
                     await delivery.nak(delay=self.heartbeat_s)
                 return
-            finally:
-                heartbeat.cancel()
+            heartbeat.cancel()
             await delivery.ack()
         except asyncio.CancelledError:
             # Worker shutdown: another worker continues from the last checkpoint.
+            heartbeat.cancel()
             with contextlib.suppress(Exception):
                 await delivery.nak()
             raise
         finally:
+            heartbeat.cancel()
             await control.close()
 
     async def _claim(self, run_id: str, attempt: int) -> str:
@@ -177,14 +188,9 @@ class RunExecutor:
         )
 
     async def _wait_for_thread(self, delivery: RunDelivery) -> str:
-        """Hold the delivery (heartbeating) until the thread's earlier runs are done."""
-        loop = asyncio.get_running_loop()
-        beat = loop.time()
+        """Hold the delivery (the heartbeat keeps it) until the thread's earlier runs are done."""
         while True:
             await asyncio.sleep(THREAD_BUSY_POLL_S)
-            if loop.time() - beat > self.heartbeat_s:
-                await delivery.in_progress()
-                beat = loop.time()
             claim = await self._claim(delivery.request.run_id, delivery.attempt)
             if claim != "busy":
                 return claim

@@ -33,7 +33,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     llm_api_key: str = "EMPTY"
     namespace: str = "hw"
     worker_concurrency: int = 8
-    ack_wait_s: float = 30.0
+    ack_wait_s: float = 4.0
     max_deliver: int = 3
     drain_timeout_s: float = 25.0
     stream_replicas: int = 1
@@ -66,6 +66,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     header_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
     max_header_bytes: int = 32768
+    db_retry_s: float = 30.0
+    bus_retry_s: float = 30.0
 
     @property
     def naming_secret(self) -> str:
@@ -108,7 +110,7 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_LLM_API_KEY": "API key sent to the LLM (default EMPTY)",
     "HEADWATER_NAMESPACE": "prefix of every NATS stream, subject and consumer (default hw)",
     "HEADWATER_WORKER_CONCURRENCY": "runs one worker executes at once (default 8)",
-    "HEADWATER_ACK_WAIT_S": "seconds before an unacknowledged run is redelivered (default 30)",
+    "HEADWATER_ACK_WAIT_S": "seconds without a heartbeat before a run is redelivered to another worker; workers heartbeat every quarter of it (default 4)",
     "HEADWATER_MAX_DELIVER": "attempts per run before it is failed (default 3)",
     "HEADWATER_STREAM_REPLICAS": "JetStream replicas of the RUNS and EVENTS streams (default 1; 3 in a NATS cluster)",
     "HEADWATER_DRAIN_TIMEOUT_S": "seconds a worker finishes in-flight runs after SIGTERM (default 25)",
@@ -142,6 +144,8 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_HEADER_TIMEOUT_S": "seconds a client has to send a request's headers before the connection is closed (default 10)",
     "HEADWATER_BODY_TIMEOUT_S": "seconds a client has to send a request's body once its headers are in (default 30; 408 then)",
     "HEADWATER_MAX_HEADER_BYTES": "largest request line plus headers accepted (default 32768; 431 beyond)",
+    "HEADWATER_DB_RETRY_S": "seconds a worker retries a database write (run status, thread state, checkpoints) while the database is unreachable (default 30)",
+    "HEADWATER_BUS_RETRY_S": "seconds a worker retries publishing a run's end while NATS is unreachable (default 30)",
 }
 
 

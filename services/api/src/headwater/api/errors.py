@@ -9,6 +9,8 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from headwater.common.outages import is_outage
+
 log = logging.getLogger(__name__)
 
 
@@ -60,8 +62,14 @@ def _detail(exc: ValidationException) -> str:
 
 
 def on_api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[dict[str, str]]:
-    """Domain errors → their status."""
-    return Response({"detail": exc.detail}, status_code=exc.status_code, media_type=MediaType.JSON)
+    """Domain errors → their status (a 503 tells when to retry)."""
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if exc.status_code == 503 else None
+    return Response(
+        {"detail": exc.detail},
+        status_code=exc.status_code,
+        media_type=MediaType.JSON,
+        headers=headers,
+    )
 
 
 def on_validation_error(
@@ -81,9 +89,27 @@ def on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dic
     )
 
 
+RETRY_AFTER_S = 5
+"""What a 503 during an outage tells the client to wait before trying again."""
+
+
+def on_outage(_: Request[Any, Any, Any], exc: BaseException) -> Response[dict[str, str]]:
+    """The database or NATS is unreachable: 503 with ``Retry-After``, not a 500."""
+    log.warning("dependency unavailable: %s", type(exc).__name__)
+    return Response(
+        {"detail": "A service Headwater depends on is unavailable; retry shortly"},
+        status_code=503,
+        media_type=MediaType.JSON,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
 def on_database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, str]]:
     """Data the database refuses (SQLSTATE class 22: out of range, bad characters) is the
-    request's fault, a 422; a unique key taken meanwhile is a 409; any other error is ours."""
+    request's fault, a 422; an unreachable database a 503; a unique key taken meanwhile is
+    a 409; any other database error is ours."""
+    if is_outage(exc):
+        return on_outage(request, exc)
     sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
     if isinstance(exc, IntegrityError):
         # Creates check for an existing id first and answer 409 themselves; this is the
@@ -104,8 +130,10 @@ def on_database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Respo
     return on_unexpected(request, exc)
 
 
-def on_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, str]]:
-    """Anything else is our bug: log it, answer 500 without internals."""
+def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, str]]:
+    """Anything else is our bug: log it, answer 500 without internals (an outage: 503)."""
+    if is_outage(exc):
+        return on_outage(request, exc)
     log.exception("unhandled error", exc_info=exc)
     return Response({"detail": "Internal server error"}, status_code=500, media_type=MediaType.JSON)
 

@@ -20,6 +20,7 @@ from headwater.common.bus import Bus, RunDelivery
 from headwater.common.codec import dumps, loads
 from headwater.common.db import repository
 from headwater.common.db.models import utcnow
+from headwater.common.outages import is_outage, ride_out
 from headwater.common.schemas import RunEnd, RunRequest, encoder
 from headwater.common.subjects import END_EVENT
 from headwater.common.telemetry.logs import RUN_ID, THREAD_ID
@@ -43,6 +44,11 @@ RUN_STARTED: contextvars.ContextVar[dt.datetime] = contextvars.ContextVar("headw
 
 class RunTimedOut(Exception):
     """The run took longer than ``HEADWATER_RUN_TIMEOUT_S``."""
+
+
+class DependencyDown(Exception):
+    """The database or the bus stayed down longer than the retry budget while the run was
+    being started or its outcome recorded; the delivery goes back to the queue for later."""
 
 
 class RunCancelled(Exception):
@@ -84,6 +90,8 @@ class RunExecutor:
         destination: str = "runs.requests",
         run_timeout_s: float = 86400.0,
         webhooks: WebhookSender | None = None,
+        db_retry_s: float = 30.0,
+        bus_retry_s: float = 30.0,
     ) -> None:
         self.bus = bus
         self.sessions = sessions
@@ -93,6 +101,8 @@ class RunExecutor:
         self.destination = destination
         self.run_timeout_s = run_timeout_s
         self.webhooks = webhooks
+        self.db_retry_s = db_retry_s
+        self.bus_retry_s = bus_retry_s
         self._claiming = asyncio.Lock()  # one claim at a time per worker (SQLite snapshots)
 
     async def execute(self, delivery: RunDelivery) -> None:
@@ -125,64 +135,96 @@ class RunExecutor:
 
     async def _execute(self, delivery: RunDelivery) -> None:
         request = delivery.request
-        # Listen for cancellation before the run can be seen running; claim meanwhile.
-        control, claim = await asyncio.gather(
-            self.bus.subscribe_control(request.run_id),
-            self._claim(request.run_id, delivery.attempt),
-        )
+        # Heartbeats from the start: the claim can wait (one at a time per worker, a slow or
+        # unreachable database), and a delivery without heartbeats is redelivered after
+        # ack_wait, a few seconds. Stopped before every ack or nak.
+        heartbeat = asyncio.create_task(self._heartbeat(delivery))
+        try:
+            # Listen for cancellation before the run can be seen running; claim meanwhile.
+            control, claim = await asyncio.gather(
+                self.bus.subscribe_control(request.run_id),
+                self._claim(request.run_id, delivery.attempt),
+            )
+        except BaseException:
+            heartbeat.cancel()
+            raise
         try:
             if claim == "busy":
                 claim = await self._wait_for_thread(delivery)
             if claim == "duplicate":
                 log.info("run %s is already running elsewhere; dropping this copy", request.run_id)
+                heartbeat.cancel()
                 await delivery.ack()
                 return
             if claim == "final":
                 await self._drop_finished(request)
+                heartbeat.cancel()
                 await delivery.ack()
                 return
-            heartbeat = asyncio.create_task(self._heartbeat(delivery))
             try:
                 RUN_STARTED.set(utcnow())
                 await self._supervise(request, delivery.attempt, control)
-            finally:
+            except DependencyDown:
+                # Not a failure of the run: a later delivery finds the run final and announces
+                # its end, or (still running) continues it from its last checkpoint.
+                log.error("run %s: a dependency is down; handing the run back", request.run_id)
                 heartbeat.cancel()
+                with contextlib.suppress(Exception):
+                    await delivery.nak(delay=self.heartbeat_s)
+                return
+            heartbeat.cancel()
             await delivery.ack()
         except asyncio.CancelledError:
             # Worker shutdown: another worker continues from the last checkpoint.
+            heartbeat.cancel()
             with contextlib.suppress(Exception):
                 await delivery.nak()
             raise
         finally:
+            heartbeat.cancel()
             await control.close()
 
     async def _claim(self, run_id: str, attempt: int) -> str:
-        async with self._claiming, self.sessions.begin() as session:
-            return await repository.claim_run(session, run_id, attempt)
+        async def claim() -> str:
+            async with self._claiming, self.sessions.begin() as session:
+                return await repository.claim_run(session, run_id, attempt)
+
+        return await ride_out(claim, what=f"claiming run {run_id}", budget_s=self.db_retry_s)
+
+    async def _publish_end(self, request: RunRequest, end: RunEnd) -> None:
+        """The run's end event, confirmed by the stream; retried while NATS is away."""
+        data = encoder.encode(end)
+
+        async def publish() -> int:
+            return await self.bus.publish_event_confirmed(
+                request.thread_id, request.run_id, END_EVENT, data
+            )
+
+        await ride_out(
+            publish, what=f"announcing the end of run {request.run_id}", budget_s=self.bus_retry_s
+        )
 
     async def _wait_for_thread(self, delivery: RunDelivery) -> str:
-        """Hold the delivery (heartbeating) until the thread's earlier runs are done."""
-        loop = asyncio.get_running_loop()
-        beat = loop.time()
+        """Hold the delivery (the heartbeat keeps it) until the thread's earlier runs are done."""
         while True:
             await asyncio.sleep(THREAD_BUSY_POLL_S)
-            if loop.time() - beat > self.heartbeat_s:
-                await delivery.in_progress()
-                beat = loop.time()
             claim = await self._claim(delivery.request.run_id, delivery.attempt)
             if claim != "busy":
                 return claim
 
     async def _drop_finished(self, request: RunRequest) -> None:
         """A redelivered request of a run that is final or gone: re-announce its end."""
-        async with self.sessions() as session:
-            status = await repository.run_status(session, request.run_id)
+
+        async def read_status() -> str | None:
+            async with self.sessions() as session:
+                return await repository.run_status(session, request.run_id)
+
+        status = await ride_out(
+            read_status, what=f"reading run {request.run_id}", budget_s=self.db_retry_s
+        )
         log.info("run %s is %s; dropping the delivery", request.run_id, status or "gone")
         if status is not None:
-            end = RunEnd(run_id=request.run_id, status=status)
-            await self.bus.publish_event_confirmed(
-                request.thread_id, request.run_id, END_EVENT, encoder.encode(end)
-            )
+            await self._publish_end(request, RunEnd(run_id=request.run_id, status=status))
 
     async def _heartbeat(self, delivery: RunDelivery) -> None:
         while True:
@@ -231,12 +273,20 @@ class RunExecutor:
         )
         # What the thread holds before the run, in case the run is rolled back. The graph is
         # opened in this task: a factory's context manager is left in the task it entered.
-        holding = asyncio.ensure_future(self.checkpointer.baseline(request.thread_id, start))
+        holding = asyncio.ensure_future(
+            ride_out(
+                lambda: self.checkpointer.baseline(request.thread_id, start),
+                what=f"reading thread {request.thread_id}",
+                budget_s=self.db_retry_s,
+            )
+        )
         try:
             graph = await graph_scope.enter_async_context(opening)
             baseline = await holding
         except Exception as exc:
             holding.cancel()
+            if is_outage(exc):
+                raise DependencyDown(str(exc)) from exc
             log.exception("run %s: cannot start graph %r", request.run_id, request.graph_id)
             await self._fail(request, exc)
             return
@@ -272,9 +322,17 @@ class RunExecutor:
             if outcome is None and late is not None and late.action == "rollback":
                 outcome = RunCancelled("rollback")  # asked as the run ended: still undo it
             stopping.cancel()
+        if outcome is not None and is_outage(outcome):
+            # The graph stopped because the database or the bus stayed away (its checkpoint
+            # writes retry first): not the run's fault. The next attempt continues from the
+            # last checkpoint; max_deliver bounds how often.
+            log.warning("run %s stopped by an outage", request.run_id, exc_info=outcome)
+            raise DependencyDown(str(outcome)) from outcome
         try:
             await self._finish(graph, request, outcome, baseline)
         except Exception as exc:
+            if is_outage(exc):  # an outage outlasted the retries: never record it as the run's
+                raise DependencyDown(str(exc)) from exc
             log.exception("run %s: recording the outcome failed", request.run_id)
             await self._fail(request, exc)
 
@@ -282,7 +340,13 @@ class RunExecutor:
         """Record a run as failed without touching its checkpoints; tell the readers."""
         error = client_error(exc)
         await record_failure(
-            self.bus, self.sessions, thread_id=request.thread_id, run_id=request.run_id, error=error
+            self.bus,
+            self.sessions,
+            thread_id=request.thread_id,
+            run_id=request.run_id,
+            error=error,
+            db_retry_s=self.db_retry_s,
+            bus_retry_s=self.bus_retry_s,
         )
 
     async def _stream(
@@ -343,13 +407,25 @@ class RunExecutor:
         outcome: BaseException | None,
         baseline: Baseline,
     ) -> None:
-        """Record the outcome; a rolled-back run leaves no checkpoint, write or row behind."""
+        """Record the outcome; a rolled-back run leaves no checkpoint, write or row behind.
+
+        Every write waits out a database or bus outage (``db_retry_s``, ``bus_retry_s``):
+        a run is never recorded as failed because its outcome could not be written at once.
+        """
         run_id = request.run_id
         rolled_back = isinstance(outcome, RunCancelled) and outcome.action == "rollback"
         if rolled_back:
-            await self.checkpointer.arollback(request.thread_id, run_id, baseline)
+            await ride_out(
+                lambda: self.checkpointer.arollback(request.thread_id, run_id, baseline),
+                what=f"rolling back run {run_id}",
+                budget_s=self.db_retry_s,
+            )
         state_config: RunnableConfig = {"configurable": {"thread_id": request.thread_id}}
-        snapshot = await graph.aget_state(state_config)
+        snapshot = await ride_out(
+            lambda: graph.aget_state(state_config),
+            what=f"reading the state of thread {request.thread_id}",
+            budget_s=self.db_retry_s,
+        )
         values = loads(dumps(snapshot.values))  # plain JSON for the thread row
         interrupts = thread_interrupts(snapshot)
         error: dict[str, str] | None = None
@@ -378,33 +454,44 @@ class RunExecutor:
             await self.bus.publish_event(request.thread_id, run_id, "error", dumps(error))
             run_status, thread_status = "error", "error"
             result = {"__error__": error}
-        async with self.sessions.begin() as session:
-            await repository.finish_run(
-                session,
-                run_id=run_id,
-                thread_id=request.thread_id,
-                run_status=run_status,
-                thread_status=None if request.temporary else thread_status,
-                values=values,
-                interrupts=interrupts,
-                error=error,
-            )
-            if rolled_back:
-                await repository.delete_run(session, run_id)
+
+        async def record() -> None:
+            async with self.sessions.begin() as session:
+                await repository.finish_run(
+                    session,
+                    run_id=run_id,
+                    thread_id=request.thread_id,
+                    run_status=run_status,
+                    thread_status=None if request.temporary else thread_status,
+                    values=values,
+                    interrupts=interrupts,
+                    error=error,
+                )
+                if rolled_back:
+                    await repository.delete_run(session, run_id)
+
+        await ride_out(record, what=f"recording run {run_id}", budget_s=self.db_retry_s)
         RUNS_FINISHED.labels("rolled_back" if rolled_back else run_status).inc()
         end = RunEnd(run_id=run_id, status=run_status, result=msgspec.Raw(dumps(result)))
-        await self.bus.publish_event_confirmed(
-            request.thread_id, run_id, END_EVENT, encoder.encode(end)
-        )
+        await self._publish_end(request, end)
         if request.webhook and self.webhooks is not None and not rolled_back:
-            await self.webhooks.send(
-                request.webhook,
-                run_id,
-                started_at=RUN_STARTED.get(utcnow()),
-                values=values,
-                error=error,
-            )
+            try:
+                await self.webhooks.send(
+                    request.webhook,
+                    run_id,
+                    started_at=RUN_STARTED.get(utcnow()),
+                    values=values,
+                    error=error,
+                )
+            except Exception:  # the run is recorded and announced; the webhook is best effort
+                log.warning("run %s: webhook not sent", run_id, exc_info=True)
         if request.temporary:  # stateless run: its thread goes once the client has the end
-            async with self.sessions.begin() as session:
-                await repository.delete_thread(session, request.thread_id)
-            await self.checkpointer.adelete_thread(request.thread_id)
+
+            async def forget() -> None:
+                async with self.sessions.begin() as session:
+                    await repository.delete_thread(session, request.thread_id)
+                await self.checkpointer.adelete_thread(request.thread_id)
+
+            await ride_out(
+                forget, what=f"deleting thread {request.thread_id}", budget_s=self.db_retry_s
+            )

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from headwater.common.bus import Bus
 from headwater.common.codec import dumps
 from headwater.common.db import repository
+from headwater.common.outages import ride_out
 from headwater.common.schemas import RunEnd, encoder
 from headwater.common.subjects import END_EVENT
 from headwater.common.telemetry.metrics import RUNS_FINISHED
@@ -49,28 +50,41 @@ async def record_failure(
     run_id: str,
     error: dict[str, str],
     only_if_active: bool = False,
+    db_retry_s: float = 30.0,
+    bus_retry_s: float = 30.0,
 ) -> bool:
     """Mark the run ``error`` without touching its checkpoints; end its stream with the error.
 
     ``only_if_active``: leave a run that already reached a final status alone. False when
-    nothing was recorded.
+    nothing was recorded. The write and the end event wait out outages (``*_retry_s``).
     """
-    async with sessions.begin() as session:
-        if only_if_active:
-            status = await repository.run_status(session, run_id)
-            if status not in repository.ACTIVE_RUN_STATUSES:
-                return False
-        await repository.finish_run(
-            session,
-            run_id=run_id,
-            thread_id=thread_id,
-            run_status="error",
-            thread_status="error",
-            error=error,
-            update_values=False,
-        )
+
+    async def record() -> bool:
+        async with sessions.begin() as session:
+            if only_if_active:
+                status = await repository.run_status(session, run_id)
+                if status not in repository.ACTIVE_RUN_STATUSES:
+                    return False
+            await repository.finish_run(
+                session,
+                run_id=run_id,
+                thread_id=thread_id,
+                run_status="error",
+                thread_status="error",
+                error=error,
+                update_values=False,
+            )
+        return True
+
+    if not await ride_out(record, what=f"failing run {run_id}", budget_s=db_retry_s):
+        return False
     RUNS_FINISHED.labels("error").inc()
     await bus.publish_event(thread_id, run_id, "error", dumps(error))
     end = RunEnd(run_id=run_id, status="error", result=msgspec.Raw(dumps({"__error__": error})))
-    await bus.publish_event_confirmed(thread_id, run_id, END_EVENT, encoder.encode(end))
+    data = encoder.encode(end)
+
+    async def announce() -> int:
+        return await bus.publish_event_confirmed(thread_id, run_id, END_EVENT, data)
+
+    await ride_out(announce, what=f"announcing the end of run {run_id}", budget_s=bus_retry_s)
     return True

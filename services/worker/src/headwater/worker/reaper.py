@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from headwater.common.bus import Bus
 from headwater.common.db.models import AssistantRow, RunRow, utcnow
+from headwater.common.outages import ride_out
 from headwater.common.schemas import RunRequest
 from headwater.worker.failures import record_failure
 
@@ -62,11 +63,13 @@ class StuckRunReaper:
         *,
         pending_after_s: float = 60.0,
         every_s: float = 15.0,
+        db_retry_s: float = 30.0,
     ) -> None:
         self.bus = bus
         self.sessions = sessions
         self.pending_after_s = pending_after_s
         self.every_s = every_s
+        self.db_retry_s = db_retry_s
 
     async def run(self) -> None:
         """Watch for exhausted requests; sweep every ``every_s`` seconds until cancelled."""
@@ -102,10 +105,14 @@ class StuckRunReaper:
 
     async def fail_exhausted(self, run_id: str) -> None:
         """Every attempt of the run died with its worker: fail it, end its stream."""
-        async with self.sessions() as session:
-            thread_id = await session.scalar(
-                select(RunRow.thread_id).where(RunRow.run_id == run_id)
-            )
+
+        async def thread_of_run() -> str | None:
+            async with self.sessions() as session:
+                return await session.scalar(select(RunRow.thread_id).where(RunRow.run_id == run_id))
+
+        thread_id = await ride_out(
+            thread_of_run, what=f"reading run {run_id}", budget_s=self.db_retry_s
+        )
         if thread_id is None:
             return
         error = {
@@ -119,5 +126,6 @@ class StuckRunReaper:
             run_id=run_id,
             error=error,
             only_if_active=True,
+            db_retry_s=self.db_retry_s,
         ):
             log.error("run %s failed: its deliveries are exhausted", run_id)

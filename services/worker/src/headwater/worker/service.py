@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from headwater.common.bus import Bus
 from headwater.common.graph_config import apply_env, load_project
+from headwater.common.outages import is_outage
 from headwater.common.settings import Settings
 from headwater.common.subjects import Names
 from headwater.common.telemetry.metrics import WORKER_CONCURRENCY
@@ -26,6 +27,7 @@ from headwater.worker.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 WEBHOOK_TIMEOUT_S = 10.0
+FETCH_RETRY_S = 0.5
 
 
 class Worker:
@@ -58,7 +60,17 @@ class Worker:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await fetch
                     break
-                for delivery in fetch.result():
+                try:
+                    deliveries = fetch.result()
+                except Exception as exc:
+                    if not is_outage(exc):
+                        raise
+                    # NATS is away: the client reconnects by itself, the durable consumer
+                    # keeps the queue; pull again shortly.
+                    log.warning("fetching runs failed (%s); retrying", type(exc).__name__)
+                    await asyncio.wait({stopper}, timeout=FETCH_RETRY_S)
+                    continue
+                for delivery in deliveries:
                     task = asyncio.create_task(
                         self.executor.execute(delivery), name=f"run-{delivery.request.run_id}"
                     )
@@ -105,6 +117,7 @@ async def worker_components(
             settings.checkpoint_dsn,
             pool_size=settings.worker_concurrency + 2,
             setup=setup_checkpointer,
+            retry_s=settings.db_retry_s,
         ) as saver,
         httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_S, follow_redirects=False) as webhook_http,
     ):
@@ -124,14 +137,23 @@ async def worker_components(
             sessions,
             registry,
             saver,
-            heartbeat_s=max(0.5, settings.ack_wait_s / 3),
+            # four beats per ack_wait: a live worker's run is never redelivered, a dead one's
+            # is redelivered within ack_wait of its last beat
+            heartbeat_s=max(0.25, settings.ack_wait_s / 4),
             destination=Names(settings.namespace).run_requests,
             run_timeout_s=settings.run_timeout_s,
             webhooks=WebhookSender(webhook_policy(project.raw), webhook_http, sessions),
+            db_retry_s=settings.db_retry_s,
+            bus_retry_s=settings.bus_retry_s,
         )
         WORKER_CONCURRENCY.set(settings.worker_concurrency)
         reaper = asyncio.create_task(
-            StuckRunReaper(bus, sessions, pending_after_s=settings.stuck_run_after_s).run()
+            StuckRunReaper(
+                bus,
+                sessions,
+                pending_after_s=settings.stuck_run_after_s,
+                db_retry_s=settings.db_retry_s,
+            ).run()
         )
         try:
             yield Worker(

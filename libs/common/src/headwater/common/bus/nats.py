@@ -83,16 +83,38 @@ class NatsBus(Bus):
         return self._js
 
     async def start(self) -> None:
+        refused = 0  # failed reconnect attempts of this outage: the first one is logged
+
         async def on_error(exc: Exception) -> None:
+            nonlocal refused
+            if isinstance(exc, OSError):
+                refused += 1
+                if refused > 1:
+                    return
             log.warning("nats: %s", exc)
 
+        async def on_disconnected() -> None:
+            log.warning("nats: disconnected; reconnecting")
+
+        async def on_reconnected() -> None:
+            nonlocal refused
+            log.info("nats: reconnected after %d failed attempts", refused)
+            refused = 0
+
+        # Reconnect forever, every half second: an outage of any length is waited out and
+        # the durable consumer and subscriptions resume on the same connection object. Pings
+        # every 5 s notice a server that vanished without closing the socket within ~15 s.
         self._nc = await nats.connect(
             self.url,
             name=self.client_name,
             error_cb=on_error,
+            disconnected_cb=on_disconnected,
+            reconnected_cb=on_reconnected,
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
             connect_timeout=5,
+            ping_interval=5,
+            max_outstanding_pings=3,
         )
         self._js = self._nc.jetstream()
         await self.ensure_streams()

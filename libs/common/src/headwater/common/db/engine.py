@@ -6,12 +6,15 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+from headwater.common.outages import is_disconnect
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -30,7 +33,9 @@ def make_engine(url: str) -> AsyncEngine:
         path.parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 30}
     else:
-        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        # pre-ping: a pooled connection the server closed (restart, failover) is replaced at
+        # checkout instead of failing the request; recycle: no connection outlives an hour.
+        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=3600)
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
 
@@ -40,6 +45,17 @@ def make_engine(url: str) -> AsyncEngine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+    else:
+
+        @event.listens_for(engine.sync_engine, "handle_error")
+        def _drop_dead_connections(context: ExceptionContext) -> None:
+            # asyncpg reports a server shutdown (AdminShutdown) or a reset connection while its
+            # socket still looks open, so SQLAlchemy would return the connection to the pool
+            # (or fail the pre-ping). Marking it a disconnect discards it; with the pre-ping
+            # the next checkout then opens a fresh one.
+            original = context.original_exception
+            if is_disconnect(original) or isinstance(original, ConnectionError):
+                context.is_disconnect = True
 
     return engine
 

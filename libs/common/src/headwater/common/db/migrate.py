@@ -58,7 +58,7 @@ async def migration_lock(database_url: str) -> AsyncIterator[None]:
             # Poll with the non-blocking form: a statement blocked on the lock would itself
             # hold up the holder's CREATE INDEX CONCURRENTLY, and neither would finish.
             try_lock = text(f"SELECT pg_try_advisory_lock({MIGRATION_LOCK_KEY})")
-            while not (await connection.execute(try_lock)).scalar():
+            while not (await connection.execute(try_lock)).scalar():  # noqa: ASYNC110 - a lock in another process
                 await asyncio.sleep(0.5)
             try:
                 yield

@@ -10,8 +10,9 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from headwater.common.bus.base import ControlSubscription, QueuedEvents, RunDelivery, RunEvent
+from headwater.common.bus.framing import decode_parts, event_id
 from headwater.common.schemas import RunControl, run_control_decoder, run_request_decoder
-from headwater.common.subjects import EVENT_HEADER
+from headwater.common.subjects import EVENT_HEADER, FRAME_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -38,29 +39,44 @@ class NatsDelivery(RunDelivery):
         await self._msg.in_progress()
 
 
-def to_event(msg: Msg) -> RunEvent:
-    """A stored event as a reader sees it (its stream sequence is in the reply subject)."""
+def to_events(msg: Msg) -> tuple[list[RunEvent], int]:
+    """The events a stored message carries, and how many messages the reader has yet to get.
+
+    A batch (``FRAME_HEADER``) holds many parts; an older publisher's message holds one, its
+    name in ``EVENT_HEADER``. Ids follow ``bus.framing``.
+    """
     headers = msg.headers or {}
     # Reply subject: $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>
-    seq = int(msg.reply.split(".")[-4]) if msg.reply else 0
-    return RunEvent(
-        seq=seq,
-        event=headers.get(EVENT_HEADER, "message"),
-        data=msg.data,
-        headers=headers,
-        run_id=msg.subject.rsplit(".", 1)[-1],
-    )
+    tokens = msg.reply.split(".") if msg.reply else []
+    seq = int(tokens[-4]) if tokens else 0
+    pending = int(tokens[-1]) if tokens else 0
+    run_id = msg.subject.rsplit(".", 1)[-1]
+    if FRAME_HEADER not in headers:
+        event = headers.get(EVENT_HEADER, "message")
+        return [RunEvent(event_id(seq, 0), event, msg.data, headers, run_id)], pending
+    try:
+        parts = decode_parts(msg.data)
+    except ValueError:
+        log.error("skipping undecodable event batch %d on %s", seq, msg.subject)
+        return [], pending
+    return [
+        RunEvent(event_id(seq, index), event, data, headers, run_id)
+        for index, (event, data) in enumerate(parts)
+    ], pending
 
 
 class NatsEvents(QueuedEvents):
-    """Events pushed by an ordered consumer, queued until read."""
+    """Events pushed by an ordered consumer, buffered (bounded) until read."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, after: int, buffer_bytes: int) -> None:
+        super().__init__(after, buffer_bytes)
         self.sub: Subscription | None = None
 
     async def on_msg(self, msg: Msg) -> None:
-        self._queue.put_nowait(to_event(msg))
+        events, pending = to_events(msg)
+        for event in events:
+            self.offer(event)
+        self.caught_up = pending == 0
 
     async def close(self) -> None:
         if self.sub is not None:

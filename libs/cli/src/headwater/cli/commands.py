@@ -14,6 +14,7 @@ import uvicorn
 from headwater.cli.runtime import stop_on_signals
 from headwater.common.bus.memory import InProcessBus
 from headwater.common.bus.nats import NatsBus
+from headwater.common.bus.options import event_options, memory_event_options
 from headwater.common.db.engine import make_engine, make_sessionmaker
 from headwater.common.db.migrate import upgrade
 from headwater.common.settings import Settings
@@ -44,6 +45,7 @@ def nats_bus(settings: Settings, client_name: str) -> NatsBus:
         retention=settings.event_retention_s,
         client_name=client_name,
         replicas=settings.stream_replicas,
+        **event_options(settings),
     )
 
 
@@ -114,6 +116,7 @@ async def run_dev(settings: Settings, *, start_simllm: bool) -> None:
             ack_wait=settings.ack_wait_s,
             max_deliver=settings.max_deliver,
             retention=settings.event_retention_s,
+            **memory_event_options(settings),
         )
         await bus.start()
         stack.push_async_callback(bus.close)
@@ -152,7 +155,12 @@ async def run_worker(settings: Settings) -> None:
         health.serve(settings.host, settings.metrics_port)
     bus = nats_bus(settings, "headwater-worker")
     await bus.start()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_s,
+    )
     sessions = make_sessionmaker(engine)
     watcher = asyncio.create_task(health.watch(bus, sessions))
     try:

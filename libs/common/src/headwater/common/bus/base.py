@@ -58,9 +58,11 @@ class RunDelivery(abc.ABC):
 class EventSubscription(abc.ABC):
     """A live, replaying view of one run's events. Close it when done.
 
-    A reader that falls too far behind (more than the subscription's buffer holds) is
-    dropped: ``overflowed`` turns true after the events buffered before it were read, and
-    no event is delivered after that. The reader can resume after the last id it saw.
+    Memory stays bounded for a slow reader: the in-process bus reads from its shared log,
+    the NATS bus pauses its consumer when the buffer is full and resumes after the last
+    event read. A subscription that cannot resume sets ``overflowed`` once the events
+    buffered before were read and delivers nothing more (the reader can resume after the
+    last id it saw).
     """
 
     overflowed: bool = False
@@ -81,43 +83,52 @@ class EventSubscription(abc.ABC):
 
 
 DEFAULT_BUFFER_BYTES = 8 << 20
-"""What one subscription buffers for a slow reader before dropping it (bytes of data)."""
+"""What one subscription buffers for a slow reader before it pauses (bytes of data)."""
 
 
 class QueuedEvents(EventSubscription):
-    """An event subscription fed into a bounded buffer (both buses' readers are)."""
+    """An event subscription fed into a bounded buffer by a push consumer.
+
+    When the buffer is full, ``pause`` is called (stop the consumer) and later events are
+    ignored; once the reader has taken what is buffered, ``resume`` is awaited with the
+    last id it took (start a consumer after it). The default cannot resume: it marks the
+    subscription overflowed.
+    """
 
     def __init__(self, after: int = -1, buffer_bytes: int = DEFAULT_BUFFER_BYTES) -> None:
         self._events: deque[RunEvent] = deque()
         self._ready = asyncio.Event()
         self._buffered = 0
         self._limit = buffer_bytes
-        self._dropped = False
+        self._paused = False
         self.after = after
         """Events with an id at or below this are not delivered (a batch resumed mid-way)."""
+        self.pauses = 0
 
     def offer(self, event: RunEvent) -> None:
         """Buffer one event for the reader (called by the bus, in order)."""
-        if self._dropped or event.seq <= self.after:
+        if self._paused or event.seq <= self.after:
             return
         size = len(event.data) + 64
         if self._buffered + size > self._limit and self._events:
-            self._dropped = True  # a slow reader: stop here, it resumes after what it read
-            self._ready.set()
+            self._paused = True  # a slow reader: stop here, go on after what it read
+            self.pauses += 1
+            self.pause()
             return
         self._buffered += size
         self._events.append(event)
+        self.after = event.seq
         self._ready.set()
 
-    def _take_all(self) -> list[RunEvent]:
-        batch = list(self._events)
-        self._events.clear()
-        self._buffered = 0
-        self._ready.clear()
-        if self._dropped:
-            self.overflowed = True
-            self._ready.set()  # whoever waits next sees the overflow at once
-        return batch
+    def pause(self) -> None:
+        """The buffer is full: stop pushing (no await: called from the push callback)."""
+
+    async def resume(self, after: int) -> None:
+        """Push again, events after ``after``. Default: cannot, the reader is dropped."""
+        self.overflowed = True
+
+    async def close(self) -> None:
+        """Stop receiving (the bus's subclass stops its consumer); idempotent."""
 
     async def __aiter__(self) -> AsyncIterator[RunEvent]:
         """Events in order, until the reader is dropped."""
@@ -127,13 +138,22 @@ class QueuedEvents(EventSubscription):
 
     async def next_batch(self, timeout: float | None) -> list[RunEvent]:
         """Wait up to ``timeout`` for the first event; return it with all already queued."""
-        if not self._events and not self._dropped:
+        if not self._events and self._paused:
+            self._paused = False
+            await self.resume(self.after)
+        if not self._events:
+            if self.overflowed:
+                return []
+            self._ready.clear()
             try:
                 async with asyncio.timeout(timeout):
                     await self._ready.wait()
             except TimeoutError:
                 return []
-        return self._take_all()
+        batch = list(self._events)
+        self._events.clear()
+        self._buffered = 0
+        return batch
 
 
 class ControlSubscription(abc.ABC):

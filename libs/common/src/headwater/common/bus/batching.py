@@ -124,7 +124,10 @@ class EventBatcher:
                 if box.size < self.max_pending_bytes:
                     box.room.set()
         except BaseException as exc:
-            log.error("thread %s: %d event(s) not stored: %r", box.thread_id, len(box.parts), exc)
+            if box.parts or not isinstance(exc, asyncio.CancelledError):
+                log.error(
+                    "thread %s: %d event(s) not stored: %r", box.thread_id, len(box.parts), exc
+                )
             for _index, future in box.confirms:
                 if not future.done():
                     future.set_exception(exc)

@@ -13,17 +13,16 @@ when the logs hold more than ``max_bytes`` the oldest finished runs go first.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from headwater.common.bus.base import (
-    DEFAULT_BUFFER_BYTES,
     Bus,
     ControlSubscription,
     EventSubscription,
-    QueuedEvents,
     RequestHandler,
     RunDelivery,
     RunEvent,
@@ -46,7 +45,7 @@ class _Queued:
 @dataclass(slots=True)
 class _RunLog:
     events: list[RunEvent] = field(default_factory=list)
-    listeners: set[QueuedEvents] = field(default_factory=set)
+    listeners: set[_MemoryEvents] = field(default_factory=set)
     touched: float = field(default_factory=time.monotonic)
     size: int = 0
     finished: float | None = None
@@ -74,16 +73,50 @@ class _MemoryDelivery(RunDelivery):
         self._item.deadline = time.monotonic() + self._bus.ack_wait
 
 
-class _MemoryEvents(QueuedEvents):
-    def __init__(self, log: _RunLog, after_seq: int, buffer_bytes: int) -> None:
-        super().__init__(after_seq, buffer_bytes)
+class _MemoryEvents(EventSubscription):
+    """A cursor into a shared log: a slow reader costs no memory of its own."""
+
+    def __init__(self, log: _RunLog, after_seq: int) -> None:
         self._log = log
-        for event in log.events:
-            self.offer(event)
+        self._after = after_seq
+        self._ready = asyncio.Event()
         log.listeners.add(self)
+
+    def wake(self) -> None:
+        self._ready.set()
+
+    def _unread(self) -> list[RunEvent]:
+        events = self._log.events
+        if not events or events[-1].seq <= self._after:
+            return []
+        start = bisect.bisect_right(events, self._after, key=_event_id)
+        batch = events[start:]
+        self._after = batch[-1].seq
+        return batch
+
+    async def __aiter__(self) -> AsyncIterator[RunEvent]:
+        while True:
+            for event in await self.next_batch(None):
+                yield event
+
+    async def next_batch(self, timeout: float | None) -> list[RunEvent]:
+        batch = self._unread()
+        if batch:
+            return batch
+        self._ready.clear()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._ready.wait()
+        except TimeoutError:
+            return []
+        return self._unread()
 
     async def close(self) -> None:
         self._log.listeners.discard(self)
+
+
+def _event_id(event: RunEvent) -> int:
+    return event.seq
 
 
 class _MemoryControl(ControlSubscription):
@@ -117,14 +150,12 @@ class InProcessBus(Bus):
         max_bytes: int = 256 << 20,
         batch_window: float = 0.001,
         max_pending_bytes: int = 1 << 20,
-        buffer_bytes: int = DEFAULT_BUFFER_BYTES,
     ) -> None:
         self.ack_wait = ack_wait
         self.max_deliver = max_deliver
         self.retention = retention
         self.finished_retention = finished_retention
         self.max_bytes = max_bytes
-        self.buffer_bytes = buffer_bytes
         self._batch_window = batch_window
         self._max_pending_bytes = max_pending_bytes
         self._batcher: EventBatcher | None = None
@@ -278,8 +309,7 @@ class InProcessBus(Bus):
             log.touched = now
             log.size += size
             for listener in log.listeners:
-                for item in stored:
-                    listener.offer(item)
+                listener.wake()
         self._bytes += size
         if run_id != THREAD_LEVEL and any(item.event == END_EVENT for item in stored):
             run_log.finished = now
@@ -335,13 +365,13 @@ class InProcessBus(Bus):
     async def subscribe_events(
         self, thread_id: str, run_id: str, after_seq: int = 0
     ) -> EventSubscription:
-        return _MemoryEvents(self._log((thread_id, run_id)), after_seq, self.buffer_bytes)
+        return _MemoryEvents(self._log((thread_id, run_id)), after_seq)
 
     async def subscribe_thread_events(
         self, thread_id: str, after_seq: int | None = None
     ) -> EventSubscription:
         start = last_id_of(self._seq) if after_seq is None else after_seq
-        return _MemoryEvents(self._log((thread_id, "")), start, self.buffer_bytes)
+        return _MemoryEvents(self._log((thread_id, "")), start)
 
     async def purge_thread_events(self, thread_id: str) -> None:
         for (thread, _run), log in self._logs.items():

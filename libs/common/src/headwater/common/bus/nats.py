@@ -376,26 +376,37 @@ class NatsBus(Bus):
         return event_id(int(first.seq), 0) if first.seq else None
 
     async def _subscribe(self, subject: str, after_seq: int | None) -> EventSubscription:
-        events = NatsEvents(-1 if after_seq is None else after_seq, self.buffer_bytes)
+        async def resubscribe(events: NatsEvents, after: int) -> Subscription:
+            return await self._consume(subject, after, events)
+
+        events = NatsEvents(-1 if after_seq is None else after_seq, self.buffer_bytes, resubscribe)
+        events.sub = await self._consume(subject, after_seq, events)
+        return events
+
+    async def _consume(
+        self, subject: str, after_seq: int | None, events: NatsEvents
+    ) -> Subscription:
+        """An ordered consumer pushing the subject's events after ``after_seq`` (None: new
+        ones) to ``events``; it starts at the message holding that id, the rest of a batch
+        comes too (``events`` skips what it has)."""
         start = message_seq(after_seq) if after_seq is not None and after_seq > 0 else 0
         if after_seq is None:
             config = js_api.ConsumerConfig(deliver_policy=js_api.DeliverPolicy.NEW)
-        elif start > 0:  # from the message holding the id: the rest of a batch comes too
+        elif start > 0:
             config = js_api.ConsumerConfig(
                 deliver_policy=js_api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start
             )
         else:
             config = js_api.ConsumerConfig(deliver_policy=js_api.DeliverPolicy.ALL)
-        events.sub = await self.js.subscribe(
+        return await self.js.subscribe(
             subject,
             stream=self.names.events_stream,
-            cb=events.on_msg,
+            cb=events.callback(),
             ordered_consumer=True,
             idle_heartbeat=1.0,
             config=config,
             pending_msgs_limit=1_000_000,
         )
-        return events
 
     # control --------------------------------------------------------------
     async def send_control(self, message: RunControl) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -65,24 +66,59 @@ def to_events(msg: Msg) -> tuple[list[RunEvent], int]:
     ], pending
 
 
-class NatsEvents(QueuedEvents):
-    """Events pushed by an ordered consumer, buffered (bounded) until read."""
+Resubscribe = Callable[["NatsEvents", int], Awaitable[Subscription]]
 
-    def __init__(self, after: int, buffer_bytes: int) -> None:
+
+class NatsEvents(QueuedEvents):
+    """Events pushed by an ordered consumer, buffered (bounded) until read; a reader that
+    falls behind pauses the consumer, which starts again after what it read."""
+
+    def __init__(self, after: int, buffer_bytes: int, resubscribe: Resubscribe) -> None:
         super().__init__(after, buffer_bytes)
         self.sub: Subscription | None = None
+        self._resubscribe = resubscribe
+        self._stopping: set[asyncio.Task[None]] = set()
+        self._closed = False
+        self._generation = 0
 
-    async def on_msg(self, msg: Msg) -> None:
-        events, pending = to_events(msg)
-        for event in events:
-            self.offer(event)
-        self.caught_up = pending == 0
+    def callback(self) -> Callable[[Msg], Awaitable[None]]:
+        """The push callback of a new consumer; a paused consumer's last pushes are ignored."""
+        self._generation += 1
+        generation = self._generation
+
+        async def on_msg(msg: Msg) -> None:
+            if generation != self._generation:
+                return
+            events, pending = to_events(msg)
+            for event in events:
+                self.offer(event)
+            self.caught_up = pending == 0 and not self._paused
+
+        return on_msg
+
+    def pause(self) -> None:
+        self._generation += 1
+        sub, self.sub = self.sub, None
+        self.caught_up = False
+        if sub is not None:
+            task = asyncio.get_running_loop().create_task(_unsubscribe(sub))
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
+
+    async def resume(self, after: int) -> None:
+        if not self._closed:
+            self.sub = await self._resubscribe(self, after)
 
     async def close(self) -> None:
+        self._closed = True
         if self.sub is not None:
             sub, self.sub = self.sub, None
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+            await _unsubscribe(sub)
+
+
+async def _unsubscribe(sub: Subscription) -> None:
+    with contextlib.suppress(Exception):
+        await sub.unsubscribe()
 
 
 class NatsControl(ControlSubscription):

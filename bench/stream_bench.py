@@ -88,6 +88,8 @@ class Scale:
     api_peak_rss_mb: float
     server_cpu_ms_per_token: float
     wall_s: float
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    answered_503: int = 0
 
 
 def pct(values: list[float], q: float) -> float:
@@ -239,28 +241,53 @@ async def scale(
     limits = httpx.Limits(max_connections=streams + 10, max_keepalive_connections=streams + 10)
     ttfts: list[float] = []
     completed = errors = received = 0
+    kinds: dict[str, int] = {}
+
+    def fail(kind: str) -> None:
+        nonlocal errors
+        errors += 1
+        kinds[kind] = kinds.get(kind, 0) + 1
+
+    busy = 0
 
     async def one(http: httpx.AsyncClient) -> None:
-        nonlocal completed, errors, received
+        nonlocal completed, received, busy
         start = time.perf_counter()
-        count, failed = 0, False
+        count, failure = 0, ""
         try:
-            async with http.stream("POST", f"{base_url}/runs/stream", json=body) as response:
+            while True:  # a 503 is the server's back-pressure: wait as told, try again
+                response = await http.send(
+                    http.build_request("POST", f"{base_url}/runs/stream", json=body), stream=True
+                )
+                if response.status_code != 503:
+                    break
+                busy += 1
+                await response.aclose()
+                await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+            try:
                 if response.status_code >= 400:
-                    errors += 1
+                    fail(f"HTTP {response.status_code}")
                     return
+                error_next = False
                 async for line in response.aiter_lines():
                     if line == "event: messages":
                         count += 1
                         if count == 1:
                             ttfts.append((time.perf_counter() - start) * 1000)
                     elif line == "event: error":
-                        failed = True
-        except httpx.HTTPError:
-            failed = True
+                        error_next = True
+                    elif error_next and line.startswith("data: "):
+                        failure = "error event " + line[6:120]
+                        error_next = False
+            finally:
+                await response.aclose()
+        except httpx.HTTPError as exc:
+            failure = f"cut: {type(exc).__name__}"
         received += count
-        if failed or count < tokens:
-            errors += 1
+        if failure:
+            fail(failure)
+        elif count < tokens:
+            fail("short stream")
         else:
             completed += 1
 
@@ -285,6 +312,8 @@ async def scale(
         api_peak_rss_mb=rss_mb(api_pids, "VmHWM"),
         server_cpu_ms_per_token=cpu * 1000 / received if received else float("nan"),
         wall_s=wall,
+        error_kinds=kinds,
+        answered_503=busy,
     )
 
 
@@ -310,12 +339,13 @@ def levels_table(results: list[Result]) -> str:
 
 def scale_table(results: list[Scale]) -> str:
     lines = [
-        "| mode | streams | completed | errors | TTFT p50 (ms) | TTFT p99 (ms) | API peak RSS (MB) | server CPU per token (ms) | wall (s) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| mode | streams | completed | errors | 503s (retried) | TTFT p50 (ms) | TTFT p99 (ms) | API peak RSS (MB) | server CPU per token (ms) | wall (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
-            f"| {r.mode} | {r.streams} | {r.completed} | {r.errors} | {r.ttft_p50_ms:.0f} | "
+            f"| {r.mode} | {r.streams} | {r.completed} | {r.errors} | {r.answered_503} | "
+            f"{r.ttft_p50_ms:.0f} | "
             f"{r.ttft_p99_ms:.0f} | {r.api_peak_rss_mb:.0f} | {r.server_cpu_ms_per_token:.2f} | "
             f"{r.wall_s:.1f} |"
         )

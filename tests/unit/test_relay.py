@@ -49,8 +49,10 @@ async def add_run(sessions: async_sessionmaker[AsyncSession], status: str) -> st
     return run_id
 
 
-def probe(sessions: async_sessionmaker[AsyncSession], run_id: str) -> RunStatusProbe:
-    return RunStatusProbe(RunStatusWatch(sessions, interval=INTERVAL, give_up_s=1.0), run_id)
+def probe(
+    sessions: async_sessionmaker[AsyncSession], run_id: str, give_up_s: float = 0.3
+) -> RunStatusProbe:
+    return RunStatusProbe(RunStatusWatch(sessions, interval=INTERVAL, give_up_s=give_up_s), run_id)
 
 
 def end_of(run_id: str, result: bytes = b"null") -> bytes:
@@ -99,6 +101,24 @@ async def test_a_final_run_whose_end_event_is_missing_ends_with_an_error_event(
     assert chunks[0] == sse_frame("values", b"[1]", seq)
     assert chunks[-1].startswith(b"event: error\r\ndata: ")
     assert b"Last-Event-ID" in chunks[-1] and b"\r\nid:" not in chunks[-1]
+
+
+async def test_a_late_end_event_is_waited_for_after_the_database_says_final(
+    bus: InProcessBus, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    run_id = await add_run(sessions, "success")  # final in the database already
+    sub = await bus.subscribe_events("t", run_id)
+    await bus.publish_event_confirmed("t", run_id, "values", b"[1]")
+
+    async def late_end() -> None:
+        await asyncio.sleep(INTERVAL * 8)
+        await bus.publish_event_confirmed("t", run_id, END_EVENT, end_of(run_id))
+
+    ending = asyncio.create_task(late_end())
+    body = [c async for c in sse_events(sub, probe(sessions, run_id, give_up_s=5.0))]
+    await ending
+    assert not any(b"event: error" in chunk for chunk in body)
+    assert b"event: values" in body[0]
 
 
 async def test_a_running_run_is_never_ended_by_the_watch(

@@ -68,7 +68,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     stream_give_up_s: float = 60.0
     db_pool_size: int = 10
     db_max_overflow: int = 20
-    db_pool_timeout_s: float = 5.0
+    db_pool_timeout_s: float = 30.0
 
     @property
     def naming_secret(self) -> str:
@@ -147,7 +147,7 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_STREAM_GIVE_UP_S": "seconds a stream waits for the bus after the run is final before it ends with an error event (default 60)",
     "HEADWATER_DB_POOL_SIZE": "PostgreSQL connections each process keeps (default 10)",
     "HEADWATER_DB_MAX_OVERFLOW": "PostgreSQL connections opened beyond the pool under load (default 20)",
-    "HEADWATER_DB_POOL_TIMEOUT_S": "seconds a request waits for a database connection before it is answered 503 (default 5)",
+    "HEADWATER_DB_POOL_TIMEOUT_S": "seconds a request waits for a database connection before it is answered 503 (default 30)",
 }
 
 

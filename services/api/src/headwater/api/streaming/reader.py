@@ -2,9 +2,11 @@
 
 A run's stream ends on its end event. The database is consulted only when nothing arrives:
 once the shared watch says the run is final and the subscription has delivered everything
-stored, the stream waits one more check for an end event still on its way, then ends
-(normally if the log held nothing of the run, else with ``missing_end``). While the bus is
-unreachable it keeps waiting, up to the watch's ``give_up_s``.
+stored, a stream that saw nothing of the run waits one more check, then ends normally (its
+events expired, or there were none). A stream that saw parts waits for the end event up to
+the watch's ``give_up_s`` (a busy worker may still be sending it; a redelivered request
+announces it again), then ends with ``missing_end``, or ``gave_up`` if the bus was out of
+reach.
 """
 
 from __future__ import annotations
@@ -84,13 +86,19 @@ async def read_run(
             if final_since is None:
                 final_since = now  # an end event may still be on its way: one more check
                 continue
-            if now - final_since < check_s:
+            waited = now - final_since
+            if waited < check_s:
                 continue
-            if subscription.caught_up and (healthy is None or await healthy()):
+            # The run's parts came and its end did not: a busy worker may still be sending
+            # it, or a redelivery will announce it again; wait for it up to ``give_up_s``.
+            if saw_parts and waited < give_up_s:
+                continue
+            readable = subscription.caught_up and (healthy is None or await healthy())
+            if readable:
                 status = watch.status(run_id)
                 yield Ended("missing_end" if saw_parts else "status", status)
                 return
-            if now - final_since > give_up_s:
+            if waited > give_up_s:
                 yield Ended("gave_up", watch.status(run_id))
                 return
     finally:

@@ -14,7 +14,7 @@ from headwater.common.bus.framing import PARTS_PER_MESSAGE, message_seq
 from headwater.common.bus.memory import InProcessBus
 from headwater.common.bus.nats import NatsBus
 from headwater.common.schemas import RunControl, RunRequest
-from headwater.common.subjects import THREAD_LEVEL, Names
+from headwater.common.subjects import END_EVENT, THREAD_LEVEL, Names
 from tests.services import NatsServer
 
 pytestmark = pytest.mark.timeout(30)
@@ -444,3 +444,29 @@ async def test_parts_published_across_a_nats_restart_are_stored_once_each(namesp
     finally:
         await bus.close()
         server.cleanup()
+
+
+@pytest.mark.unit
+async def test_the_in_process_bus_forgets_finished_runs_and_stays_under_its_bound() -> None:
+    bus = InProcessBus(finished_retention=0.2, max_bytes=200_000)
+    await bus.start()
+    try:
+        thread_id = str(uuid.uuid4())
+        runs = [str(uuid.uuid4()) for _ in range(20)]
+        for run_id in runs:
+            for _ in range(10):
+                await bus.publish_event(thread_id, run_id, "token", b"x" * 2000)
+            await bus.publish_event_confirmed(thread_id, run_id, END_EVENT, b"{}")
+        assert bus._bytes <= 200_000 + 30_000, "the oldest finished runs went first"
+        assert await bus.first_event_seq(thread_id, runs[0]) is None
+        assert await bus.first_event_seq(thread_id, runs[-1]) is not None
+        watching = await bus.subscribe_events(thread_id, runs[-1], after_seq=0)
+        await asyncio.sleep(0.6)  # past the retention: the reaper runs every 0.25 s
+        assert await bus.first_event_seq(thread_id, runs[-2]) is None
+        assert await bus.first_event_seq(thread_id, runs[-1]) is not None, "still read"
+        everything = await bus.subscribe_thread_events(thread_id, after_seq=0)
+        assert {e.run_id for e in await everything.next_batch(0.1)} == {runs[-1]}
+        for sub in (watching, everything):
+            await sub.close()
+    finally:
+        await bus.close()

@@ -9,10 +9,12 @@ from collections.abc import AsyncIterator, Mapping
 import pytest
 
 from headwater.common.bus import Bus, EventSubscription, RunEvent
+from headwater.common.bus.base import QueuedEvents
+from headwater.common.bus.framing import PARTS_PER_MESSAGE, message_seq
 from headwater.common.bus.memory import InProcessBus
 from headwater.common.bus.nats import NatsBus
 from headwater.common.schemas import RunControl, RunRequest
-from headwater.common.subjects import THREAD_LEVEL, Names
+from headwater.common.subjects import END_EVENT, THREAD_LEVEL, Names
 from tests.services import NatsServer
 
 pytestmark = pytest.mark.timeout(30)
@@ -301,3 +303,170 @@ async def test_nats_restart_keeps_stored_events(namespace: str) -> None:
     finally:
         await bus.close()
         server.cleanup()
+
+
+# batching, ids, resumption, back-pressure (both buses) -------------------------------
+async def test_a_burst_of_parts_travels_in_few_messages_with_increasing_ids(bus: Bus) -> None:
+    thread_id, run_id = str(uuid.uuid4()), str(uuid.uuid4())
+    sub = await bus.subscribe_events(thread_id, run_id)
+    for i in range(300):
+        await bus.publish_event(thread_id, run_id, "messages", b'{"i":%d}' % i)
+    last = await bus.publish_event_confirmed(thread_id, run_id, "end", b"{}")
+    events = await collect(sub, 301)
+    assert [e.data for e in events[:-1]] == [b'{"i":%d}' % i for i in range(300)]
+    ids = [e.seq for e in events]
+    assert ids == sorted(ids) and len(set(ids)) == 301 and ids[-1] == last
+    messages = {message_seq(i) for i in ids}
+    assert len(messages) <= 30, f"300 parts published at once took {len(messages)} messages"
+    assert any(i % PARTS_PER_MESSAGE for i in ids), "parts share messages: ids carry an index"
+    await sub.close()
+
+
+async def test_a_part_after_a_quiet_spell_is_stored_at_once(bus: Bus) -> None:
+    thread_id, run_id = str(uuid.uuid4()), str(uuid.uuid4())
+    sub = await bus.subscribe_events(thread_id, run_id)
+    await bus.publish_event(thread_id, run_id, "first", b"1")
+    assert [e.event for e in await collect(sub, 1, timeout=1.0)] == ["first"]
+    await asyncio.sleep(0.05)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await bus.publish_event(thread_id, run_id, "second", b"2")
+    [second] = await collect(sub, 1, timeout=1.0)
+    assert second.event == "second"
+    assert loop.time() - started < 0.5
+    await sub.close()
+
+
+async def test_resuming_mid_batch_is_exact(bus: Bus) -> None:
+    thread_id, run_id = str(uuid.uuid4()), str(uuid.uuid4())
+    for i in range(50):
+        await bus.publish_event(thread_id, run_id, "token", str(i).encode())
+    await bus.publish_event_confirmed(thread_id, run_id, "token", b"50")
+    everything = await collect(await bus.subscribe_events(thread_id, run_id), 51)
+    mid = next(e for e in everything if e.seq % PARTS_PER_MESSAGE not in (0,))  # inside a batch
+    position = everything.index(mid)
+    tail = await bus.subscribe_events(thread_id, run_id, after_seq=mid.seq)
+    rest = await collect(tail, 51 - position - 1)
+    assert [(e.seq, e.data) for e in rest] == [(e.seq, e.data) for e in everything[position + 1 :]]
+    assert await tail.next_batch(0.2) == []
+    thread_tail = await bus.subscribe_thread_events(thread_id, after_seq=mid.seq)
+    assert [e.seq for e in await collect(thread_tail, len(rest))] == [e.seq for e in rest]
+    for sub in (tail, thread_tail):
+        await sub.close()
+
+
+async def test_first_and_last_ids_bracket_a_run(bus: Bus) -> None:
+    thread_id, run_id = str(uuid.uuid4()), str(uuid.uuid4())
+    before = await bus.last_event_seq()
+    for i in range(5):
+        await bus.publish_event(thread_id, run_id, "token", str(i).encode())
+    last = await bus.publish_event_confirmed(thread_id, run_id, "token", b"5")
+    first = await bus.first_event_seq(thread_id, run_id)
+    assert first is not None and before < first <= last <= await bus.last_event_seq()
+    after_first = await bus.subscribe_events(thread_id, run_id, after_seq=first - 1)
+    assert len(await collect(after_first, 6)) == 6
+    live_only = await bus.subscribe_thread_events(thread_id, after_seq=await bus.last_event_seq())
+    assert await live_only.next_batch(0.2) == []
+    for sub in (after_first, live_only):
+        await sub.close()
+
+
+async def test_publishers_wait_instead_of_failing_when_a_run_is_too_far_ahead(bus: Bus) -> None:
+    """Back-pressure: past the pending bound a publisher awaits; nothing raises or is lost."""
+    thread_id, run_id = str(uuid.uuid4()), str(uuid.uuid4())
+    batcher = bus.batcher  # type: ignore[attr-defined]
+    batcher.max_pending_bytes = 4096
+    data = b"x" * 1000
+    peak = 0
+
+    async def publish() -> None:
+        nonlocal peak
+        for _ in range(200):
+            await bus.publish_event(thread_id, run_id, "token", data)
+            peak = max(peak, sum(box.size for box in batcher._boxes.values()))
+
+    await asyncio.gather(publish(), publish())
+    last = await bus.publish_event_confirmed(thread_id, run_id, "token", b"end")
+    sub = await bus.subscribe_events(thread_id, run_id)
+    events = await collect(sub, 401, timeout=10)
+    assert events[-1].seq == last and len({e.seq for e in events}) == 401
+    assert peak <= 4096 + 2 * 1024, f"unsent bytes reached {peak}"
+    await sub.close()
+
+
+async def test_a_slow_reader_costs_bounded_memory_and_misses_nothing(bus: Bus) -> None:
+    thread_id, run_id = str(uuid.uuid4()), str(uuid.uuid4())
+    if isinstance(bus, NatsBus):
+        bus.buffer_bytes = 8192
+    sub = await bus.subscribe_events(thread_id, run_id)
+    for i in range(300):
+        await bus.publish_event(thread_id, run_id, "token", b"%04d" % i + b"x" * 200)
+    await bus.publish_event_confirmed(thread_id, run_id, "end", b"{}")
+    await asyncio.sleep(0.3)  # everything stored and pushed while the reader sleeps
+    if isinstance(sub, QueuedEvents):
+        assert sub._buffered <= 8192 + 300
+    events = await collect(sub, 301, timeout=10)
+    assert [e.data[:4] for e in events[:-1]] == [b"%04d" % i for i in range(300)]
+    assert not sub.overflowed
+    if isinstance(sub, QueuedEvents):
+        assert sub.pauses >= 1, "the NATS consumer paused and resumed"
+    await sub.close()
+
+
+@pytest.mark.integration
+async def test_parts_published_across_a_nats_restart_are_stored_once_each(namespace: str) -> None:
+    server = NatsServer()
+    server.start()
+    bus = NatsBus(server.url, Names(namespace), ack_wait=ACK_WAIT, max_deliver=3, retention=60)
+    try:
+        await bus.start()
+        thread_id, run_id = str(uuid.uuid4()), str(uuid.uuid4())
+
+        async def publish() -> int:
+            for i in range(200):
+                await bus.publish_event(thread_id, run_id, "token", str(i).encode())
+                await asyncio.sleep(0.005)
+            return await bus.publish_event_confirmed(thread_id, run_id, "end", b"{}")
+
+        publishing = asyncio.create_task(publish())
+        await asyncio.sleep(0.3)
+        server.kill()
+        await asyncio.sleep(1.0)
+        server.start()  # same port, same store
+        async with asyncio.timeout(20):
+            last = await publishing
+        sub = await bus.subscribe_events(thread_id, run_id)
+        events = await collect(sub, 201, timeout=10)
+        assert [e.data for e in events[:-1]] == [str(i).encode() for i in range(200)]
+        assert events[-1].seq == last
+        assert await sub.next_batch(0.3) == [], "no part stored twice"
+        await sub.close()
+    finally:
+        await bus.close()
+        server.cleanup()
+
+
+@pytest.mark.unit
+async def test_the_in_process_bus_forgets_finished_runs_and_stays_under_its_bound() -> None:
+    bus = InProcessBus(finished_retention=0.2, max_bytes=200_000)
+    await bus.start()
+    try:
+        thread_id = str(uuid.uuid4())
+        runs = [str(uuid.uuid4()) for _ in range(20)]
+        for run_id in runs:
+            for _ in range(10):
+                await bus.publish_event(thread_id, run_id, "token", b"x" * 2000)
+            await bus.publish_event_confirmed(thread_id, run_id, END_EVENT, b"{}")
+        assert bus._bytes <= 200_000 + 30_000, "the oldest finished runs went first"
+        assert await bus.first_event_seq(thread_id, runs[0]) is None
+        assert await bus.first_event_seq(thread_id, runs[-1]) is not None
+        watching = await bus.subscribe_events(thread_id, runs[-1], after_seq=0)
+        await asyncio.sleep(0.6)  # past the retention: the reaper runs every 0.25 s
+        assert await bus.first_event_seq(thread_id, runs[-2]) is None
+        assert await bus.first_event_seq(thread_id, runs[-1]) is not None, "still read"
+        everything = await bus.subscribe_thread_events(thread_id, after_seq=0)
+        assert {e.run_id for e in await everything.next_batch(0.1)} == {runs[-1]}
+        for sub in (watching, everything):
+            await sub.close()
+    finally:
+        await bus.close()

@@ -29,6 +29,7 @@ from headwater.cli.startup import (
 )
 from headwater.cli.waiting import WaitingApp
 from headwater.common.bus.nats import NatsBus
+from headwater.common.bus.options import event_options, memory_event_options
 from headwater.common.db.engine import make_engine, make_sessionmaker
 from headwater.common.db.migrate import migration_lock, upgrade
 from headwater.common.graph_config import ConfigError, ProjectConfig, load_project
@@ -61,6 +62,7 @@ def nats_bus(settings: Settings, client_name: str) -> NatsBus:
         retention=settings.event_retention_s,
         client_name=client_name,
         replicas=settings.stream_replicas,
+        **event_options(settings),
     )
 
 
@@ -154,10 +156,16 @@ async def run_dev(
             ack_wait=settings.ack_wait_s,
             max_deliver=settings.max_deliver,
             retention=settings.event_retention_s,
+            **memory_event_options(settings),
         )
         await bus.start()
         stack.push_async_callback(bus.close)
-        engine = make_engine(settings.database_url)
+        engine = make_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout_s,
+        )
         stack.push_async_callback(engine.dispose)
         worker = await stack.enter_async_context(
             worker_components(settings, bus, make_sessionmaker(engine), setup_checkpointer=True)
@@ -227,7 +235,12 @@ async def run_worker(settings: Settings) -> None:
     from headwater.worker.service import worker_components  # the graphs' libraries: slow
 
     bus = nats_bus(settings, "headwater-worker")
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_s,
+    )
     try:
         await until_stopped(bus.start(), stop)
         if stop.is_set():
@@ -279,7 +292,12 @@ async def run_api(settings: Settings) -> None:
     stop = stop_on_signals()
     project_of(settings)
     bus = nats_bus(settings, "headwater-api")
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_s,
+    )
     try:
         reason = f"connecting to NATS at {redact_url(settings.nats_url)}"
         async with _waiting_port(settings, stop, reason) as waiting:

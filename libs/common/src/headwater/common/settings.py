@@ -68,6 +68,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_header_bytes: int = 32768
     db_retry_s: float = 30.0
     bus_retry_s: float = 30.0
+    event_batch_window_s: float = 0.001
+    event_publish_retry_s: float = 60.0
+    event_pending_bytes: int = 1 << 20
+    finished_run_retention_s: float = 120.0
+    event_memory_bytes: int = 256 << 20
+    stream_buffer_bytes: int = 8 << 20
+    status_check_s: float = 2.0
+    stream_give_up_s: float = 60.0
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+    db_pool_timeout_s: float = 30.0
 
     @property
     def naming_secret(self) -> str:
@@ -146,6 +157,17 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_MAX_HEADER_BYTES": "largest request line plus headers accepted (default 32768; 431 beyond)",
     "HEADWATER_DB_RETRY_S": "seconds a worker retries a database write (run status, thread state, checkpoints) while the database is unreachable (default 30)",
     "HEADWATER_BUS_RETRY_S": "seconds a worker retries publishing a run's end while NATS is unreachable (default 30)",
+    "HEADWATER_EVENT_BATCH_WINDOW_S": "a run's stream parts published within this long of the previous message share the next one (default 0.001)",
+    "HEADWATER_EVENT_PUBLISH_RETRY_S": "seconds a worker retries storing a batch of events while NATS is unreachable before it gives up (default 60)",
+    "HEADWATER_EVENT_PENDING_BYTES": "unsent event bytes per thread before a publisher waits (back-pressure; default 1048576)",
+    "HEADWATER_FINISHED_RUN_RETENTION_S": "dev bus: seconds a finished run's events stay for joins and reconnects (default 120)",
+    "HEADWATER_EVENT_MEMORY_BYTES": "dev bus: event bytes kept in memory before the oldest finished runs are dropped (default 268435456)",
+    "HEADWATER_STREAM_BUFFER_BYTES": "event bytes buffered for one slow stream reader before it is dropped (it can resume with Last-Event-ID; default 8388608)",
+    "HEADWATER_STATUS_CHECK_S": "seconds between the API's one shared status query for the runs streams wait on (default 2)",
+    "HEADWATER_STREAM_GIVE_UP_S": "seconds a stream waits for the bus after the run is final before it ends with an error event (default 60)",
+    "HEADWATER_DB_POOL_SIZE": "PostgreSQL connections each process keeps (default 10)",
+    "HEADWATER_DB_MAX_OVERFLOW": "PostgreSQL connections opened beyond the pool under load (default 20)",
+    "HEADWATER_DB_POOL_TIMEOUT_S": "seconds a request waits for a database connection before it is answered 503 (default 30)",
 }
 
 

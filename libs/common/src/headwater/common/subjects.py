@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 EVENT_HEADER = "Hw-Event"
-"""NATS header carrying the SSE event name of a run event; the body is the SSE data."""
+"""NATS header carrying the SSE event name of a single-event message (older publishers)."""
+FRAME_HEADER = "Hw-Frame"
+"""NATS header marking a message whose body is a batch of parts (``bus.framing``)."""
+FRAME_VERSION = "1"
 
 TRACEPARENT_HEADER = "traceparent"
 END_EVENT = "__end__"

@@ -41,6 +41,7 @@ from headwater.api.thread_ttl import sweeping
 from headwater.api.threads import ThreadsController
 from headwater.common.bus import Bus
 from headwater.common.bus.nats import NatsBus
+from headwater.common.bus.options import event_options
 from headwater.common.db.engine import make_engine, make_sessionmaker
 from headwater.common.graph_config import load_project
 from headwater.common.settings import Settings
@@ -67,7 +68,12 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             if shared is None:
-                engine = make_engine(settings.database_url)
+                engine = make_engine(
+                    settings.database_url,
+                    pool_size=settings.db_pool_size,
+                    max_overflow=settings.db_max_overflow,
+                    pool_timeout=settings.db_pool_timeout_s,
+                )
                 stack.push_async_callback(engine.dispose)
                 bus: Bus = NatsBus(
                     settings.nats_url,
@@ -77,6 +83,7 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
                     retention=settings.event_retention_s,
                     client_name="headwater-api",
                     replicas=settings.stream_replicas,
+                    **event_options(settings),
                 )
                 await bus.start()
                 stack.push_async_callback(bus.close)

@@ -8,6 +8,7 @@ from typing import Any
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from headwater.common.outages import is_outage
 
@@ -130,6 +131,17 @@ def on_database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Respo
     return on_unexpected(request, exc)
 
 
+def on_pool_exhausted(_: Request[Any, Any, Any], exc: PoolTimeout) -> Response[dict[str, str]]:
+    """Every database connection is busy (overload): 503, try again shortly."""
+    log.warning("database pool exhausted: %s", exc)
+    return Response(
+        {"detail": "The server is busy; try again shortly"},
+        status_code=503,
+        media_type=MediaType.JSON,
+        headers={"Retry-After": "1"},
+    )
+
+
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, str]]:
     """Anything else is our bug: log it, answer 500 without internals (an outage: 503)."""
     if is_outage(exc):
@@ -143,5 +155,6 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
     ValidationException: on_validation_error,
     HTTPException: on_http_error,
     DBAPIError: on_database_error,
+    PoolTimeout: on_pool_exhausted,
     Exception: on_unexpected,
 }

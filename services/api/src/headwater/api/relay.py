@@ -1,61 +1,28 @@
 """Relaying a run's bus events to a client: SSE frames, or the final ``/wait`` body.
 
-Event data is written as the worker encoded it; only the ``event:``/``data:``/``id:``
-framing is added here. Whatever is waiting when the client is ready is written at once.
+Both are encoders over ``streaming.read_run``: event data is written as the worker encoded
+it, only the ``event:``/``data:``/``id:`` framing is added (``streaming.sse``). A stream
+ends on the run's end event; a stream that cannot end normally ends with an ``error`` event
+(the client can rejoin with ``Last-Event-ID``), never silently.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 
+import orjson
+
+from headwater.api.streaming import HEARTBEAT, Ended, Idle, RunStatusProbe, read_run, sse_frame
+from headwater.api.streaming.sse import sse_body
 from headwater.common.bus import EventSubscription
-from headwater.common.schemas import run_end_decoder
-from headwater.common.subjects import END_EVENT
-from headwater.common.telemetry.metrics import ACTIVE_STREAMS
 
-HEARTBEAT = b": heartbeat\r\n\r\n"
+__all__ = ["HEARTBEAT", "HEARTBEAT_S", "final_result", "mode_filter", "sse_events", "sse_frame"]
+
 HEARTBEAT_S = 5.0
-FIRST_STATUS_CHECK_S = 0.5
-LINGER_S = 0.002
-"""Events arriving within this long of the previous write wait for it to pass, so that a
-burst of tokens goes out in a few writes; an event after a quiet spell goes out at once."""
-
-StatusCheck = Callable[[], Awaitable[str | None]]
-"""Returns the run's status, or None when the run is gone."""
-
-
-class KeepAlive:
-    """When a response's keep-alives are due: every ``HEARTBEAT_S`` from its start, whatever
-    else it writes (as langgraph-api), so a proxy's idle timeout never sees a silent body."""
-
-    def __init__(self, interval: float = HEARTBEAT_S) -> None:
-        self._clock = asyncio.get_running_loop().time
-        self._interval = interval
-        self._next = self._clock() + interval
-
-    def remaining(self, cap: float) -> float:
-        """Seconds to wait for events before the next keep-alive is due (at most ``cap``)."""
-        return max(0.0, min(cap, self._next - self._clock()))
-
-    def due(self) -> bool:
-        """Whether a keep-alive is due now; if so, the next one is one interval later."""
-        now = self._clock()
-        if now < self._next:
-            return False
-        self._next = max(self._next + self._interval, now)
-        return True
-
-
-def sse_frame(event: str, data: bytes, seq: int) -> bytes:
-    """``event: …\\r\\ndata: …\\r\\nid: …\\r\\n\\r\\n`` as langgraph-api frames it."""
-    return b"event: %s\r\ndata: %s\r\nid: %d\r\n\r\n" % (event.encode(), data, seq)
-
-
-async def _final_status(status_of: StatusCheck) -> bool:
-    status = await status_of()
-    return status is None or status not in ("pending", "running")
+StatusCheck = RunStatusProbe
+"""The run's status from the shared watch (see ``streaming.status_watch``)."""
 
 
 def mode_filter(modes: list[str] | None) -> Callable[[str], bool] | None:
@@ -72,62 +39,43 @@ def mode_filter(modes: list[str] | None) -> Callable[[str], bool] | None:
     return keep
 
 
+async def _abandon(on_abandon: Callable[[], Awaitable[None]] | None) -> None:
+    if on_abandon is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(on_abandon())
+
+
 async def sse_events(
     subscription: EventSubscription,
     status_of: StatusCheck,
     *,
     on_abandon: Callable[[], Awaitable[None]] | None = None,
     keep: Callable[[str], bool] | None = None,
-) -> AsyncIterator[bytes]:
-    """SSE bytes of a run until its end event; a heartbeat every ``HEARTBEAT_S``.
+    keepalive_s: float = HEARTBEAT_S,
+) -> AsyncGenerator[bytes, None]:
+    """SSE bytes of a run until its end; a heartbeat every ``keepalive_s``.
 
-    When idle, the run's status is checked too, so a run whose end event is gone (expired,
-    or its worker died after finishing) never leaves the client hanging.
+    ``on_abandon`` runs when the client leaves before the end (not when it is dropped for
+    reading too slowly: it can resume).
     """
+    items = read_run(
+        subscription,
+        status_of.run_id,
+        status_of.watch,
+        healthy=status_of.healthy,
+        keepalive_s=keepalive_s,
+    )
+    body = sse_body(items, keep)
     finished = False
-    wait = FIRST_STATUS_CHECK_S
-    loop = asyncio.get_running_loop()
-    last_write = 0.0
-    keep_alive = KeepAlive()
-    idle_since = loop.time()
-    ACTIVE_STREAMS.labels("sse").inc()
     try:
-        while True:
-            idle = loop.time() - idle_since
-            batch = await subscription.next_batch(keep_alive.remaining(wait - idle))
-            if keep_alive.due():
-                yield HEARTBEAT
-            if not batch:
-                if loop.time() - idle_since < wait:
-                    continue
-                if await _final_status(status_of):
-                    finished = True
-                    return
-                wait, idle_since = HEARTBEAT_S, loop.time()
-                continue
-            idle_since = loop.time()
-            quiet = loop.time() - last_write
-            if quiet < LINGER_S and batch[-1].event != END_EVENT:
-                await asyncio.sleep(LINGER_S - quiet)
-                batch += await subscription.next_batch(0)
-            out = bytearray()
-            for item in batch:
-                if item.event == END_EVENT:
-                    finished = True
-                    break
-                if keep is None or keep(item.event):
-                    out += sse_frame(item.event, item.data, item.seq)
-            if out:
-                yield bytes(out)
-                last_write = loop.time()
-            if finished:
-                return
+        async for chunk in body:
+            yield chunk
+        finished = True
     finally:
-        ACTIVE_STREAMS.labels("sse").dec()
-        if not finished and on_abandon is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(on_abandon())
-        await subscription.close()
+        await body.aclose()
+        await items.aclose()
+        if not finished:
+            await _abandon(on_abandon)
 
 
 async def final_result(
@@ -136,35 +84,36 @@ async def final_result(
     fallback: Callable[[], Awaitable[bytes]],
     *,
     on_abandon: Callable[[], Awaitable[None]] | None = None,
-) -> AsyncIterator[bytes]:
-    """The ``/wait`` and ``/join`` body: a newline every ``HEARTBEAT_S``, then the run's
-    result JSON."""
+    keepalive_s: float = HEARTBEAT_S,
+) -> AsyncGenerator[bytes, None]:
+    """The ``/wait`` and ``/join`` body: a newline every ``keepalive_s``, then the run's
+    result JSON (from its end event; from the database when the log has none)."""
+    items = read_run(
+        subscription,
+        status_of.run_id,
+        status_of.watch,
+        healthy=status_of.healthy,
+        keepalive_s=keepalive_s,
+    )
     finished = False
-    wait = FIRST_STATUS_CHECK_S
-    loop = asyncio.get_running_loop()
-    keep_alive = KeepAlive()
-    idle_since = loop.time()
     try:
-        while True:
-            idle = loop.time() - idle_since
-            batch = await subscription.next_batch(keep_alive.remaining(wait - idle))
-            for item in batch:
-                if item.event == END_EVENT:
-                    finished = True
-                    yield bytes(run_end_decoder.decode(item.data).result)
-                    return
-            if keep_alive.due():
+        async for item in items:
+            if isinstance(item, Idle):
                 yield b"\n"
-            if batch:
-                idle_since = loop.time()
-            elif loop.time() - idle_since >= wait:
-                if await _final_status(status_of):
-                    finished = True
+            elif isinstance(item, Ended):
+                finished = True
+                if item.reason == "end_event" and item.result is not None:
+                    yield item.result
+                elif item.reason == "gave_up":
+                    error = {
+                        "error": "StreamInterrupted",
+                        "message": "the event bus is unreachable",
+                    }
+                    yield orjson.dumps({"__error__": error})
+                else:
                     yield await fallback()
-                    return
-                wait, idle_since = HEARTBEAT_S, loop.time()
+                return
     finally:
-        if not finished and on_abandon is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(on_abandon())
-        await subscription.close()
+        await items.aclose()
+        if not finished:
+            await _abandon(on_abandon)

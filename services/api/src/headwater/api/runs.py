@@ -19,6 +19,7 @@ from headwater.api.deps import require_uuid
 from headwater.api.errors import NotFound, Unprocessable
 from headwater.api.relay import final_result, mode_filter, sse_events
 from headwater.api.schemas import RunCreate
+from headwater.api.streaming import RunStatusProbe, RunStatusWatch
 from headwater.api.wire import run_json
 from headwater.common.bus import EventSubscription
 from headwater.common.codec import dumps
@@ -39,12 +40,11 @@ CANCEL_SETTLE_S = 2.0
 """How long a cancel waits for the worker to stop the run before answering."""
 
 
-def status_check(ctx: ApiContext, run_id: str) -> Callable[[], Awaitable[str | None]]:
-    async def status_of() -> str | None:
-        async with ctx.sessions() as session:
-            return await repository.run_status(session, run_id)
-
-    return status_of
+def status_check(ctx: ApiContext, run_id: str) -> RunStatusProbe:
+    """The run's status from the watch every stream of this process shares (no query)."""
+    settings = ctx.settings
+    watch = RunStatusWatch.of(ctx.sessions, settings.status_check_s, settings.stream_give_up_s)
+    return RunStatusProbe(watch, run_id, ctx.bus.healthy)
 
 
 def _values_fallback(

@@ -14,7 +14,7 @@ viewer joining mid-run misses none of it), or at the next event when the thread 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from litestar import Controller, get
 from litestar.params import Parameter
@@ -22,7 +22,6 @@ from litestar.response import Stream
 
 from headwater.api.context import ApiContext
 from headwater.api.errors import NotFound, Unprocessable
-from headwater.api.relay import HEARTBEAT, HEARTBEAT_S, sse_frame
 from headwater.api.runs import (
     SSE_HEADERS,
     SSE_MEDIA_TYPE,
@@ -30,13 +29,13 @@ from headwater.api.runs import (
     after_seq_of,
     query_modes,
 )
+from headwater.api.streaming import HEARTBEAT, Ended, Idle, error_frame, read_thread, sse_frame
 from headwater.api.thread_access import owned_thread
 from headwater.common.bus import EventSubscription, RunEvent
 from headwater.common.codec import dumps
 from headwater.common.db import repository
 from headwater.common.db.models import ThreadRow
-from headwater.common.subjects import END_EVENT, THREAD_DELETED_EVENT, THREAD_LEVEL
-from headwater.common.telemetry.metrics import ACTIVE_STREAMS
+from headwater.common.subjects import END_EVENT, THREAD_LEVEL
 
 THREAD_STREAM_MODES = ("run_modes", "lifecycle", "state_update")
 
@@ -69,30 +68,24 @@ def thread_frame(item: RunEvent, modes: frozenset[str]) -> bytes:
 
 async def thread_sse(
     subscription: EventSubscription, modes: frozenset[str], after: int
-) -> AsyncIterator[bytes]:
-    """SSE bytes of a thread's events after ``after``, heartbeats while it is quiet, until the
-    client goes or the thread is deleted."""
-    ACTIVE_STREAMS.labels("sse").inc()
+) -> AsyncGenerator[bytes, None]:
+    """SSE bytes of a thread's events after ``after``, heartbeats every few seconds, until the
+    client goes or the thread is deleted (an ``error`` event if the client read too slowly)."""
+    items = read_thread(subscription, after)
     try:
-        while True:
-            batch = await subscription.next_batch(HEARTBEAT_S)
-            if not batch:
+        async for item in items:
+            if isinstance(item, list):
+                out = b"".join([thread_frame(part, modes) for part in item])
+                if out:
+                    yield out
+            elif isinstance(item, Idle):
                 yield HEARTBEAT
-                continue
-            out = bytearray()
-            for item in batch:
-                if item.seq <= after:
-                    continue  # an earlier thread's, under the same id
-                if item.run_id == THREAD_LEVEL and item.event == THREAD_DELETED_EVENT:
-                    if out:
-                        yield bytes(out)
-                    return
-                out += thread_frame(item, modes)
-            if out:
-                yield bytes(out)
+            elif isinstance(item, Ended):
+                if item.failed:
+                    yield error_frame(item)
+                return
     finally:
-        ACTIVE_STREAMS.labels("sse").dec()
-        await subscription.close()
+        await items.aclose()
 
 
 async def _start_seq(ctx: ApiContext, thread_id: str) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -14,10 +15,13 @@ RequestHandler = Callable[[bytes, Mapping[str, str]], Awaitable[bytes]]
 
 @dataclass(frozen=True, slots=True)
 class RunEvent:
-    """One stored event of a run: its sequence (the SSE ``id``), name and JSON body.
+    """One stored event of a run: its id (the SSE ``id``), name and JSON body.
 
-    Sequences are unique and increasing across every run, so one order covers a whole
-    thread. ``run_id`` says whose event it is (``THREAD_LEVEL`` for a thread's own events).
+    ``seq`` is the event id: the sequence of the bus message that carried it times
+    ``PARTS_PER_MESSAGE`` plus its index in that message (see ``bus.framing``). Ids are
+    unique and increasing across every run, so one order covers a whole thread; every
+    ``after_seq`` of the Bus is such an id. ``run_id`` says whose event it is
+    (``THREAD_LEVEL`` for a thread's own events).
     """
 
     seq: int
@@ -52,7 +56,18 @@ class RunDelivery(abc.ABC):
 
 
 class EventSubscription(abc.ABC):
-    """A live, replaying view of one run's events. Close it when done."""
+    """A live, replaying view of one run's events. Close it when done.
+
+    Memory stays bounded for a slow reader: the in-process bus reads from its shared log,
+    the NATS bus pauses its consumer when the buffer is full and resumes after the last
+    event read. A subscription that cannot resume sets ``overflowed`` once the events
+    buffered before were read and delivers nothing more (the reader can resume after the
+    last id it saw).
+    """
+
+    overflowed: bool = False
+    caught_up: bool = True
+    """Whether every event stored when the last one was delivered has been delivered."""
 
     @abc.abstractmethod
     def __aiter__(self) -> AsyncIterator[RunEvent]:
@@ -67,30 +82,77 @@ class EventSubscription(abc.ABC):
         """Stop receiving; idempotent."""
 
 
-class QueuedEvents(EventSubscription):
-    """An event subscription fed into an asyncio queue (both buses' readers are)."""
+DEFAULT_BUFFER_BYTES = 8 << 20
+"""What one subscription buffers for a slow reader before it pauses (bytes of data)."""
 
-    def __init__(self) -> None:
-        self._queue: asyncio.Queue[RunEvent] = asyncio.Queue()
+
+class QueuedEvents(EventSubscription):
+    """An event subscription fed into a bounded buffer by a push consumer.
+
+    When the buffer is full, ``pause`` is called (stop the consumer) and later events are
+    ignored; once the reader has taken what is buffered, ``resume`` is awaited with the
+    last id it took (start a consumer after it). The default cannot resume: it marks the
+    subscription overflowed.
+    """
+
+    def __init__(self, after: int = -1, buffer_bytes: int = DEFAULT_BUFFER_BYTES) -> None:
+        self._events: deque[RunEvent] = deque()
+        self._ready = asyncio.Event()
+        self._buffered = 0
+        self._limit = buffer_bytes
+        self._paused = False
+        self.after = after
+        """Events with an id at or below this are not delivered (a batch resumed mid-way)."""
+        self.pauses = 0
+
+    def offer(self, event: RunEvent) -> None:
+        """Buffer one event for the reader (called by the bus, in order)."""
+        if self._paused or event.seq <= self.after:
+            return
+        size = len(event.data) + 64
+        if self._buffered + size > self._limit and self._events:
+            self._paused = True  # a slow reader: stop here, go on after what it read
+            self.pauses += 1
+            self.pause()
+            return
+        self._buffered += size
+        self._events.append(event)
+        self.after = event.seq
+        self._ready.set()
+
+    def pause(self) -> None:
+        """The buffer is full: stop pushing (no await: called from the push callback)."""
+
+    async def resume(self, after: int) -> None:
+        """Push again, events after ``after``. Default: cannot, the reader is dropped."""
+        self.overflowed = True
+
+    async def close(self) -> None:
+        """Stop receiving (the bus's subclass stops its consumer); idempotent."""
 
     async def __aiter__(self) -> AsyncIterator[RunEvent]:
-        """Events in order, forever."""
-        while True:
-            yield await self._queue.get()
+        """Events in order, until the reader is dropped."""
+        while not self.overflowed:
+            for event in await self.next_batch(None):
+                yield event
 
     async def next_batch(self, timeout: float | None) -> list[RunEvent]:
         """Wait up to ``timeout`` for the first event; return it with all already queued."""
-        if self._queue.empty():
+        if not self._events and self._paused:
+            self._paused = False
+            await self.resume(self.after)
+        if not self._events:
+            if self.overflowed:
+                return []
+            self._ready.clear()
             try:
                 async with asyncio.timeout(timeout):
-                    first = await self._queue.get()
+                    await self._ready.wait()
             except TimeoutError:
                 return []
-            batch = [first]
-        else:
-            batch = []
-        while not self._queue.empty():
-            batch.append(self._queue.get_nowait())
+        batch = list(self._events)
+        self._events.clear()
+        self._buffered = 0
         return batch
 
 
@@ -154,7 +216,12 @@ class Bus(abc.ABC):
         data: bytes,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        """Append an event to the run's stream without waiting for a round trip."""
+        """Queue an event for the run's stream; returns once it is queued, not stored.
+
+        Parts of one run published close together share one bus message. Waits (never
+        raises) while too much of the run is unsent; raises only when earlier events of the
+        run could not be stored within the bus's retry time.
+        """
 
     @abc.abstractmethod
     async def publish_event_confirmed(
@@ -165,13 +232,13 @@ class Bus(abc.ABC):
         data: bytes,
         headers: Mapping[str, str] | None = None,
     ) -> int:
-        """Append an event, wait until it (and everything before it) is stored; its seq."""
+        """Append an event, wait until it (and everything before it) is stored; its id."""
 
     @abc.abstractmethod
     async def subscribe_events(
         self, thread_id: str, run_id: str, after_seq: int = 0
     ) -> EventSubscription:
-        """Events of one run with sequence greater than ``after_seq``, then live ones."""
+        """Events of one run with an id greater than ``after_seq``, then live ones."""
 
     @abc.abstractmethod
     async def subscribe_thread_events(
@@ -191,11 +258,11 @@ class Bus(abc.ABC):
 
     @abc.abstractmethod
     async def last_event_seq(self) -> int:
-        """The sequence of the newest stored event of any run (0 when there is none)."""
+        """An id at or after the newest stored event of any run (0 when there is none)."""
 
     @abc.abstractmethod
     async def first_event_seq(self, thread_id: str, run_id: str) -> int | None:
-        """The sequence of a run's first stored event, or None when it has none (yet)."""
+        """The id of a run's first stored event, or None when it has none (yet)."""
 
     # control --------------------------------------------------------------
     @abc.abstractmethod

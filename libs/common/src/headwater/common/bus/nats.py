@@ -4,9 +4,11 @@
   subject per run (so the stream tells whether a run's request is still there),
   ``Nats-Msg-Id = run_id`` so a resubmitted run is stored once;
 - run events: a limits stream with a retention window, subject ``<ns>.events.<thread>.<run>``;
-  workers publish one message per stream part (body = SSE data, event name in a header)
-  without a round trip, readers use an ordered push consumer that starts at a stream
-  sequence (the SSE ``id``), filtered on one run or on a whole thread;
+  workers publish a run's parts in batches (one message: the parts that arrived within a
+  millisecond or two, framed by ``bus.framing``), each publish confirmed by JetStream and
+  de-duplicated by ``Nats-Msg-Id``, retried with backoff for ``publish_retry`` seconds so a
+  NATS restart loses none; readers use an ordered push consumer that starts at the message
+  of an event id (the SSE ``id``), filtered on one run or on a whole thread;
 - control: core subjects; graph questions: core request-reply in a queue group.
 """
 
@@ -16,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -28,11 +31,20 @@ from nats.js import api as js_api
 from nats.js.errors import BadRequestError, NotFoundError
 
 from headwater.common.bus.base import (
+    DEFAULT_BUFFER_BYTES,
     Bus,
     ControlSubscription,
     EventSubscription,
     RequestHandler,
     RunDelivery,
+)
+from headwater.common.bus.batching import EventBatcher
+from headwater.common.bus.framing import (
+    Parts,
+    encode_parts,
+    event_id,
+    last_id_of,
+    message_seq,
 )
 from headwater.common.bus.nats_subscriptions import NatsControl, NatsDelivery, NatsEvents
 from headwater.common.schemas import (
@@ -40,9 +52,21 @@ from headwater.common.schemas import (
     RunRequest,
     encoder,
 )
-from headwater.common.subjects import EVENT_HEADER, Names
+from headwater.common.subjects import FRAME_HEADER, FRAME_VERSION, Names
 
 log = logging.getLogger(__name__)
+
+RETRYABLE_PUBLISH_ERRORS: tuple[type[BaseException], ...] = (
+    TimeoutError,  # nats.errors.TimeoutError is one too
+    nats.errors.NoRespondersError,
+    nats.errors.OutboundBufferLimitError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.StaleConnectionError,
+    nats.js.errors.ServiceUnavailableError,
+    nats.js.errors.ServerError,
+    nats.js.errors.NoStreamResponseError,
+)
+"""What a publish may meet while NATS restarts or is busy: try again after a pause."""
 
 
 class NatsBus(Bus):
@@ -58,6 +82,10 @@ class NatsBus(Bus):
         retention: float = 3600.0,
         client_name: str = "headwater",
         replicas: int = 1,
+        publish_retry: float = 60.0,
+        batch_window: float = 0.001,
+        max_pending_bytes: int = 1 << 20,
+        buffer_bytes: int = DEFAULT_BUFFER_BYTES,
     ) -> None:
         self.url = url
         self.names = names
@@ -71,6 +99,13 @@ class NatsBus(Bus):
         self._pull: JetStreamContext.PullSubscription | None = None
         self._request_subs: list[Subscription] = []
         self._answering: set[asyncio.Task[None]] = set()
+        self.publish_retry = publish_retry
+        self.buffer_bytes = buffer_bytes
+        self._batch_window = batch_window
+        self._max_pending_bytes = max_pending_bytes
+        self._batcher: EventBatcher | None = None
+        self._publisher = uuid.uuid4().hex[:12]
+        self._messages_sent = 0
 
     @property
     def nc(self) -> NatsClient:
@@ -136,7 +171,8 @@ class NatsBus(Bus):
             storage=js_api.StorageType.FILE,
             num_replicas=self.replicas,
             max_age=self.retention,
-            duplicate_window=2.0,
+            # A retried batch (its ack was lost) must be recognised for as long as we retry.
+            duplicate_window=min(self.retention, max(10.0, self.publish_retry + 10.0)),
         )
         for config in (runs, events):
             await self._add_or_update(config)
@@ -177,6 +213,8 @@ class NatsBus(Bus):
         if self._nc is None:
             return
         await self.stop_serving()
+        if self._batcher is not None:
+            await self._batcher.flush(timeout=5.0)
         nc, self._nc = self._nc, None
         with contextlib.suppress(Exception):
             await nc.flush(timeout=2)  # what was published reaches the server
@@ -268,6 +306,17 @@ class NatsBus(Bus):
         self._request_subs.append(sub)
 
     # events ---------------------------------------------------------------
+    @property
+    def batcher(self) -> EventBatcher:
+        """The outboxes that batch each run's parts (made on first use, in the loop)."""
+        if self._batcher is None:
+            self._batcher = EventBatcher(
+                self._store_batch,
+                window=self._batch_window,
+                max_pending_bytes=self._max_pending_bytes,
+            )
+        return self._batcher
+
     async def publish_event(
         self,
         thread_id: str,
@@ -276,8 +325,7 @@ class NatsBus(Bus):
         data: bytes,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        hdrs = {EVENT_HEADER: event, **headers} if headers else {EVENT_HEADER: event}
-        await self.nc.publish(self.names.run_events(thread_id, run_id), data, headers=hdrs)
+        await self.batcher.publish(thread_id, run_id, event, data, headers)
 
     async def publish_event_confirmed(
         self,
@@ -287,14 +335,37 @@ class NatsBus(Bus):
         data: bytes,
         headers: Mapping[str, str] | None = None,
     ) -> int:
-        hdrs = {EVENT_HEADER: event, **headers} if headers else {EVENT_HEADER: event}
-        ack = await self.js.publish(
-            self.names.run_events(thread_id, run_id),
-            data,
-            stream=self.names.events_stream,
-            headers=hdrs,
-        )
-        return int(ack.seq)
+        return await self.batcher.publish(thread_id, run_id, event, data, headers, confirm=True)
+
+    async def _store_batch(
+        self, thread_id: str, run_id: str, parts: Parts, headers: Mapping[str, str]
+    ) -> int:
+        """Publish one message of parts and await JetStream's ack, retrying with backoff
+        for ``publish_retry`` seconds; the same ``Nats-Msg-Id`` makes a retry store it once."""
+        self._messages_sent += 1
+        hdrs: dict[str, str] = {
+            **headers,
+            FRAME_HEADER: FRAME_VERSION,
+            "Nats-Msg-Id": f"{self._publisher}-{self._messages_sent}",
+        }
+        body = encode_parts(parts)
+        subject = self.names.run_events(thread_id, run_id)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.publish_retry
+        pause = 0.05
+        while True:
+            try:
+                ack = await self.js.publish(
+                    subject, body, stream=self.names.events_stream, headers=hdrs
+                )
+            except RETRYABLE_PUBLISH_ERRORS as exc:
+                if loop.time() + pause > deadline:
+                    raise
+                log.info("publishing events of run %s: %r; retrying", run_id, exc)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 1.0)
+                continue
+            return int(ack.seq)
 
     async def subscribe_events(
         self, thread_id: str, run_id: str, after_seq: int = 0
@@ -313,7 +384,8 @@ class NatsBus(Bus):
 
     async def last_event_seq(self) -> int:
         info = await self.js.stream_info(self.names.events_stream)
-        return int(info.state.last_seq or 0)
+        last = int(info.state.last_seq or 0)
+        return last_id_of(last) if last else 0
 
     async def first_event_seq(self, thread_id: str, run_id: str) -> int | None:
         subject = self.names.run_events(thread_id, run_id)
@@ -323,28 +395,40 @@ class NatsBus(Bus):
             )
         except NotFoundError:
             return None
-        return int(first.seq) if first.seq else None
+        return event_id(int(first.seq), 0) if first.seq else None
 
     async def _subscribe(self, subject: str, after_seq: int | None) -> EventSubscription:
-        events = NatsEvents()
+        async def resubscribe(events: NatsEvents, after: int) -> Subscription:
+            return await self._consume(subject, after, events)
+
+        events = NatsEvents(-1 if after_seq is None else after_seq, self.buffer_bytes, resubscribe)
+        events.sub = await self._consume(subject, after_seq, events)
+        return events
+
+    async def _consume(
+        self, subject: str, after_seq: int | None, events: NatsEvents
+    ) -> Subscription:
+        """An ordered consumer pushing the subject's events after ``after_seq`` (None: new
+        ones) to ``events``; it starts at the message holding that id, the rest of a batch
+        comes too (``events`` skips what it has)."""
+        start = message_seq(after_seq) if after_seq is not None and after_seq > 0 else 0
         if after_seq is None:
             config = js_api.ConsumerConfig(deliver_policy=js_api.DeliverPolicy.NEW)
-        elif after_seq > 0:
+        elif start > 0:
             config = js_api.ConsumerConfig(
-                deliver_policy=js_api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after_seq + 1
+                deliver_policy=js_api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start
             )
         else:
             config = js_api.ConsumerConfig(deliver_policy=js_api.DeliverPolicy.ALL)
-        events.sub = await self.js.subscribe(
+        return await self.js.subscribe(
             subject,
             stream=self.names.events_stream,
-            cb=events.on_msg,
+            cb=events.callback(),
             ordered_consumer=True,
             idle_heartbeat=1.0,
             config=config,
             pending_msgs_limit=1_000_000,
         )
-        return events
 
     # control --------------------------------------------------------------
     async def send_control(self, message: RunControl) -> None:

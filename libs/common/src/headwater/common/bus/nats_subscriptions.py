@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from headwater.common.bus.base import ControlSubscription, QueuedEvents, RunDelivery, RunEvent
+from headwater.common.bus.framing import decode_parts, event_id
 from headwater.common.schemas import RunControl, run_control_decoder, run_request_decoder
-from headwater.common.subjects import EVENT_HEADER
+from headwater.common.subjects import EVENT_HEADER, FRAME_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -38,35 +40,85 @@ class NatsDelivery(RunDelivery):
         await self._msg.in_progress()
 
 
-def to_event(msg: Msg) -> RunEvent:
-    """A stored event as a reader sees it (its stream sequence is in the reply subject)."""
+def to_events(msg: Msg) -> tuple[list[RunEvent], int]:
+    """The events a stored message carries, and how many messages the reader has yet to get.
+
+    A batch (``FRAME_HEADER``) holds many parts; an older publisher's message holds one, its
+    name in ``EVENT_HEADER``. Ids follow ``bus.framing``.
+    """
     headers = msg.headers or {}
     # Reply subject: $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>
-    seq = int(msg.reply.split(".")[-4]) if msg.reply else 0
-    return RunEvent(
-        seq=seq,
-        event=headers.get(EVENT_HEADER, "message"),
-        data=msg.data,
-        headers=headers,
-        run_id=msg.subject.rsplit(".", 1)[-1],
-    )
+    tokens = msg.reply.split(".") if msg.reply else []
+    seq = int(tokens[-4]) if tokens else 0
+    pending = int(tokens[-1]) if tokens else 0
+    run_id = msg.subject.rsplit(".", 1)[-1]
+    if FRAME_HEADER not in headers:
+        event = headers.get(EVENT_HEADER, "message")
+        return [RunEvent(event_id(seq, 0), event, msg.data, headers, run_id)], pending
+    try:
+        parts = decode_parts(msg.data)
+    except ValueError:
+        log.error("skipping undecodable event batch %d on %s", seq, msg.subject)
+        return [], pending
+    return [
+        RunEvent(event_id(seq, index), event, data, headers, run_id)
+        for index, (event, data) in enumerate(parts)
+    ], pending
+
+
+Resubscribe = Callable[["NatsEvents", int], Awaitable[Subscription]]
 
 
 class NatsEvents(QueuedEvents):
-    """Events pushed by an ordered consumer, queued until read."""
+    """Events pushed by an ordered consumer, buffered (bounded) until read; a reader that
+    falls behind pauses the consumer, which starts again after what it read."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, after: int, buffer_bytes: int, resubscribe: Resubscribe) -> None:
+        super().__init__(after, buffer_bytes)
         self.sub: Subscription | None = None
+        self._resubscribe = resubscribe
+        self._stopping: set[asyncio.Task[None]] = set()
+        self._closed = False
+        self._generation = 0
 
-    async def on_msg(self, msg: Msg) -> None:
-        self._queue.put_nowait(to_event(msg))
+    def callback(self) -> Callable[[Msg], Awaitable[None]]:
+        """The push callback of a new consumer; a paused consumer's last pushes are ignored."""
+        self._generation += 1
+        generation = self._generation
+
+        async def on_msg(msg: Msg) -> None:
+            if generation != self._generation:
+                return
+            events, pending = to_events(msg)
+            for event in events:
+                self.offer(event)
+            self.caught_up = pending == 0 and not self._paused
+
+        return on_msg
+
+    def pause(self) -> None:
+        self._generation += 1
+        sub, self.sub = self.sub, None
+        self.caught_up = False
+        if sub is not None:
+            task = asyncio.get_running_loop().create_task(_unsubscribe(sub))
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
+
+    async def resume(self, after: int) -> None:
+        if not self._closed:
+            self.sub = await self._resubscribe(self, after)
 
     async def close(self) -> None:
+        self._closed = True
         if self.sub is not None:
             sub, self.sub = self.sub, None
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+            await _unsubscribe(sub)
+
+
+async def _unsubscribe(sub: Subscription) -> None:
+    with contextlib.suppress(Exception):
+        await sub.unsubscribe()
 
 
 class NatsControl(ControlSubscription):

@@ -25,8 +25,14 @@ def sqlite_path(url: str) -> Path | None:
     return None if path in ("", ":memory:") else Path(path)
 
 
-def make_engine(url: str) -> AsyncEngine:
-    """Create the engine; for SQLite make the folder, turn on WAL and a busy timeout."""
+def make_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int = 20, pool_timeout: float = 30.0
+) -> AsyncEngine:
+    """Create the engine; for SQLite make the folder, turn on WAL and a busy timeout.
+
+    A PostgreSQL pool keeps ``pool_size`` connections, opens up to ``max_overflow`` more,
+    and makes a caller wait ``pool_timeout`` seconds at most (then ``sqlalchemy.exc.TimeoutError``).
+    """
     kwargs: dict[str, Any] = {}
     path = sqlite_path(url)
     if path is not None:
@@ -35,7 +41,13 @@ def make_engine(url: str) -> AsyncEngine:
     else:
         # pre-ping: a pooled connection the server closed (restart, failover) is replaced at
         # checkout instead of failing the request; recycle: no connection outlives an hour.
-        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=3600)
+        kwargs.update(
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            pool_pre_ping=True,
+            pool_recycle=3600,
+        )
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.faults.cluster import LONG, LONG_TOKENS, SHORT, SHORT_TOKENS, FaultCluster
 from tests.faults.tries import Frame, check_try, stream_run
-from tests.services import PG_ADMIN_DSN
+from tests.services import admin_dsn
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(180)]
 OUTAGE_S = 10.0
@@ -75,7 +75,7 @@ async def test_runs_after_every_backend_is_terminated(
     """``pg_terminate_backend`` sends AdminShutdown to every pooled connection, as a restart
     does; the pools drop them and the next runs all succeed."""
     name = cluster.database_url.rsplit("/", 1)[1]
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+    with psycopg.connect(admin_dsn(), autocommit=True) as conn:
         killed = conn.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
             (name,),

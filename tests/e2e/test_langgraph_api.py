@@ -216,7 +216,7 @@ async def test_errors_are_clear(deployment: Deployment, client: LangGraphClient)
 
 
 async def test_assistants_and_threads_search(client: LangGraphClient) -> None:
-    assistants = await client.assistants.search(graph_id="agent")
+    assistants = await client.assistants.search(graph_id="agent", metadata={"created_by": "system"})
     assert [a["assistant_id"] for a in assistants] == ["fe096781-5601-53d2-b2f6-0d3403f7e9ca"]
     assert (await client.assistants.get("fe096781-5601-53d2-b2f6-0d3403f7e9ca"))[
         "graph_id"

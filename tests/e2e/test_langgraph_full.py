@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import httpx
 import pytest
@@ -152,18 +153,19 @@ async def test_history_and_state_update(deployment: Deployment, client: LangGrap
 async def test_assistants_versions_graph_and_schemas(
     deployment: Deployment, client: LangGraphClient
 ) -> None:
+    team = f"team-{uuid.uuid4().hex[:8]}"  # other tests' assistants share the deployment
     made = await client.assistants.create(
-        "agent", config={"configurable": {"style": "terse"}}, metadata={"team": "a"}, name="terse"
+        "agent", config={"configurable": {"style": "terse"}}, metadata={"team": team}, name="terse"
     )
     aid = made["assistant_id"]
     assert made["version"] == 1 and made["context"] == {"style": "terse"}
     patched = await client.assistants.update(aid, metadata={"tier": "gold"}, name="terse-2")
-    assert patched["version"] == 2 and patched["metadata"] == {"team": "a", "tier": "gold"}
+    assert patched["version"] == 2 and patched["metadata"] == {"team": team, "tier": "gold"}
     versions = await client.assistants.get_versions(aid)
     assert [v["version"] for v in versions] == [2, 1] and versions[1]["name"] == "terse"
     back = await client.assistants.set_latest(aid, 1)
     assert back["version"] == 1 and back["name"] == "terse"
-    assert [a["assistant_id"] for a in await client.assistants.search(metadata={"team": "a"})] == [
+    assert [a["assistant_id"] for a in await client.assistants.search(metadata={"team": team})] == [
         aid
     ]
 

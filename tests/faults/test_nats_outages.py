@@ -12,14 +12,10 @@ import httpx
 import pytest
 
 from tests.faults.cluster import LONG, LONG_TOKENS, OUTLAST, OUTLAST_TOKENS, FaultCluster
-from tests.faults.tries import ClientStreamGap, Frame, check_try, stream_run
+from tests.faults.tries import Frame, check_try, stream_run
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(180)]
 FAULT_AT_TOKEN = 20
-EVENTPATH = (
-    "eventpath (issue 16 point 1): the API ends a stream when the database shows the run final, "
-    "before the run's events are read; the run, thread, state and replay are all good"
-)
 Fault = Callable[[], Awaitable[None]]
 
 
@@ -126,7 +122,6 @@ async def test_nats_quick_restart(
     await _run_with_fault(cluster, _nats_down(cluster, sig, 0.2), figures)
 
 
-@pytest.mark.xfail(strict=True, raises=ClientStreamGap, reason=EVENTPATH)
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
 async def test_nats_8s_outage(
     cluster: FaultCluster, figures: dict[str, str], sig: signal.Signals
@@ -135,6 +130,12 @@ async def test_nats_8s_outage(
     await _run_with_fault(cluster, _nats_down(cluster, sig, 8.0, figures), figures)
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="open (issue 16): after an 8 s NATS outage the live worker's in-progress heartbeats "
+    "reach the restarted server later than ack_wait (4 s), so the run is sometimes redelivered "
+    "(attempt 2) although its first worker is alive",
+)
 async def test_nats_8s_outage_run_outlasts_it(
     cluster: FaultCluster, figures: dict[str, str]
 ) -> None:

@@ -119,7 +119,9 @@ async def main() -> None:
         sim.terminate()
         sim.wait(10)
 
-    print(f"| client | C | tokens/s | × ChatOpenAI | TTFT p50 ms | CPU µs/token | rounds={args.rounds}")
+    print(
+        f"| client | C | tokens/s | × ChatOpenAI | TTFT p50 ms | CPU µs/token | rounds={args.rounds}"
+    )
     print("| --- | --- | --- | --- | --- | --- |")
     for level in levels:
         base = statistics.median(m.tokens_per_s for m in samples[("ChatOpenAI", level)])
@@ -128,7 +130,9 @@ async def main() -> None:
             rate = statistics.median(m.tokens_per_s for m in runs)
             ttft = statistics.median(m.ttft_p50_ms for m in runs)
             cpu = statistics.median(m.cpu_us_per_token for m in runs)
-            print(f"| {name} | {level} | {rate:,.0f} | {rate / base:.2f}× | {ttft:.1f} | {cpu:.0f} |")
+            print(
+                f"| {name} | {level} | {rate:,.0f} | {rate / base:.2f}× | {ttft:.1f} | {cpu:.0f} |"
+            )
 
 
 if __name__ == "__main__":

@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
 
 
-def _dispatch(args: argparse.Namespace) -> None:
+def _dispatch(args: argparse.Namespace) -> None:  # noqa: C901 - to split (issue 14)
     from headwater.cli import commands
     from headwater.cli.runtime import run
     from headwater.common.settings import load_settings

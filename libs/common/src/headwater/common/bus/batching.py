@@ -106,7 +106,7 @@ class EventBatcher:
         if senders:
             await asyncio.wait(senders, timeout=timeout)
 
-    async def _drain(self, box: _Outbox) -> None:
+    async def _drain(self, box: _Outbox) -> None:  # noqa: C901 - to split (issue 14)
         run_id = ""
         try:
             while True:

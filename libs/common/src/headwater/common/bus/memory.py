@@ -324,7 +324,7 @@ class InProcessBus(Bus):
             log = self._logs[key] = _RunLog()
         return log
 
-    def _forget_old_events(self, now: float) -> None:
+    def _forget_old_events(self, now: float) -> None:  # noqa: C901 - to split (issue 14)
         """Drop logs nobody needs: finished runs after ``finished_retention``, any log after
         ``retention``, and the oldest finished runs while the logs hold over ``max_bytes``."""
         expired: list[tuple[str, str]] = []

@@ -66,7 +66,7 @@ def _frame(event: str, data: dict[str, Any], seq: int | None = None) -> bytes:
     return head + (b"id: %d\n\n" % seq if seq else b"\n")
 
 
-async def translate(parts: AsyncIterator[Any], run_id: str) -> AsyncIterator[bytes]:
+async def translate(parts: AsyncIterator[Any], run_id: str) -> AsyncIterator[bytes]:  # noqa: C901 - to split (issue 14)
     """LangGraph stream parts → ``run.*``, ``message.delta`` and ``tool.*`` events."""
     usage = Usage()
     failed = False

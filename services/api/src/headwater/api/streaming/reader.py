@@ -34,7 +34,7 @@ def _ended(item: Part) -> Ended:
     return Ended("end_event", end.status, bytes(end.result))
 
 
-async def read_run(
+async def read_run(  # noqa: C901 - to split (issue 14)
     subscription: EventSubscription,
     run_id: str,
     watch: RunStatusWatch | None,

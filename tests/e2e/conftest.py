@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.harness import Deployment, start_cluster, start_dev, wait_until_ready
+from tests.e2e.harness import Deployment, start_cluster, start_dev, start_up, wait_until_ready
 from tests.services import NatsServer
 
-KINDS = ["dev", "cluster"] + (["external"] if os.environ.get("HEADWATER_E2E_URL") else [])
+KINDS = ["dev", "cluster", "up"] + (["external"] if os.environ.get("HEADWATER_E2E_URL") else [])
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +28,14 @@ def cluster_deployment(nats_server: NatsServer, pg_url: str) -> Iterator[Deploym
     deployment.stop()
 
 
+@pytest.fixture(scope="session")
+def up_deployment() -> Iterator[Deployment]:
+    """``headwater up --workers 2`` (embedded NATS and PostgreSQL, two workers)."""
+    up = start_up()
+    yield up.deployment
+    up.stop()
+
+
 @pytest.fixture(scope="session", params=KINDS)
 def deployment(request: pytest.FixtureRequest) -> Deployment:
     """Each e2e test runs once per deployment kind."""
@@ -35,6 +43,8 @@ def deployment(request: pytest.FixtureRequest) -> Deployment:
         return request.getfixturevalue("dev_deployment")
     if request.param == "cluster":
         return request.getfixturevalue("cluster_deployment")
+    if request.param == "up":
+        return request.getfixturevalue("up_deployment")
     url = os.environ["HEADWATER_E2E_URL"].rstrip("/")
     wait_until_ready(url)
     return Deployment("external", url)

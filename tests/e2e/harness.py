@@ -223,3 +223,60 @@ def start_cluster(
         deployment.stop()
         raise
     return deployment
+
+
+@dataclass
+class UpDeployment:
+    """``headwater up --workers 2``: the whole topology as a user starts it on a laptop."""
+
+    deployment: Deployment
+    process: subprocess.Popen[bytes]
+    folder: Path
+
+    def stop(self) -> None:
+        """Ctrl-C, as a user stops it; everything must be gone within the wait."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if os.environ.get("HEADWATER_KEEP_TEST_LOGS") is None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def start_up(workers: int = 2) -> UpDeployment:
+    """``headwater up`` on a free port, data in a temporary folder, the suite's graphs."""
+    folder = Path(tempfile.mkdtemp(prefix="hw-up-"))
+    folder.chmod(0o755)  # as root, the embedded PostgreSQL runs as an unprivileged account
+    port = free_port()
+    log = open(folder / "up.log", "ab")  # noqa: SIM115 - lives as long as the process
+    process = subprocess.Popen(
+        headwater(
+            "up",
+            "--workers",
+            str(workers),
+            "--port",
+            str(port),
+            "--data",
+            str(folder / "data"),
+            "--config",
+            str(TEST_CONFIG),
+        ),
+        env=_base_env(folder),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=folder,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(url, "/readyz", timeout=180.0)
+    except TimeoutError as exc:
+        process.kill()
+        process.wait()
+        tail = (folder / "up.log").read_text(errors="replace")[-3000:]
+        raise TimeoutError(f"headwater up did not get ready: {exc}\n{tail}") from exc
+    # No workdir and no process handles: tests that restart or kill processes skip it,
+    # as they skip an external deployment.
+    return UpDeployment(Deployment("up", url), process, folder)

@@ -150,6 +150,8 @@ class Cluster:
             sim_port = free_port()
             env["HEADWATER_LLM_BASE_URL"] = f"http://127.0.0.1:{sim_port}/v1"
             env["HEADWATER_UP_SIMULATOR_PORT"] = str(sim_port)
+            # The simulator transcribes WAV files too, as in dev.
+            env.setdefault("HEADWATER_TRANSCRIPTION_BASE_URL", env["HEADWATER_LLM_BASE_URL"])
             if not env.get("HEADWATER_EMBEDDINGS_BASE_URL") and project_has_index(env):
                 # The simulator's deterministic /v1/embeddings serve the project's store.index.
                 env["HEADWATER_EMBEDDINGS_BASE_URL"] = env["HEADWATER_LLM_BASE_URL"]

@@ -238,17 +238,20 @@ class ChatOpenAICompatible(BaseChatModel):
             self._sync_client = httpx.Client(timeout=self._timeout())
         return self._sync_client
 
+    def _raise_if_final(self, response: httpx.Response, content: bytes, attempt: int) -> None:
+        """Raise the server's refusal unless it is worth asking again (sync and async alike)."""
+        if response.status_code not in RETRYABLE_STATUS or attempt >= self.max_retries:
+            raise ModelServerError(response.status_code, _error_message(content))
+
     # async path ---------------------------------------------------------------------------
     async def _asend(self, body: bytes, stream: bool) -> httpx.Response:
         """Send with retries; the answer is open (streamed) and 2xx, or an error is raised."""
         client = self._async_client()
+        request = client.build_request("POST", self._url(), content=body, headers=self._headers())
         attempt = 0
         while True:
             response: httpx.Response | None = None
             try:
-                request = client.build_request(
-                    "POST", self._url(), content=body, headers=self._headers()
-                )
                 response = await client.send(request, stream=stream)
             except httpx.TransportError:
                 if attempt >= self.max_retries:
@@ -258,8 +261,7 @@ class ChatOpenAICompatible(BaseChatModel):
                     return response
                 content = await response.aread()
                 await response.aclose()
-                if response.status_code not in RETRYABLE_STATUS or attempt >= self.max_retries:
-                    raise ModelServerError(response.status_code, _error_message(content))
+                self._raise_if_final(response, content, attempt)
             await asyncio.sleep(_retry_delay(attempt, response))
             attempt += 1
 
@@ -294,13 +296,11 @@ class ChatOpenAICompatible(BaseChatModel):
     # sync path ----------------------------------------------------------------------------
     def _send(self, body: bytes, stream: bool) -> httpx.Response:
         client = self._client()
+        request = client.build_request("POST", self._url(), content=body, headers=self._headers())
         attempt = 0
         while True:
             response: httpx.Response | None = None
             try:
-                request = client.build_request(
-                    "POST", self._url(), content=body, headers=self._headers()
-                )
                 response = client.send(request, stream=stream)
             except httpx.TransportError:
                 if attempt >= self.max_retries:
@@ -310,8 +310,7 @@ class ChatOpenAICompatible(BaseChatModel):
                     return response
                 content = response.read()
                 response.close()
-                if response.status_code not in RETRYABLE_STATUS or attempt >= self.max_retries:
-                    raise ModelServerError(response.status_code, _error_message(content))
+                self._raise_if_final(response, content, attempt)
             time.sleep(_retry_delay(attempt, response))
             attempt += 1
 

@@ -42,6 +42,15 @@ async def test_queue_in_dev_counts_the_in_process_queue(api: InProcessApi) -> No
     assert created.status_code == 200
     after = (await api.http.get("/queue")).json()
     assert after["pending"] == queue["pending"] + 1
+    metrics = (await api.http.get("/metrics")).text
+    gauges = {
+        line.split()[0]: float(line.split()[1])
+        for line in metrics.splitlines()
+        if line.startswith("headwater_queue_")
+    }
+    assert gauges["headwater_queue_pending_runs"] == after["pending"]
+    assert gauges["headwater_queue_oldest_pending_seconds"] > 0  # the run still waits
+    assert "headwater_queue_redelivered_runs" in gauges
 
 
 async def test_bad_input_is_a_4xx(api: InProcessApi) -> None:

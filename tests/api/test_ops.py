@@ -236,3 +236,31 @@ async def test_live_pushes_a_snapshot_then_the_runs_as_they_change(tmp_path: Pat
         finally:
             server.should_exit = True
             await task
+
+
+def test_trace_url_fills_the_trace_and_run_ids() -> None:
+    from headwater.api.ops.inspect import trace_url
+    from headwater.common.db.models import RunRow
+
+    traced = RunRow(run_id="r1", kwargs={"trace_id": "ab" * 16})
+    untraced = RunRow(run_id="r2", kwargs={"trace_id": None})
+    jaeger = "http://jaeger:16686/trace/{trace_id}"
+    assert trace_url(jaeger, traced) == f"http://jaeger:16686/trace/{'ab' * 16}"
+    assert trace_url(jaeger, untraced) is None  # no trace recorded: no dead link
+    assert trace_url("http://j/search?tags={run_id}", untraced) == "http://j/search?tags=r2"
+    assert trace_url("", traced) is None
+
+
+async def test_a_traced_request_records_its_trace_on_the_run(api: InProcessApi) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider().get_tracer("test")
+    tid = (await api.http.post("/threads", json={})).json()["thread_id"]
+    with tracer.start_as_current_span("client") as span:
+        # ASGITransport runs the app in this task: the request's span context is this one.
+        created = await api.http.post(
+            f"/threads/{tid}/runs", json={"assistant_id": "counter", "input": {"steps": 1}}
+        )
+    run_id = created.json()["run_id"]
+    assert created.json()["kwargs"]["trace_id"] == f"{span.get_span_context().trace_id:032x}"
+    assert (await api.http.get(f"/runs/{run_id}")).json()["kwargs"]["trace_id"]

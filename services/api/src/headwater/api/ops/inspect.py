@@ -38,14 +38,13 @@ async def owned_run(ctx: ApiContext, run_id: str, owner: str) -> RunRow:
 
 
 def trace_url(template: str, run: RunRow) -> str | None:
-    """``HEADWATER_TRACES_URL`` with ``{trace_id}`` (from the run's W3C ``traceparent``) and
-    ``{run_id}`` filled in; None without a template, or without the trace id it needs."""
+    """``HEADWATER_TRACES_URL`` with ``{trace_id}`` (the trace of the request that created
+    the run, recorded when tracing is on) and ``{run_id}`` filled in; None without a
+    template, or without the trace id it needs."""
     if not template:
         return None
-    configurable = ((run.kwargs or {}).get("config") or {}).get("configurable") or {}
-    parent = configurable.get("__otel_traceparent__")
-    pieces = parent.split("-") if isinstance(parent, str) else []
-    trace_id = pieces[1] if len(pieces) == 4 and len(pieces[1]) == 32 else None
+    recorded = (run.kwargs or {}).get("trace_id")
+    trace_id = recorded if isinstance(recorded, str) and len(recorded) == 32 else None
     if "{trace_id}" in template and trace_id is None:
         return None
     return template.replace("{trace_id}", trace_id or "").replace("{run_id}", run.run_id)

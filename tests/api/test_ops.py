@@ -67,6 +67,51 @@ async def test_bad_input_is_a_4xx(api: InProcessApi) -> None:
     assert (await http.get("/runs/live?limit=0")).status_code in (400, 422)
 
 
+async def test_a_failed_run_shows_its_error(api_with_worker: InProcessApi) -> None:
+    http = api_with_worker.http
+    run_id = await _run(
+        http,
+        {
+            "assistant_id": "counter",
+            "input": {"steps": 3, "fail_at": 2},
+            "stream_mode": ["updates"],
+        },
+    )
+    body = (await http.get(f"/runs/{run_id}/inspect")).json()
+    assert body["run"]["status"] == "error"
+    assert body["run"]["error"] == "ValueError: failed at step 2"
+    assert [e["event"] for e in body["events"]][-1] == "error"
+
+
+async def test_a_pending_run_is_inspected_without_a_worker(api: InProcessApi) -> None:
+    tid = (await api.http.post("/threads", json={})).json()["thread_id"]
+    created = await api.http.post(
+        f"/threads/{tid}/runs", json={"assistant_id": "counter", "input": {"steps": 1}}
+    )
+    body = (await api.http.get(f"/runs/{created.json()['run_id']}/inspect")).json()
+    assert body["run"]["status"] == "pending" and body["run"]["started_at"] is None
+    assert body["events"] == [] and body["checkpoints"] == [] and body["nodes"] == []
+    assert body["input"] == {"steps": 1}
+
+
+async def test_the_endpoints_are_in_the_openapi_schema(api: InProcessApi) -> None:
+    schema = (await api.http.get("/docs/openapi.json")).json()
+    paths = schema["paths"]
+    for path, method in (
+        ("/queue", "get"),
+        ("/workers", "get"),
+        ("/runs/search", "post"),
+        ("/runs/{run_id}", "get"),
+        ("/runs/{run_id}/inspect", "get"),
+        ("/runs/live", "get"),
+    ):
+        assert method in paths[path], path
+    components = schema["components"]["schemas"]
+    for name in ("Queue", "Worker", "RunView", "RunSearch", "RunInspection", "LlmCall"):
+        assert name in components, name
+    assert set(components["RunInspection"]["properties"]) >= {"events", "nodes", "llm_calls"}
+
+
 async def test_search_and_get_show_the_run_with_its_times(api_with_worker: InProcessApi) -> None:
     http = api_with_worker.http
     run_id = await _run(

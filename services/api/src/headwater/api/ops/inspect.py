@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import msgspec
+
 from headwater.api.authorization import require_visible
 from headwater.api.context import ApiContext
 from headwater.api.deps import require_uuid
@@ -60,11 +62,13 @@ async def inspect_run(ctx: ApiContext, run: RunRow) -> RunInspection:
     origin = _origin(run)
     events, _cut = await stored_events(ctx.bus, run.thread_id, run.run_id)
     parts = timeline.decode(events, origin)
-    try:
-        states, before = await checkpoints.run_states(ctx, run)
-    except Unavailable:  # no worker answers: show what the API has
-        log.warning("run %s: no worker answered for its checkpoints", run.run_id)
-        states, before = [], {}
+    states: list[dict[str, Any]] = []
+    before: dict[str, Any] = {}
+    if run.status != "pending" or run.attempt:  # a run never started wrote no checkpoint
+        try:
+            states, before = await checkpoints.run_states(ctx, run)
+        except Unavailable:  # no worker answers: show what the API has
+            log.warning("run %s: no worker answered for its checkpoints", run.run_id)
     views = checkpoints.checkpoint_views(states, before)
 
     nodes: list[NodeSpan] = timeline.task_spans(parts)
@@ -92,8 +96,11 @@ async def inspect_run(ctx: ApiContext, run: RunRow) -> RunInspection:
 
     kwargs = run.kwargs or {}
     config = kwargs.get("config") if isinstance(kwargs.get("config"), dict) else {}
+    view = run_view(run)
+    if view.error is None and run.status in ("error", "timeout"):
+        view = msgspec.structs.replace(view, error=_error_part(parts))
     return RunInspection(
-        run=run_view(run),
+        run=view,
         events=timeline.timeline(parts),
         nodes=nodes,
         llm_calls=calls,
@@ -103,6 +110,15 @@ async def inspect_run(ctx: ApiContext, run: RunRow) -> RunInspection:
         metadata=run.metadata_ or {},
         trace_url=trace_url(ctx.settings.traces_url, run),
     )
+
+
+def _error_part(parts: list[timeline.Part]) -> str | None:
+    """The message of the run's ``error`` part (what its stream told the client)."""
+    for part in reversed(parts):
+        if part.mode == "error" and isinstance(part.data, dict):
+            kind, message = part.data.get("error"), part.data.get("message")
+            return f"{kind}: {message}" if kind else str(message)
+    return None
 
 
 def _messages_before(values: dict[str, Any]) -> set[str]:

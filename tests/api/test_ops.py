@@ -80,6 +80,8 @@ async def test_a_failed_run_shows_its_error(api_with_worker: InProcessApi) -> No
     body = (await http.get(f"/runs/{run_id}/inspect")).json()
     assert body["run"]["status"] == "error"
     assert body["run"]["error"] == "ValueError: failed at step 2"
+    shown = (await http.get(f"/runs/{run_id}")).json()
+    assert shown["error"] == "ValueError: failed at step 2"  # from its thread
     assert [e["event"] for e in body["events"]][-1] == "error"
 
 
@@ -92,6 +94,16 @@ async def test_a_pending_run_is_inspected_without_a_worker(api: InProcessApi) ->
     assert body["run"]["status"] == "pending" and body["run"]["started_at"] is None
     assert body["events"] == [] and body["checkpoints"] == [] and body["nodes"] == []
     assert body["input"] == {"steps": 1}
+
+
+async def test_dev_lists_its_in_process_worker(api_with_worker: InProcessApi) -> None:
+    workers = (await api_with_worker.http.get("/workers")).json()
+    assert len(workers) == 1
+    (worker,) = workers
+    assert worker["status"] == "alive" and worker["pid"] > 0 and worker["host"]
+    assert "counter" in worker["graphs"]
+    assert worker["concurrency"]["limit"] == api_with_worker.settings.worker_concurrency
+    assert worker["heartbeat_at"] >= worker["started_at"]
 
 
 async def test_the_endpoints_are_in_the_openapi_schema(api: InProcessApi) -> None:
@@ -119,8 +131,11 @@ async def test_search_and_get_show_the_run_with_its_times(api_with_worker: InPro
     )
     one = (await http.get(f"/runs/{run_id}")).json()
     assert one["run_id"] == run_id and one["status"] == "success"
-    assert one["attempt"] == 1
-    assert one["duration_ms"] is None or one["duration_ms"] >= 0
+    assert one["attempt"] == 1 and one["error"] is None
+    workers = (await http.get("/workers")).json()
+    assert one["worker_id"] == workers[0]["worker_id"]  # dev: the one in-process worker
+    assert one["started_at"] and one["ended_at"] and one["first_token_at"] is None  # no LLM
+    assert one["queued_ms"] >= 0 and one["duration_ms"] >= 0 and one["ttft_ms"] is None
     found = (
         await http.post(
             "/runs/search",
@@ -209,6 +224,9 @@ async def test_inspect_shows_the_llm_call_with_tokens_and_time_to_first_token(
     assert any(n["node"] == call["node"] for n in body["nodes"])
     assert body["trace_url"] == f"http://jaeger:16686/search?tags={run_id}"
     assert any(e["event"] == "messages" and e["node"] == call["node"] for e in body["events"])
+    run = body["run"]
+    assert run["ttft_ms"] is not None and run["ttft_ms"] >= 50  # started → first LLM token
+    assert run["first_token_at"] and run["worker_id"]
 
 
 async def test_a_user_sees_only_their_own_runs(tmp_path: Path) -> None:

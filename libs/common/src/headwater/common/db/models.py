@@ -106,7 +106,10 @@ class RunRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    """Indexed: the console's live feed asks for the runs changed since its last look."""
     worker_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     """The worker that holds (or last held) the run; set by the claim."""
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -53,8 +53,7 @@ def trace_url(template: str, run: RunRow) -> str | None:
 
 
 def _origin(run: RunRow) -> float:
-    started = getattr(run, "started_at", None)
-    return aware(started or run.created_at).timestamp()
+    return aware(run.started_at or run.created_at).timestamp()
 
 
 async def inspect_run(ctx: ApiContext, run: RunRow) -> RunInspection:
@@ -96,11 +95,11 @@ async def inspect_run(ctx: ApiContext, run: RunRow) -> RunInspection:
 
     kwargs = run.kwargs or {}
     config = kwargs.get("config") if isinstance(kwargs.get("config"), dict) else {}
-    view = run_view(run)
-    if view.error is None and run.status in ("error", "timeout"):
-        view = msgspec.structs.replace(view, error=_error_part(parts))
+    shown = run_view(run)
+    if run.status in ("error", "timeout"):
+        shown = msgspec.structs.replace(shown, error=_error_part(parts))
     return RunInspection(
-        run=view,
+        run=shown,
         events=timeline.timeline(parts),
         nodes=nodes,
         llm_calls=calls,

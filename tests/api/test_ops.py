@@ -327,3 +327,20 @@ async def test_a_traced_request_records_its_trace_on_the_run(api: InProcessApi) 
     run_id = created.json()["run_id"]
     assert created.json()["kwargs"]["trace_id"] == f"{span.get_span_context().trace_id:032x}"
     assert (await api.http.get(f"/runs/{run_id}")).json()["kwargs"]["trace_id"]
+
+
+def test_a_live_listener_sees_only_its_owners_runs_its_filter_allows() -> None:
+    from headwater.api.ops.live import Listener
+    from headwater.common.db.models import RunRow
+
+    def run(owner: str, team: str) -> RunRow:
+        return RunRow(run_id=new_id(), owner=owner, metadata_={"team": team})
+
+    alice = Listener("alice", None)
+    assert alice.sees(run("alice", "a")) and not alice.sees(run("bob", "a"))
+    filtered = Listener("alice", {"team": "a"})  # a custom auth handler's filter
+    assert filtered.sees(run("alice", "a")) and not filtered.sees(run("alice", "b"))
+    slow = Listener("alice", None)
+    for _ in range(2000):
+        slow.offer(b"event")
+    assert slow.dropped and slow.backlog.qsize() == 1000

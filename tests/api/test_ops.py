@@ -344,3 +344,27 @@ def test_a_live_listener_sees_only_its_owners_runs_its_filter_allows() -> None:
     for _ in range(2000):
         slow.offer(b"event")
     assert slow.dropped and slow.backlog.qsize() == 1000
+
+
+async def test_the_live_feed_makes_one_query_per_look_however_many_listen(
+    api_with_worker: InProcessApi,
+) -> None:
+    from headwater.api.ops.live import LiveFeed, Listener
+    from headwater.api.ops.workers import worker_views
+
+    assert api_with_worker.app is not None
+    ctx = api_with_worker.app.state.ctx
+    feed = LiveFeed(ctx, lambda: worker_views(ctx), interval=1.0)
+    listeners = [Listener("", None) for _ in range(50)]
+    for listener in listeners:
+        feed.subscribe(listener)
+    await asyncio.sleep(2.5)  # looks at 1 s and 2 s
+    try:
+        assert feed.queries == 2
+        for listener in listeners:  # each got the queue twice and the workers once
+            chunks = [listener.backlog.get_nowait() for _ in range(listener.backlog.qsize())]
+            kinds = [chunk.split(b"\r\n", 1)[0] for chunk in chunks]
+            assert kinds.count(b"event: queue") == 2 and kinds.count(b"event: workers") == 1
+    finally:
+        for listener in listeners:
+            feed.unsubscribe(listener)

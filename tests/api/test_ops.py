@@ -13,7 +13,12 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from opentelemetry.sdk.trace import TracerProvider
 
+from headwater.api.ops.inspect import trace_url
+from headwater.api.ops.live import Listener, LiveFeed
+from headwater.api.ops.workers import worker_views
+from headwater.common.db.models import RunRow
 from headwater.simllm.config import SimConfig
 from headwater.simllm.server import serve_in_background
 from tests.api.conftest import InProcessApi, in_process_api, new_id
@@ -302,8 +307,6 @@ async def test_live_pushes_a_snapshot_then_the_runs_as_they_change(tmp_path: Pat
 
 
 def test_trace_url_fills_the_trace_and_run_ids() -> None:
-    from headwater.api.ops.inspect import trace_url
-    from headwater.common.db.models import RunRow
 
     traced = RunRow(run_id="r1", kwargs={"trace_id": "ab" * 16})
     untraced = RunRow(run_id="r2", kwargs={"trace_id": None})
@@ -315,7 +318,6 @@ def test_trace_url_fills_the_trace_and_run_ids() -> None:
 
 
 async def test_a_traced_request_records_its_trace_on_the_run(api: InProcessApi) -> None:
-    from opentelemetry.sdk.trace import TracerProvider
 
     tracer = TracerProvider().get_tracer("test")
     tid = (await api.http.post("/threads", json={})).json()["thread_id"]
@@ -330,8 +332,6 @@ async def test_a_traced_request_records_its_trace_on_the_run(api: InProcessApi) 
 
 
 def test_a_live_listener_sees_only_its_owners_runs_its_filter_allows() -> None:
-    from headwater.api.ops.live import Listener
-    from headwater.common.db.models import RunRow
 
     def run(owner: str, team: str) -> RunRow:
         return RunRow(run_id=new_id(), owner=owner, metadata_={"team": team})
@@ -349,8 +349,6 @@ def test_a_live_listener_sees_only_its_owners_runs_its_filter_allows() -> None:
 async def test_the_live_feed_makes_one_query_per_look_however_many_listen(
     api_with_worker: InProcessApi,
 ) -> None:
-    from headwater.api.ops.live import LiveFeed, Listener
-    from headwater.api.ops.workers import worker_views
 
     assert api_with_worker.app is not None
     ctx = api_with_worker.app.state.ctx

@@ -271,3 +271,20 @@ async def test_a_traced_request_records_its_trace_on_the_run(api: InProcessApi) 
     run_id = created.json()["run_id"]
     assert created.json()["kwargs"]["trace_id"] == f"{span.get_span_context().trace_id:032x}"
     assert (await api.http.get(f"/runs/{run_id}")).json()["kwargs"]["trace_id"]
+
+
+@pytest.mark.parametrize("mode", ["tasks", "debug"])
+async def test_task_parts_give_exact_node_spans(api_with_worker: InProcessApi, mode: str) -> None:
+    run_id = await _run(
+        api_with_worker.http,
+        {"assistant_id": "counter", "input": {"steps": 2, "delay": 0.1}, "stream_mode": [mode]},
+    )
+    body = (await api_with_worker.http.get(f"/runs/{run_id}/inspect")).json()
+    nodes = body["nodes"]
+    assert [n["node"] for n in nodes] == ["step", "step"]
+    assert all(90 <= n["end_ms"] - n["start_ms"] < 1000 for n in nodes)  # the 100 ms sleeps
+    assert nodes[0]["end_ms"] <= nodes[1]["start_ms"]
+    part_times = {e["t_ms"] for e in body["events"] if e["event"] == mode}
+    assert {e["node"] for e in body["events"] if e["event"] == mode} >= {"step"}
+    for node in nodes:  # the spans are the task parts' own times, not the checkpoints'
+        assert node["start_ms"] in part_times and node["end_ms"] in part_times

@@ -120,6 +120,8 @@ async def test_the_endpoints_are_in_the_openapi_schema(api: InProcessApi) -> Non
     ):
         assert method in paths[path], path
     components = schema["components"]["schemas"]
+    live = paths["/runs/live"]["get"]["responses"]["200"]["content"]["text/event-stream"]
+    assert live["schema"]["$ref"].endswith("/LiveSnapshot")
     for name in ("Queue", "Worker", "RunView", "RunSearch", "RunInspection", "LlmCall"):
         assert name in components, name
     assert set(components["RunInspection"]["properties"]) >= {"events", "nodes", "llm_calls"}

@@ -14,7 +14,11 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
 from headwater.api.ops.inspect import trace_url
+from headwater.api.ops.queue import queue_view
+from headwater.api.ops.schemas import Queue
+from headwater.common.bus.memory import InProcessBus
 from headwater.common.db.models import RunRow
+from headwater.common.schemas import RunRequest
 from headwater.simllm.config import SimConfig
 from headwater.simllm.server import serve_in_background
 from tests.api.conftest import InProcessApi, in_process_api, new_id
@@ -290,3 +294,21 @@ async def test_task_parts_give_exact_node_spans(api_with_worker: InProcessApi, m
     assert {e["node"] for e in body["events"] if e["event"] == mode} >= {"step"}
     for node in nodes:  # the spans are the task parts' own times, not the checkpoints'
         assert node["start_ms"] in part_times and node["end_ms"] in part_times
+
+
+async def test_the_dev_queue_counts_redelivered_requests() -> None:
+    bus = InProcessBus(ack_wait=30)
+    await bus.start()
+    try:
+        request = RunRequest(run_id=new_id(), thread_id=new_id(), assistant_id="a", graph_id="g")
+        await bus.submit_run(request)
+        assert (await queue_view(bus)) == Queue("dev", 1, 0, 0, 1)
+        (first,) = await bus.fetch_runs(1, 1.0)
+        await first.nak()  # its worker gave it back: the next delivery is a redelivery
+        (second,) = await bus.fetch_runs(1, 1.0)
+        assert second.attempt == 2
+        assert (await queue_view(bus)) == Queue("dev", 0, 1, 1, 1)
+        await second.ack()
+        assert (await queue_view(bus)) == Queue("dev", 0, 0, 0, 1)
+    finally:
+        await bus.close()

@@ -31,6 +31,7 @@ import httpx
 import pytest
 import yaml
 
+from tests.programs import program_or_skip
 from tests.services import NatsServer, create_database, drop_database, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -41,9 +42,11 @@ START_S = 240.0
 
 
 def render() -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.fail("kubectl is missing: install it to render the manifests")
+    kubectl = program_or_skip(
+        "kubectl",
+        "it renders the manifests (kubectl kustomize)",
+        "install it: https://kubernetes.io/docs/tasks/tools/",
+    )
     out = subprocess.run(
         [kubectl, "kustomize", str(OVERLAY)], capture_output=True, text=True, timeout=60
     )

@@ -7,7 +7,8 @@
 # of this machine listens there, and nothing there reaches the network. A private mount
 # namespace hides this machine's server programs (nats-server, postgres, psql, redis-server,
 # /usr/lib/postgresql) behind empty files. Inside, with `env -i`, a fresh HOME and a PATH that
-# is one folder holding python3, uv and the basics bash, coreutils, git and curl need, it:
+# is one folder holding python3, uv and the basics bash, coreutils, git and curl need (no
+# LANG or LC_*: the C locale), it:
 #   1. git clones the checkout's HEAD (committed work only) into a temporary folder;
 #   2. runs `bash scripts/dev.sh` (README command 1), waits for /health, streams a run with
 #      the README's curl line and runs the README's langgraph-sdk snippet, then Ctrl-C;
@@ -74,7 +75,7 @@ inside() {
       elif [ -e "$target" ]; then mount --bind /dev/null "$target"; fi
     done
     while [ "$1" != -- ]; do shift; done; shift
-    exec env -i HOME="'"$WORK/home"'" PATH="'"$WORK/bin"'" LANG=C.UTF-8 TERM=dumb \
+    exec env -i HOME="'"$WORK/home"'" PATH="'"$WORK/bin"'" TERM=dumb \
       UV_CACHE_DIR="'"$CACHE"'" UV_OFFLINE=1 UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1 \
       "$@"' hide "${HIDE[@]}" -- "$@"
 }
@@ -138,9 +139,10 @@ PY
   awk '/^```python$/{p=1; next} /^```$/{if (p) exit} p' "$ROOT/README.md" >"$WORK/snippet.py"
   grep -q get_client "$WORK/snippet.py" || fail "no langgraph-sdk snippet in README.md"
   inside bash -c "cd '$WORK/headwater' && uv run --frozen python '$WORK/snippet.py'" \
-    | tee "$WORK/sdk.out" | tail -3
+    >"$WORK/sdk.out" 2>&1 || { tail -20 "$WORK/sdk.out" >&2; fail "the README's snippet failed"; }
   grep -q "'content': '42'" "$WORK/sdk.out" || fail "the calculator tool did not answer 42"
   grep -q "The tool returned: 42." "$WORK/sdk.out" || fail "no final answer from the SDK run"
+  echo "sdk: the calculator tool answered 42; the final message: The tool returned: 42."
 
   step "Ctrl-C on dev"
   kill -INT -- "-$(cat "$WORK/dev.pid")"
@@ -152,8 +154,10 @@ fi
 
 step "README command 2: bash scripts/test.sh $*"
 started=$SECONDS
+set +e
 inside bash -c 'cd "$0" && exec bash scripts/test.sh "$@"' "$WORK/headwater" "$@" \
   2>&1 | tee "$WORK/test.log"
 code=${PIPESTATUS[0]}
+set -e
 step "scripts/test.sh exited with $code after $((SECONDS - started)) s"
 exit "$code"

@@ -69,7 +69,7 @@ def test_readme_commands_on_a_machine_with_only_python_and_uv() -> None:
     # Command 1: /health, the README's curl line and langgraph-sdk snippet, Ctrl-C.
     assert '{"status":"ok"}' in out
     assert "streamed: Hello! I am the Headwater simulator." in out
-    assert "The tool returned: 42." in out
+    assert "sdk: the calculator tool answered 42; the final message: The tool returned: 42." in out
     assert "== Ctrl-C on dev" in out and "FAIL" not in out
     # Command 2: the subset passed, only the kubectl-rendered check skipped.
     summary = re.search(r"^(\d+) passed(?:, (\d+) skipped)? in ", out, re.M)

@@ -13,7 +13,7 @@ from langgraph_sdk.client import LangGraphClient
 
 from tests.e2e.harness import Deployment
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
+pytestmark = [pytest.mark.e2e, pytest.mark.k8s_local, pytest.mark.timeout(90)]
 
 
 @pytest.fixture

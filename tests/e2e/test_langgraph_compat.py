@@ -21,7 +21,7 @@ from langgraph_sdk.client import LangGraphClient
 
 from tests.e2e.harness import Deployment
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.e2e, pytest.mark.k8s_local, pytest.mark.timeout(120)]
 KEEP_ALIVE_GAP_S = 8.0
 """langgraph-api writes a keep-alive every 5 s; a gap this long means none was written."""
 

@@ -14,7 +14,7 @@ from headwater.common.settings import load_settings
 from tests.e2e.harness import ROOT, Deployment, start_dev
 from tests.integration.memory_support import Rows, now
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.e2e, pytest.mark.k8s_local, pytest.mark.timeout(60)]
 
 
 async def test_store_items_and_namespaces(deployment: Deployment) -> None:

@@ -14,7 +14,7 @@ from langgraph_sdk.schema import StreamPart
 
 from tests.e2e.harness import Deployment
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
+pytestmark = [pytest.mark.e2e, pytest.mark.k8s_local, pytest.mark.timeout(90)]
 
 
 @pytest.fixture

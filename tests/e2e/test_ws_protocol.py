@@ -17,7 +17,7 @@ from langgraph_sdk import get_client
 
 from tests.e2e.harness import WS_SESSION_TTL_S, Deployment, start_dev
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.e2e, pytest.mark.k8s_local, pytest.mark.timeout(120)]
 KEYS = {"alice": "key-alice", "bob": "key-bob"}
 
 

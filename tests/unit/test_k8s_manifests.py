@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -17,19 +16,17 @@ import pytest
 import yaml
 
 from headwater.common.embedded import nats_server_binary
+from tests.programs import program_or_skip
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(120)]
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 KUBE_VERSION = "1.32.0"
 WORKLOADS = ("Deployment", "StatefulSet", "Job")
+KUBECTL = "install it: https://kubernetes.io/docs/tasks/tools/"
 
 
 def render(path: Path) -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.fail(
-            "kubectl is missing: install it (apt-get install kubectl) to render the manifests"
-        )
+    kubectl = program_or_skip("kubectl", "it renders the manifests (kubectl kustomize)", KUBECTL)
     out = subprocess.run(
         [kubectl, "kustomize", str(path)], capture_output=True, text=True, timeout=60
     )

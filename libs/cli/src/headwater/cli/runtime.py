@@ -29,16 +29,28 @@ def run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
         runner.run(main())
 
 
+# A terminal's Ctrl-C reaches every process of the foreground group, and `uv run` (README:
+# `bash scripts/dev.sh`, `uv run headwater …`) forwards it to its child ~0.2 s later: one key
+# press, two SIGINTs. A repeat within this window is that echo, not a second Ctrl-C.
+REPEAT_WINDOW_S = 1.0
+
+
 def stop_on_signals() -> asyncio.Event:
-    """An event set by SIGTERM or SIGINT; a second signal exits at once."""
+    """An event set by SIGTERM or SIGINT; a second signal (after :data:`REPEAT_WINDOW_S`)
+    exits at once."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    first: list[float] = []
 
     def on_signal(sig: signal.Signals) -> None:
         if stop.is_set():
+            if loop.time() - first[0] < REPEAT_WINDOW_S:
+                log.debug("%s again within %.1f s: the same Ctrl-C", sig.name, REPEAT_WINDOW_S)
+                return
             log.warning("%s again: exiting without finishing the shutdown", sig.name)
             os._exit(128 + sig.value)
         log.info("%s: shutting down", sig.name)
+        first.append(loop.time())
         stop.set()
 
     for sig in (signal.SIGTERM, signal.SIGINT):

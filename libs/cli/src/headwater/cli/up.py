@@ -22,12 +22,14 @@ from pathlib import Path
 
 import httpx
 
+from headwater.cli.project import point_openai_at
 from headwater.cli.runtime import run
 from headwater.common.embedded import (
     EmbeddedNats,
     EmbeddedPostgres,
     EmbeddedStartError,
     free_port,
+    require_installed,
 )
 from headwater.common.settings import DEFAULT_PORT, load_settings
 
@@ -62,6 +64,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--config",
         help="langgraph.json (default: $HEADWATER_CONFIG, else ./langgraph.json, else the example agent)",
     )
+    up.add_argument(
+        "--rules",
+        help="JSON file of scripted simulator replies, as `dev --rules` (docs/simulator.md)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -69,14 +75,25 @@ def main(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("headwater up: --workers must be at least 1", file=sys.stderr)
         return 2
+    try:
+        require_installed()
+    except EmbeddedStartError as exc:
+        print(f"headwater up: {exc}", file=sys.stderr)
+        return 1
     config = args.config or os.environ.get("HEADWATER_CONFIG")
     if not config and Path("langgraph.json").exists():  # a project's folder, as `langgraph dev`
         config = "langgraph.json"
     data, code = Path(args.data).resolve(), 0
+    rules = str(Path(args.rules).resolve()) if args.rules else None
+    if rules and not Path(rules).is_file():
+        print(
+            f"headwater up: rules file not found: {rules} (--rules {args.rules})", file=sys.stderr
+        )
+        return 1
 
     async def serve() -> None:
         nonlocal code
-        code = await Cluster(data, args.port, args.workers, config).run()
+        code = await Cluster(data, args.port, args.workers, config, rules).run()
 
     run(serve)
     return code
@@ -99,6 +116,7 @@ class Cluster:
     port: int
     workers: int
     config: str | None
+    rules: str | None = None
     children: dict[str, Child] = field(default_factory=dict)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -155,6 +173,9 @@ class Cluster:
             if not env.get("HEADWATER_EMBEDDINGS_BASE_URL") and project_has_index(env):
                 # The simulator's deterministic /v1/embeddings serve the project's store.index.
                 env["HEADWATER_EMBEDDINGS_BASE_URL"] = env["HEADWATER_LLM_BASE_URL"]
+            # As in dev: a stock ChatOpenAI(...) graph talks to the simulator unchanged.
+            for name in point_openai_at(env["HEADWATER_LLM_BASE_URL"], project_env(env), env):
+                say(f"{name} set for the graphs: {env[name]}")
         return env
 
     async def serve(self, env: dict[str, str]) -> int:
@@ -162,7 +183,8 @@ class Cluster:
         report ready, wait."""
         sim_port = env.pop("HEADWATER_UP_SIMULATOR_PORT", "")
         if sim_port:
-            await self.spawn("simllm", env, "simllm", "--port", sim_port)
+            rules = ("--rules", self.rules) if self.rules else ()
+            await self.spawn("simllm", env, "simllm", "--port", sim_port, *rules)
             if not await self.wait_ready([("simllm", f"http://127.0.0.1:{sim_port}/v1/models")]):
                 return 0 if self.stopping.is_set() else 1
         migrate = await self.spawn("migrate", env, "migrate", "--streams")
@@ -296,6 +318,16 @@ async def print_lines(name: str, stream: asyncio.StreamReader) -> None:
     """Copy a child's output line by line, each prefixed with its name."""
     while line := await stream.readline():
         print(f"[{name}] {line.decode(errors='replace').rstrip()}", flush=True)
+
+
+def project_env(env: dict[str, str]) -> dict[str, str]:
+    """The served langgraph.json's ``env`` (empty when it cannot be read: the services say why)."""
+    from headwater.common.graph_config import ConfigError, load_project
+
+    try:
+        return load_project(load_settings(env).config).env
+    except (ConfigError, OSError):
+        return {}
 
 
 def project_has_index(env: dict[str, str]) -> bool:

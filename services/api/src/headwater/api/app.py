@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from headwater.api.api_docs import docs_assets, docs_ui
 from headwater.api.assistants import AssistantsController, register_system_assistants
-from headwater.api.auth import authentication, build_authenticator
+from headwater.api.auth import ApiKeys, authentication, build_authenticator
+from headwater.api.console import console_routes
 from headwater.api.context import ApiContext
 from headwater.api.cron_scheduler import scheduling
 from headwater.api.crons import CronsController
@@ -134,6 +135,14 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
             metrics,
             *STORE_ROUTES,
             docs_assets(),
+            console_routes(
+                # Custom auth handlers read a bearer token in the usual setup.
+                "none" if authenticator is None
+                else "apikey" if isinstance(authenticator, ApiKeys)
+                else "jwt",
+                "dev" if shared is not None else "cluster",
+                settings.traces_url,
+            ),
         ],
         middleware=[http_metrics, authentication(authenticator)],
         before_request=refuse_bad_input,

@@ -170,6 +170,7 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_DB_POOL_SIZE": "PostgreSQL connections each process keeps (default 10)",
     "HEADWATER_DB_MAX_OVERFLOW": "PostgreSQL connections opened beyond the pool under load (default 20)",
     "HEADWATER_DB_POOL_TIMEOUT_S": "seconds a request waits for a database connection before it is answered 503 (default 30)",
+    "HEADWATER_TRACES_URL": "link to a run's trace, e.g. http://jaeger:16686/trace/{trace_id} ({run_id} works too); the run inspector and the console show it (default: no link)",
 }
 
 

@@ -31,6 +31,7 @@ from headwater.api.fronts.simple_runs import SimpleRunsController
 from headwater.api.fronts.transcription import TranscriptionController, transcription_upstream
 from headwater.api.meta import HEADWATER_VERSION, ROUTES
 from headwater.api.observability import http_metrics, metrics, tracing_plugins
+from headwater.api.ops import OpsController
 from headwater.api.request_hygiene import refuse_bad_input
 from headwater.api.runs import ThreadRunsController
 from headwater.api.security import add_security_headers, cors_config
@@ -126,6 +127,7 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
             ThreadRunsController,
             StatelessRunsController,
             CronsController,
+            OpsController,
             OpenAIController,
             SimpleRunsController,
             ChatRunEventsController,

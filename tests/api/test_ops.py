@@ -1,0 +1,229 @@
+"""The console's operational endpoints in process: queue, runs across threads, one run, the
+run inspector, the live feed, ownership between two API keys, and refused input."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from headwater.simllm.config import SimConfig
+from headwater.simllm.server import serve_in_background
+from tests.api.conftest import InProcessApi, in_process_api, new_id
+
+pytestmark = [pytest.mark.api, pytest.mark.timeout(90)]
+
+
+async def _run(http: httpx.AsyncClient, body: dict[str, Any], headers: Any = None) -> str:
+    """Run on a new thread until it ends; its run id."""
+    tid = (await http.post("/threads", json={}, headers=headers)).json()["thread_id"]
+    response = await http.post(f"/threads/{tid}/runs/stream", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    run_id = response.headers["content-location"].rsplit("/", 1)[-1]
+    return run_id
+
+
+async def test_queue_in_dev_counts_the_in_process_queue(api: InProcessApi) -> None:
+    queue = (await api.http.get("/queue")).json()
+    assert queue["mode"] == "dev"
+    assert {"pending", "ack_pending", "redelivered", "consumers"} <= set(queue)
+    # The API alone takes no run: an admitted run waits in the queue.
+    tid = (await api.http.post("/threads", json={})).json()["thread_id"]
+    created = await api.http.post(
+        f"/threads/{tid}/runs", json={"assistant_id": "counter", "input": {"steps": 1}}
+    )
+    assert created.status_code == 200
+    after = (await api.http.get("/queue")).json()
+    assert after["pending"] == queue["pending"] + 1
+
+
+async def test_bad_input_is_a_4xx(api: InProcessApi) -> None:
+    http = api.http
+    for body in ({"limit": 0}, {"limit": 1001}, {"status": "bogus"}, {"offset": -1}, {"x": 1}):
+        response = await http.post("/runs/search", json=body)
+        assert 400 <= response.status_code < 500, (body, response.text)
+        assert "detail" in response.json()
+    assert (await http.post("/runs/search", content=b"{not json")).status_code in (400, 422)
+    assert (await http.get("/runs/not-a-uuid")).status_code == 422
+    assert (await http.get("/runs/not-a-uuid/inspect")).status_code == 422
+    assert (await http.get(f"/runs/{new_id()}")).status_code == 404
+    assert (await http.get(f"/runs/{new_id()}/inspect")).status_code == 404
+    assert (await http.get("/runs/live?limit=0")).status_code in (400, 422)
+
+
+async def test_search_and_get_show_the_run_with_its_times(api_with_worker: InProcessApi) -> None:
+    http = api_with_worker.http
+    run_id = await _run(
+        http, {"assistant_id": "counter", "input": {"steps": 2}, "metadata": {"tag": run_tag()}}
+    )
+    one = (await http.get(f"/runs/{run_id}")).json()
+    assert one["run_id"] == run_id and one["status"] == "success"
+    assert one["attempt"] == 1
+    assert one["duration_ms"] is None or one["duration_ms"] >= 0
+    found = (
+        await http.post(
+            "/runs/search",
+            json={"status": ["success"], "metadata": {"tag": one["metadata"]["tag"]}},
+        )
+    ).json()
+    assert [r["run_id"] for r in found] == [run_id]
+    by_thread = (await http.post("/runs/search", json={"thread_id": one["thread_id"]})).json()
+    assert [r["run_id"] for r in by_thread] == [run_id]
+    none = (
+        await http.post("/runs/search", json={"status": "error", "thread_id": one["thread_id"]})
+    ).json()
+    assert none == []
+
+
+_tags = iter(range(10**6))
+
+
+def run_tag() -> str:
+    return f"t{next(_tags)}-{new_id()[:8]}"
+
+
+async def test_inspect_shows_parts_nodes_and_checkpoint_diffs(
+    api_with_worker: InProcessApi,
+) -> None:
+    http = api_with_worker.http
+    run_id = await _run(
+        http,
+        {
+            "assistant_id": "counter",
+            "input": {"steps": 3, "delay": 0.05},
+            "stream_mode": ["values", "updates", "custom"],
+        },
+    )
+    body = (await http.get(f"/runs/{run_id}/inspect")).json()
+    assert body["run"]["run_id"] == run_id
+    names = [e["event"] for e in body["events"]]
+    assert names[0] == "metadata" and names.count("custom") == 3 and names.count("updates") == 3
+    times = [e["t_ms"] for e in body["events"]]
+    assert times == sorted(times) and times[-1] - times[0] >= 100  # three 50 ms steps
+    assert [e["node"] for e in body["events"] if e["event"] == "updates"] == ["step"] * 3
+    assert all(len(e["preview"]) <= 200 for e in body["events"])
+    assert [n["node"] for n in body["nodes"]] == ["step"] * 3
+    assert all(n["end_ms"] - n["start_ms"] >= 40 for n in body["nodes"])
+    counts = [c["values"].get("count") for c in body["checkpoints"]]
+    assert counts[-3:] == [1, 2, 3]
+    last = body["checkpoints"][-1]
+    assert last["diff"]["changed"]["count"] == 3 and last["diff"]["removed"] == []
+    assert body["input"] == {"steps": 3, "delay": 0.05}
+    assert body["llm_calls"] == [] and body["trace_url"] is None
+
+
+@contextlib.asynccontextmanager
+async def simulator(**options: Any) -> AsyncIterator[str]:
+    server, task, port = await serve_in_background(SimConfig(**options), "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_inspect_shows_the_llm_call_with_tokens_and_time_to_first_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with simulator(ttft_ms=60, token_delay_ms=2, reply_tokens=12) as sim_url:
+        monkeypatch.setenv("HEADWATER_LLM_BASE_URL", sim_url)
+        async with in_process_api(
+            tmp_path, with_worker=True, traces_url="http://jaeger:16686/search?tags={run_id}"
+        ) as served:
+            run_id = await _run(
+                served.http,
+                {
+                    "assistant_id": "agent",
+                    "input": {"messages": [{"role": "user", "content": "hello"}]},
+                    "stream_mode": ["messages-tuple", "values"],
+                },
+            )
+            body = (await served.http.get(f"/runs/{run_id}/inspect")).json()
+    [call] = body["llm_calls"]
+    assert call["first_token_ms"] is not None
+    assert call["first_token_ms"] - call["start_ms"] >= 50  # the simulator's 60 ms TTFT
+    assert call["end_ms"] >= call["first_token_ms"]
+    assert call["output_tokens"] and call["output_tokens"] > 0 and call["input_tokens"]
+    assert call["model"] == "headwater-sim"
+    assert any(n["node"] == call["node"] for n in body["nodes"])
+    assert body["trace_url"] == f"http://jaeger:16686/search?tags={run_id}"
+    assert any(e["event"] == "messages" and e["node"] == call["node"] for e in body["events"])
+
+
+async def test_a_user_sees_only_their_own_runs(tmp_path: Path) -> None:
+    async with in_process_api(
+        tmp_path, with_worker=True, auth="apikey", api_keys="key-a:alice,key-b:bob"
+    ) as served:
+        http = served.http
+        alice, bob = {"x-api-key": "key-a"}, {"x-api-key": "key-b"}
+        run_id = await _run(http, {"assistant_id": "counter", "input": {"steps": 1}}, alice)
+        assert (await http.get(f"/runs/{run_id}", headers=alice)).status_code == 200
+        assert (await http.get(f"/runs/{run_id}", headers=bob)).status_code == 404
+        assert (await http.get(f"/runs/{run_id}/inspect", headers=bob)).status_code == 404
+        assert (await http.get(f"/runs/{run_id}/inspect", headers=alice)).status_code == 200
+        mine = (await http.post("/runs/search", json={}, headers=alice)).json()
+        theirs = (await http.post("/runs/search", json={}, headers=bob)).json()
+        assert [r["run_id"] for r in mine] == [run_id] and theirs == []
+        assert (await http.get("/queue")).status_code == 401
+        assert (await http.post("/runs/search", json={})).status_code == 401
+
+
+async def _sse(response: httpx.Response) -> AsyncIterator[tuple[str, Any]]:
+    event = ""
+    async for line in response.aiter_lines():
+        if line.startswith("event:"):
+            event = line.split(":", 1)[1].strip()
+        elif line.startswith("data:"):
+            yield event, json.loads(line.split(":", 1)[1])
+
+
+async def test_live_pushes_a_snapshot_then_the_runs_as_they_change(tmp_path: Path) -> None:
+    async with in_process_api(tmp_path, with_worker=True) as served:
+        assert served.app is not None
+        config = uvicorn.Config(
+            served.app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"
+        )
+        server = uvicorn.Server(config)
+        server.config.loop = "none"
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        base = f"http://127.0.0.1:{port}"
+        try:
+            async with (
+                httpx.AsyncClient(base_url=base, timeout=30) as http,
+                http.stream("GET", "/runs/live?limit=5") as response,
+            ):
+                assert response.headers["content-type"].startswith("text/event-stream")
+                events = _sse(response)
+                kind, snapshot = await anext(events)
+                assert kind == "snapshot" and snapshot["queue"]["mode"] == "dev"
+                assert isinstance(snapshot["runs"], list) and isinstance(snapshot["workers"], list)
+                tid = (await http.post("/threads", json={})).json()["thread_id"]
+                created = await http.post(
+                    f"/threads/{tid}/runs",
+                    json={"assistant_id": "counter", "input": {"steps": 3, "delay": 0.6}},
+                )
+                run_id = created.json()["run_id"]
+                statuses: list[str] = []
+                kinds: set[str] = set()
+                async with asyncio.timeout(30):
+                    async for kind, data in events:
+                        kinds.add(kind)
+                        if kind == "run" and data["run_id"] == run_id:
+                            statuses.append(data["status"])
+                            if data["status"] == "success":
+                                break
+                assert "running" in statuses and statuses[-1] == "success"
+                assert "queue" in kinds
+        finally:
+            server.should_exit = True
+            await task

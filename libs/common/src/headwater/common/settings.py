@@ -156,7 +156,6 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_HEADER_TIMEOUT_S": "seconds a client has to send a request's headers before the connection is closed (default 10)",
     "HEADWATER_BODY_TIMEOUT_S": "seconds a client has to send a request's body once its headers are in (default 30; 408 then)",
     "HEADWATER_MAX_HEADER_BYTES": "largest request line plus headers accepted (default 32768; 431 beyond)",
-    "HEADWATER_TRACES_URL": "trace viewer URL with a {trace_id} placeholder, e.g. a Jaeger UI's http://jaeger:16686/trace/{trace_id}: the console links each run to its trace (default: no links)",
     "HEADWATER_DB_RETRY_S": "seconds a worker retries a database write (run status, thread state, checkpoints) while the database is unreachable (default 30)",
     "HEADWATER_BUS_RETRY_S": "seconds a worker retries publishing a run's end while NATS is unreachable (default 30)",
     "HEADWATER_EVENT_BATCH_WINDOW_S": "a run's stream parts published within this long of the previous message share the next one (default 0.001)",

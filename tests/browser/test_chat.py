@@ -1,0 +1,105 @@
+"""Chat playground: a streamed answer, and approve vs reject of an interrupt."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import screenshot
+from tests.e2e.harness import Deployment
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+# Records every distinct text of the last assistant message as the DOM changes, so the test
+# sees the answer arrive in pieces rather than all at once.
+WATCH_STREAM = """() => {
+  window.__seen = [];
+  const box = document.querySelector('[data-testid=messages]');
+  new MutationObserver(() => {
+    const ai = box.querySelectorAll('[data-testid=msg-ai] .text');
+    const text = ai.length ? ai[ai.length - 1].textContent : '';
+    if (text && window.__seen[window.__seen.length - 1] !== text) window.__seen.push(text);
+  }).observe(box, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def _send(page: Page, text: str) -> None:
+    box = page.get_by_label("Message")
+    box.fill(text)
+    box.press("Enter")
+
+
+def _thread_id(page: Page) -> str:
+    page.wait_for_url("**/console?*thread=*")
+    return page.url.split("thread=", 1)[1].split("&", 1)[0]
+
+
+def test_chat_streams_the_answer(page: Page, deployment: Deployment) -> None:
+    page.goto(f"{deployment.base_url}/console")
+    expect(page.get_by_label("Message")).to_be_visible()
+    page.evaluate(WATCH_STREAM)
+    _send(page, "please calculate 6*7")
+    answer = page.get_by_test_id("msg-ai").last
+    expect(answer).to_contain_text("The tool returned: 42.", timeout=30_000)
+    # The tool call is folded under the AI message that made it, with its result.
+    fold = page.get_by_test_id("tool-call").first
+    expect(fold).to_contain_text("calculator")
+    expect(fold).to_contain_text("42")
+    fold.locator("summary").click()
+    expect(fold).to_contain_text('"expression"')
+    seen: list[str] = page.evaluate("window.__seen")
+    partial = [s for s in seen if "The tool returned: 42." not in s]
+    assert partial, f"the answer appeared in one piece, not streamed: {seen}"
+    thread_id = _thread_id(page)
+    # Deep link: a reload shows the same conversation from the thread's state.
+    page.reload()
+    expect(page.get_by_test_id("msg-ai").last).to_contain_text("The tool returned: 42.")
+    state = httpx.get(f"{deployment.base_url}/threads/{thread_id}/state").json()
+    assert state["values"]["messages"][-1]["content"] == "The tool returned: 42."
+    if deployment.kind == "dev":
+        screenshot(page, "chat")
+
+
+def test_approve_one_interrupt_and_reject_another(page: Page, deployment: Deployment) -> None:
+    page.goto(f"{deployment.base_url}/console")
+    sent: dict[str, list[object]] = {}
+    for decision in ("Approve", "Reject"):
+        page.get_by_role("button", name="New conversation").click()
+        _send(page, "send an email about the release")
+        card = page.get_by_test_id("interrupt")
+        expect(card).to_contain_text("approve_tool_calls", timeout=30_000)
+        expect(card).to_contain_text("send_email")
+        thread_id = _thread_id(page)
+        if decision == "Approve" and deployment.kind == "dev":
+            screenshot(page, "chat-interrupt")
+        card.get_by_role("button", name=decision).click()
+        expect(card).to_have_count(0, timeout=30_000)
+        expected = "sent." if decision == "Approve" else "The user rejected this action."
+        expect(page.get_by_test_id("tool-call").last).to_contain_text(expected, timeout=30_000)
+        expect(page.get_by_test_id("state-values")).to_contain_text('"sent_emails"')
+        state = httpx.get(f"{deployment.base_url}/threads/{thread_id}/state").json()
+        sent[decision] = state["values"].get("sent_emails", [])
+    assert sent["Approve"] == [{"to": "team@example.com", "subject": "the release"}]
+    assert sent["Reject"] == []
+
+
+def test_edit_and_resume_with_a_typed_value(page: Page, deployment: Deployment) -> None:
+    page.goto(f"{deployment.base_url}/console?assistant=approval")
+    page.get_by_label("Input (JSON)").fill('{"request": "the deploy", "steps": 1}')
+    page.get_by_role("button", name="Send").click()
+    card = page.get_by_test_id("interrupt")
+    expect(card).to_contain_text("approve the deploy?", timeout=30_000)
+    thread_id = _thread_id(page)
+    card.get_by_role("button", name="Edit and resume…").click()
+    card.get_by_label("Resume value (JSON)").fill("{not json")
+    card.get_by_role("button", name="Resume", exact=True).click()
+    expect(card).to_contain_text("not valid JSON")
+    card.get_by_label("Resume value (JSON)").fill('{"approved": true, "note": "<b>ship it</b>"}')
+    card.get_by_role("button", name="Resume", exact=True).click()
+    expect(card).to_have_count(0, timeout=30_000)
+    # User content is text, never HTML: the tags show as typed and no <b> element exists.
+    expect(page.get_by_test_id("state-values")).to_contain_text("<b>ship it</b>", timeout=30_000)
+    assert page.locator("[data-testid=state-values] b").count() == 0
+    state = httpx.get(f"{deployment.base_url}/threads/{thread_id}/state").json()
+    assert state["values"]["answer"] == {"approved": True, "note": "<b>ship it</b>"}

@@ -203,7 +203,7 @@ export function RunInspectorPage() {
       </section>
 
       <section className="grid-3">
-        <div>
+        <div data-testid="run-input">
           <h2>Input</h2>
           <Json value={data.input} />
         </div>

@@ -103,3 +103,18 @@ def test_edit_and_resume_with_a_typed_value(page: Page, deployment: Deployment) 
     assert page.locator("[data-testid=state-values] b").count() == 0
     state = httpx.get(f"{deployment.base_url}/threads/{thread_id}/state").json()
     assert state["values"]["answer"] == {"approved": True, "note": "<b>ship it</b>"}
+
+
+def test_pages_fit_a_phone_screen(page: Page, deployment: Deployment) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{deployment.base_url}/console")
+    _send(page, "please calculate 6*7")
+    expect(page.get_by_test_id("msg-ai").last).to_contain_text("returned: 42.", timeout=30_000)
+    if deployment.kind == "dev":
+        screenshot(page, "chat-phone")
+    for path in ("", "/runs", "/workers", "/threads", "/store", "/crons"):
+        page.goto(f"{deployment.base_url}/console{path}")
+        expect(page.get_by_role("navigation", name="Pages")).to_be_visible()
+        # The page itself never scrolls sideways (wide tables scroll inside their own box).
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"/console{path} is {overflow}px wider than a phone"

@@ -50,7 +50,11 @@ def test_threads_store_and_crons_pages(page: Page, deployment: Deployment) -> No
     )
     put = httpx.put(
         f"{base}/store/items",
-        json={"namespace": ["notes", marker], "key": "k1", "value": {"text": f"likes tea {marker}"}},
+        json={
+            "namespace": ["notes", marker],
+            "key": "k1",
+            "value": {"text": f"likes tea {marker}"},
+        },
     )
     assert put.status_code in (200, 204), put.text
     cron = httpx.post(

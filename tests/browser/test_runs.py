@@ -34,7 +34,9 @@ def _slow_run(base: str, steps: int = 60) -> tuple[str, str]:
     return thread, run.json()["run_id"]
 
 
-def test_runs_table_shows_a_streaming_run_and_cancels_it(page: Page, deployment: Deployment) -> None:
+def test_runs_table_shows_a_streaming_run_and_cancels_it(
+    page: Page, deployment: Deployment
+) -> None:
     base = deployment.base_url
     page.goto(f"{base}/console/runs")
     expect(page.get_by_text("live", exact=True)).to_be_visible()

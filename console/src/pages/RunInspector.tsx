@@ -89,7 +89,7 @@ export function RunInspectorPage() {
           Run <span className="mono">{run.run_id}</span> <Status status={run.status} />
         </h1>
         <p className="muted">
-          assistant {run.assistant_id} · thread{" "}
+          {String(run.metadata?.graph_id ?? run.assistant_id)} · thread{" "}
           {run.thread_id ? <Link to={`/threads?thread=${run.thread_id}`}>{short(run.thread_id)}</Link> : "—"} · attempt {run.attempt} · worker{" "}
           {run.worker_id ?? "—"} · created {ago(run.created_at)}
         </p>

@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Literal
 
 import httpx
 from litestar import Litestar
@@ -59,6 +60,14 @@ class SharedResources:
 
     bus: Bus
     engine: AsyncEngine
+
+
+def _console_auth(authenticator: object) -> Literal["none", "apikey", "jwt"]:
+    """The credential the console asks for: custom auth handlers read a bearer token in the
+    usual setup, so they get the JWT prompt."""
+    if authenticator is None:
+        return "none"
+    return "apikey" if isinstance(authenticator, ApiKeys) else "jwt"
 
 
 def create_app(settings: Settings, shared: SharedResources | None = None) -> Litestar:
@@ -138,10 +147,7 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
             *STORE_ROUTES,
             docs_assets(),
             console_routes(
-                # Custom auth handlers read a bearer token in the usual setup.
-                "none" if authenticator is None
-                else "apikey" if isinstance(authenticator, ApiKeys)
-                else "jwt",
+                _console_auth(authenticator),
                 "dev" if shared is not None else "cluster",
                 settings.traces_url,
             ),

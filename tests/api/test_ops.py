@@ -42,6 +42,15 @@ async def test_queue_in_dev_counts_the_in_process_queue(api: InProcessApi) -> No
     assert created.status_code == 200
     after = (await api.http.get("/queue")).json()
     assert after["pending"] == queue["pending"] + 1
+    metrics = (await api.http.get("/metrics")).text
+    gauges = {
+        line.split()[0]: float(line.split()[1])
+        for line in metrics.splitlines()
+        if line.startswith("headwater_queue_")
+    }
+    assert gauges["headwater_queue_pending_runs"] == after["pending"]
+    assert gauges["headwater_queue_oldest_pending_seconds"] > 0  # the run still waits
+    assert "headwater_queue_redelivered_runs" in gauges
 
 
 async def test_bad_input_is_a_4xx(api: InProcessApi) -> None:
@@ -58,6 +67,63 @@ async def test_bad_input_is_a_4xx(api: InProcessApi) -> None:
     assert (await http.get("/runs/live?limit=0")).status_code in (400, 422)
 
 
+async def test_a_failed_run_shows_its_error(api_with_worker: InProcessApi) -> None:
+    http = api_with_worker.http
+    run_id = await _run(
+        http,
+        {
+            "assistant_id": "counter",
+            "input": {"steps": 3, "fail_at": 2},
+            "stream_mode": ["updates"],
+        },
+    )
+    body = (await http.get(f"/runs/{run_id}/inspect")).json()
+    assert body["run"]["status"] == "error"
+    assert body["run"]["error"] == "ValueError: failed at step 2"
+    shown = (await http.get(f"/runs/{run_id}")).json()
+    assert shown["error"] == "ValueError: failed at step 2"  # from its thread
+    assert [e["event"] for e in body["events"]][-1] == "error"
+
+
+async def test_a_pending_run_is_inspected_without_a_worker(api: InProcessApi) -> None:
+    tid = (await api.http.post("/threads", json={})).json()["thread_id"]
+    created = await api.http.post(
+        f"/threads/{tid}/runs", json={"assistant_id": "counter", "input": {"steps": 1}}
+    )
+    body = (await api.http.get(f"/runs/{created.json()['run_id']}/inspect")).json()
+    assert body["run"]["status"] == "pending" and body["run"]["started_at"] is None
+    assert body["events"] == [] and body["checkpoints"] == [] and body["nodes"] == []
+    assert body["input"] == {"steps": 1}
+
+
+async def test_dev_lists_its_in_process_worker(api_with_worker: InProcessApi) -> None:
+    workers = (await api_with_worker.http.get("/workers")).json()
+    assert len(workers) == 1
+    (worker,) = workers
+    assert worker["status"] == "alive" and worker["pid"] > 0 and worker["host"]
+    assert "counter" in worker["graphs"]
+    assert worker["concurrency"]["limit"] == api_with_worker.settings.worker_concurrency
+    assert worker["heartbeat_at"] >= worker["started_at"]
+
+
+async def test_the_endpoints_are_in_the_openapi_schema(api: InProcessApi) -> None:
+    schema = (await api.http.get("/docs/openapi.json")).json()
+    paths = schema["paths"]
+    for path, method in (
+        ("/queue", "get"),
+        ("/workers", "get"),
+        ("/runs/search", "post"),
+        ("/runs/{run_id}", "get"),
+        ("/runs/{run_id}/inspect", "get"),
+        ("/runs/live", "get"),
+    ):
+        assert method in paths[path], path
+    components = schema["components"]["schemas"]
+    for name in ("Queue", "Worker", "RunView", "RunSearch", "RunInspection", "LlmCall"):
+        assert name in components, name
+    assert set(components["RunInspection"]["properties"]) >= {"events", "nodes", "llm_calls"}
+
+
 async def test_search_and_get_show_the_run_with_its_times(api_with_worker: InProcessApi) -> None:
     http = api_with_worker.http
     run_id = await _run(
@@ -65,8 +131,11 @@ async def test_search_and_get_show_the_run_with_its_times(api_with_worker: InPro
     )
     one = (await http.get(f"/runs/{run_id}")).json()
     assert one["run_id"] == run_id and one["status"] == "success"
-    assert one["attempt"] == 1
-    assert one["duration_ms"] is None or one["duration_ms"] >= 0
+    assert one["attempt"] == 1 and one["error"] is None
+    workers = (await http.get("/workers")).json()
+    assert one["worker_id"] == workers[0]["worker_id"]  # dev: the one in-process worker
+    assert one["started_at"] and one["ended_at"] and one["first_token_at"] is None  # no LLM
+    assert one["queued_ms"] >= 0 and one["duration_ms"] >= 0 and one["ttft_ms"] is None
     found = (
         await http.post(
             "/runs/search",
@@ -155,6 +224,9 @@ async def test_inspect_shows_the_llm_call_with_tokens_and_time_to_first_token(
     assert any(n["node"] == call["node"] for n in body["nodes"])
     assert body["trace_url"] == f"http://jaeger:16686/search?tags={run_id}"
     assert any(e["event"] == "messages" and e["node"] == call["node"] for e in body["events"])
+    run = body["run"]
+    assert run["ttft_ms"] is not None and run["ttft_ms"] >= 50  # started → first LLM token
+    assert run["first_token_at"] and run["worker_id"]
 
 
 async def test_a_user_sees_only_their_own_runs(tmp_path: Path) -> None:
@@ -227,3 +299,31 @@ async def test_live_pushes_a_snapshot_then_the_runs_as_they_change(tmp_path: Pat
         finally:
             server.should_exit = True
             await task
+
+
+def test_trace_url_fills_the_trace_and_run_ids() -> None:
+    from headwater.api.ops.inspect import trace_url
+    from headwater.common.db.models import RunRow
+
+    traced = RunRow(run_id="r1", kwargs={"trace_id": "ab" * 16})
+    untraced = RunRow(run_id="r2", kwargs={"trace_id": None})
+    jaeger = "http://jaeger:16686/trace/{trace_id}"
+    assert trace_url(jaeger, traced) == f"http://jaeger:16686/trace/{'ab' * 16}"
+    assert trace_url(jaeger, untraced) is None  # no trace recorded: no dead link
+    assert trace_url("http://j/search?tags={run_id}", untraced) == "http://j/search?tags=r2"
+    assert trace_url("", traced) is None
+
+
+async def test_a_traced_request_records_its_trace_on_the_run(api: InProcessApi) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider().get_tracer("test")
+    tid = (await api.http.post("/threads", json={})).json()["thread_id"]
+    with tracer.start_as_current_span("client") as span:
+        # ASGITransport runs the app in this task: the request's span context is this one.
+        created = await api.http.post(
+            f"/threads/{tid}/runs", json={"assistant_id": "counter", "input": {"steps": 1}}
+        )
+    run_id = created.json()["run_id"]
+    assert created.json()["kwargs"]["trace_id"] == f"{span.get_span_context().trace_id:032x}"
+    assert (await api.http.get(f"/runs/{run_id}")).json()["kwargs"]["trace_id"]

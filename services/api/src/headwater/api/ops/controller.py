@@ -16,9 +16,10 @@ from headwater.api.ops import queries
 from headwater.api.ops.inspect import inspect_run, owned_run
 from headwater.api.ops.live import Listener, LiveFeed, live_body, snapshot_frame
 from headwater.api.ops.queue import queue_view
-from headwater.api.ops.run_view import run_view
+from headwater.api.ops.run_view import run_views
 from headwater.api.ops.schemas import Queue, RunInspection, RunSearch, RunView, Worker
 from headwater.api.ops.workers import worker_views
+from headwater.common.db import repository
 from headwater.common.db.models import RunRow
 
 SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
@@ -50,25 +51,28 @@ class OpsController(Controller):
             ctx, "threads", {"metadata": dict(data.metadata or {})}, data.metadata
         )
         async with ctx.sessions() as session:
-            rows = await queries.search_runs(
+            rows = await repository.search_runs(
                 session,
                 owner,
-                statuses=data.statuses,
+                status=data.statuses,
                 assistant_id=data.assistant_id,
                 thread_id=data.thread_id,
                 metadata=wanted,
                 limit=data.limit if residual is None else UNPAGED,
                 offset=data.offset if residual is None else 0,
             )
-        if residual is not None:
-            rows = only_matching(rows, residual, lambda row: row.metadata_)
-            rows = rows[data.offset : data.offset + data.limit]
-        return [run_view(row) for row in rows]
+            if residual is not None:
+                rows = only_matching(rows, residual, lambda row: row.metadata_)
+                rows = rows[data.offset : data.offset + data.limit]
+            return await run_views(session, rows)
 
     @get("/runs/{run_id:str}")
     async def get_run(self, ctx: ApiContext, owner: str, run_id: str) -> RunView:
         """One of the caller's runs, on whatever thread, with its worker and times."""
-        return run_view(await owned_run(ctx, run_id, owner))
+        run = await owned_run(ctx, run_id, owner)
+        async with ctx.sessions() as session:
+            (view,) = await run_views(session, [run])
+        return view
 
     @get("/runs/{run_id:str}/inspect")
     async def inspect(self, ctx: ApiContext, owner: str, run_id: str) -> RunInspection:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import msgspec
+
 from headwater.api.authorization import require_visible
 from headwater.api.context import ApiContext
 from headwater.api.deps import require_uuid
@@ -38,22 +40,20 @@ async def owned_run(ctx: ApiContext, run_id: str, owner: str) -> RunRow:
 
 
 def trace_url(template: str, run: RunRow) -> str | None:
-    """``HEADWATER_TRACES_URL`` with ``{trace_id}`` (from the run's W3C ``traceparent``) and
-    ``{run_id}`` filled in; None without a template, or without the trace id it needs."""
+    """``HEADWATER_TRACES_URL`` with ``{trace_id}`` (the trace of the request that created
+    the run, recorded when tracing is on) and ``{run_id}`` filled in; None without a
+    template, or without the trace id it needs."""
     if not template:
         return None
-    configurable = ((run.kwargs or {}).get("config") or {}).get("configurable") or {}
-    parent = configurable.get("__otel_traceparent__")
-    pieces = parent.split("-") if isinstance(parent, str) else []
-    trace_id = pieces[1] if len(pieces) == 4 and len(pieces[1]) == 32 else None
+    recorded = (run.kwargs or {}).get("trace_id")
+    trace_id = recorded if isinstance(recorded, str) and len(recorded) == 32 else None
     if "{trace_id}" in template and trace_id is None:
         return None
     return template.replace("{trace_id}", trace_id or "").replace("{run_id}", run.run_id)
 
 
 def _origin(run: RunRow) -> float:
-    started = getattr(run, "started_at", None)
-    return aware(started or run.created_at).timestamp()
+    return aware(run.started_at or run.created_at).timestamp()
 
 
 async def inspect_run(ctx: ApiContext, run: RunRow) -> RunInspection:
@@ -61,11 +61,13 @@ async def inspect_run(ctx: ApiContext, run: RunRow) -> RunInspection:
     origin = _origin(run)
     events, _cut = await stored_events(ctx.bus, run.thread_id, run.run_id)
     parts = timeline.decode(events, origin)
-    try:
-        states, before = await checkpoints.run_states(ctx, run)
-    except Unavailable:  # no worker answers: show what the API has
-        log.warning("run %s: no worker answered for its checkpoints", run.run_id)
-        states, before = [], {}
+    states: list[dict[str, Any]] = []
+    before: dict[str, Any] = {}
+    if run.status != "pending" or run.attempt:  # a run never started wrote no checkpoint
+        try:
+            states, before = await checkpoints.run_states(ctx, run)
+        except Unavailable:  # no worker answers: show what the API has
+            log.warning("run %s: no worker answered for its checkpoints", run.run_id)
     views = checkpoints.checkpoint_views(states, before)
 
     nodes: list[NodeSpan] = timeline.task_spans(parts)
@@ -93,8 +95,11 @@ async def inspect_run(ctx: ApiContext, run: RunRow) -> RunInspection:
 
     kwargs = run.kwargs or {}
     config = kwargs.get("config") if isinstance(kwargs.get("config"), dict) else {}
+    shown = run_view(run)
+    if run.status in ("error", "timeout"):
+        shown = msgspec.structs.replace(shown, error=_error_part(parts))
     return RunInspection(
-        run=run_view(run),
+        run=shown,
         events=timeline.timeline(parts),
         nodes=nodes,
         llm_calls=calls,
@@ -104,6 +109,15 @@ async def inspect_run(ctx: ApiContext, run: RunRow) -> RunInspection:
         metadata=run.metadata_ or {},
         trace_url=trace_url(ctx.settings.traces_url, run),
     )
+
+
+def _error_part(parts: list[timeline.Part]) -> str | None:
+    """The message of the run's ``error`` part (what its stream told the client)."""
+    for part in reversed(parts):
+        if part.mode == "error" and isinstance(part.data, dict):
+            kind, message = part.data.get("error"), part.data.get("message")
+            return f"{kind}: {message}" if kind else str(message)
+    return None
 
 
 def _messages_before(values: dict[str, Any]) -> set[str]:

@@ -26,7 +26,7 @@ from headwater.api.context import ApiContext
 from headwater.api.custom_auth import filter_matches
 from headwater.api.ops.queries import changed_runs
 from headwater.api.ops.queue import queue_view
-from headwater.api.ops.run_view import run_view
+from headwater.api.ops.run_view import run_views
 from headwater.api.ops.schemas import Queue, Worker
 from headwater.api.streaming import HEARTBEAT
 from headwater.common.db.models import RunRow, utcnow
@@ -126,19 +126,22 @@ class LiveFeed:
     async def _publish_runs(self, since: dt.datetime) -> dt.datetime:
         """One query for the runs changed since the last look; each goes to who may see it."""
         self.queries += 1
+        latest = since
         async with self.ctx.sessions() as session:
             rows = await changed_runs(session, since - dt.timedelta(seconds=OVERLAP_S))
-        latest = since
-        for row in rows:
-            signature = (row.status, _stamp(row))
-            if self._seen.get(row.run_id) == signature:
-                continue
-            self._seen[row.run_id] = signature
-            latest = max(latest, aware(row.updated_at))
+            fresh = []
+            for row in rows:
+                latest = max(latest, aware(row.updated_at), aware(row.first_token_at or since))
+                signature = (row.status, _stamp(row))
+                if self._seen.get(row.run_id) != signature:
+                    self._seen[row.run_id] = signature
+                    fresh.append(row)
+            views = await run_views(session, fresh) if fresh else []
+        for row, view in zip(fresh, views, strict=True):
             chunk: bytes | None = None
             for listener in list(self.listeners):
                 if listener.sees(row):
-                    chunk = chunk or frame("run", run_view(row))
+                    chunk = chunk or frame("run", view)
                     listener.offer(chunk)
         if len(self._seen) > 50_000:  # forget the oldest half; they are long settled
             for run_id in list(self._seen)[:25_000]:
@@ -152,7 +155,7 @@ class LiveFeed:
 
 def _stamp(row: RunRow) -> str:
     """What changes when the run moves on: its update time and first token."""
-    first = getattr(row, "first_token_at", None)
+    first = row.first_token_at
     return f"{row.updated_at.isoformat()}|{first.isoformat() if first else ''}"
 
 
@@ -190,6 +193,8 @@ async def snapshot_frame(
 ) -> bytes:
     """``event: snapshot`` with the listener's recent runs, the queue and the workers."""
     rows = [row for row in await runs() if listener.sees(row)]
+    async with ctx.sessions() as session:
+        views = await run_views(session, rows)
     queue: Queue = await queue_view(ctx.bus)
-    body = {"runs": [run_view(r) for r in rows], "queue": queue, "workers": await workers()}
+    body = {"runs": views, "queue": queue, "workers": await workers()}
     return frame("snapshot", body)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from headwater.api.ops.schemas import RunView
-from headwater.common.db.models import RunRow
+from headwater.common.db.models import RunRow, ThreadRow
 from headwater.common.db.shapes import iso
 
 
@@ -33,13 +37,11 @@ def _error_text(error: Any) -> str | None:
     return str(error)
 
 
-def run_view(row: RunRow) -> RunView:
-    """The run with ``queued_ms`` (created → started), ``ttft_ms`` (started → first token)
+def run_view(row: RunRow, error: Any = None) -> RunView:
+    """The run (``error``: what its thread recorded, for a failed run), with ``queued_ms``
+    (created → started), ``ttft_ms`` (started → first token)
     and ``duration_ms`` (started → ended, or created → ended when it never started)."""
-    # Columns the run lifecycle records; older databases may lack some of them.
-    started = getattr(row, "started_at", None)
-    first_token = getattr(row, "first_token_at", None)
-    ended = getattr(row, "ended_at", None)
+    started, first_token, ended = row.started_at, row.first_token_at, row.ended_at
     return RunView(
         run_id=row.run_id,
         thread_id=row.thread_id,
@@ -51,12 +53,26 @@ def run_view(row: RunRow) -> RunView:
         kwargs=row.kwargs or {},
         multitask_strategy=row.multitask_strategy,
         attempt=row.attempt or 0,
-        worker_id=getattr(row, "worker_id", None),
+        worker_id=row.worker_id,
         started_at=_when(started),
         first_token_at=_when(first_token),
         ended_at=_when(ended),
         queued_ms=_ms(row.created_at, started),
         ttft_ms=_ms(started, first_token),
         duration_ms=_ms(started or row.created_at, ended),
-        error=_error_text(getattr(row, "error", None)),
+        error=_error_text(error),
     )
+
+
+async def run_views(session: AsyncSession, rows: Sequence[RunRow]) -> list[RunView]:
+    """Views of ``rows``; a failed run's error is its thread's (one query for the page)."""
+    failed = {row.thread_id for row in rows if row.status == "error"}
+    errors: dict[str, Any] = {}
+    if failed:
+        query = select(ThreadRow.thread_id, ThreadRow.error).where(
+            ThreadRow.thread_id.in_(failed), ThreadRow.status == "error"
+        )
+        errors = dict((await session.execute(query)).tuples().all())
+    return [
+        run_view(row, errors.get(row.thread_id) if row.status == "error" else None) for row in rows
+    ]

@@ -146,11 +146,7 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
             metrics,
             *STORE_ROUTES,
             docs_assets(),
-            console_routes(
-                _console_auth(authenticator),
-                "dev" if shared is not None else "cluster",
-                settings.traces_url,
-            ),
+            console_routes(_console_auth(authenticator), settings.traces_url),
         ],
         middleware=[http_metrics, authentication(authenticator)],
         before_request=refuse_bad_input,

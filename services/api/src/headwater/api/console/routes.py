@@ -19,7 +19,9 @@ from litestar.enums import MediaType
 from litestar.exceptions import NotFoundException
 from litestar.static_files import create_static_files_router
 
+from headwater.api.context import ApiContext
 from headwater.api.meta import HEADWATER_VERSION
+from headwater.common.bus.nats import NatsBus
 
 CONSOLE_DIST = Path(__file__).resolve().parent.parent / "console_dist"
 ASSETS_MAX_AGE_S = 365 * 24 * 3600
@@ -70,17 +72,18 @@ def _index_response() -> Response[bytes]:
     )
 
 
-def console_routes(auth: AuthMode, mode: Mode, traces_url: str) -> Router:
+def console_routes(auth: AuthMode, traces_url: str) -> Router:
     """The ``/console`` router. ``auth`` is the credential the UI asks for (``none``: none)."""
-    config = ConsoleConfig(
-        auth=auth, mode=mode, version=HEADWATER_VERSION, traces_url=traces_url or None
-    )
 
     @get("/config.json", tags=["Console"], summary="Console configuration (public)")
-    async def console_config() -> ConsoleConfig:
-        """How the console must authenticate, the deployment mode, the version, and the trace
-        viewer URL template (``HEADWATER_TRACES_URL``). Public: it holds no secret."""
-        return config
+    async def console_config(ctx: ApiContext) -> ConsoleConfig:
+        """How the console must authenticate, the deployment mode (``cluster`` on NATS,
+        ``dev`` on the in-process bus), the version, and the trace viewer URL template
+        (``HEADWATER_TRACES_URL``). Public: it holds no secret."""
+        mode: Mode = "cluster" if isinstance(ctx.bus, NatsBus) else "dev"
+        return ConsoleConfig(
+            auth=auth, mode=mode, version=HEADWATER_VERSION, traces_url=traces_url or None
+        )
 
     @get(["/", "/{page:path}"], include_in_schema=False)
     async def console_page(page: str = "") -> Response[bytes]:

@@ -39,6 +39,16 @@ def test_console_is_served_with_deep_links_and_headers(deployment: Deployment) -
     assert config["traces_url"] is None
 
 
+def test_first_paint_is_fast(page: Page, deployment: Deployment) -> None:
+    """The issue's budget: the console paints within a second of navigation."""
+    page.goto(f"{deployment.base_url}/console/runs")
+    expect(page.get_by_role("navigation", name="Pages")).to_be_visible()
+    paint = page.evaluate(
+        "performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null"
+    )
+    assert paint is not None and paint < 1000, f"first contentful paint after {paint} ms"
+
+
 def test_threads_store_and_crons_pages(page: Page, deployment: Deployment) -> None:
     base = deployment.base_url
     marker = uuid.uuid4().hex[:8]

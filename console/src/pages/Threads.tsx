@@ -98,9 +98,12 @@ export function ThreadsPage() {
           {(threads.data ?? []).map((t) => (
             <li key={t.thread_id}>
               <button className={t.thread_id === selected ? "thread active" : "thread"} onClick={() => setParams({ thread: t.thread_id })}>
-                <span className="mono">{short(t.thread_id)}</span> <Status status={t.status} />{" "}
-                <span className="muted small-text">
-                  {ago(t.updated_at)} · {JSON.stringify(t.metadata ?? {}).slice(0, 80)}
+                <span className="line">
+                  <span className="mono">{short(t.thread_id)}</span> <Status status={t.status} />
+                  <span className="muted small-text">{ago(t.updated_at)}</span>
+                </span>
+                <span className="muted small-text ellipsis full" title={JSON.stringify(t.metadata ?? {})}>
+                  {JSON.stringify(t.metadata ?? {})}
                 </span>
               </button>
             </li>

@@ -1,19 +1,20 @@
-"""The console's operational endpoints in process: queue, runs across threads, one run, the
-run inspector, the live feed, ownership between two API keys, and refused input."""
+"""The console's operational endpoints in process: queue, workers, runs across threads, one
+run, the run inspector, ownership between two API keys, and refused input (the live feed:
+test_ops_live.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
+from opentelemetry.sdk.trace import TracerProvider
 
+from headwater.api.ops.inspect import trace_url
+from headwater.common.db.models import RunRow
 from headwater.simllm.config import SimConfig
 from headwater.simllm.server import serve_in_background
 from tests.api.conftest import InProcessApi, in_process_api, new_id
@@ -247,63 +248,7 @@ async def test_a_user_sees_only_their_own_runs(tmp_path: Path) -> None:
         assert (await http.post("/runs/search", json={})).status_code == 401
 
 
-async def _sse(response: httpx.Response) -> AsyncIterator[tuple[str, Any]]:
-    event = ""
-    async for line in response.aiter_lines():
-        if line.startswith("event:"):
-            event = line.split(":", 1)[1].strip()
-        elif line.startswith("data:"):
-            yield event, json.loads(line.split(":", 1)[1])
-
-
-async def test_live_pushes_a_snapshot_then_the_runs_as_they_change(tmp_path: Path) -> None:
-    async with in_process_api(tmp_path, with_worker=True) as served:
-        assert served.app is not None
-        config = uvicorn.Config(
-            served.app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"
-        )
-        server = uvicorn.Server(config)
-        server.config.loop = "none"
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        base = f"http://127.0.0.1:{port}"
-        try:
-            async with (
-                httpx.AsyncClient(base_url=base, timeout=30) as http,
-                http.stream("GET", "/runs/live?limit=5") as response,
-            ):
-                assert response.headers["content-type"].startswith("text/event-stream")
-                events = _sse(response)
-                kind, snapshot = await anext(events)
-                assert kind == "snapshot" and snapshot["queue"]["mode"] == "dev"
-                assert isinstance(snapshot["runs"], list) and isinstance(snapshot["workers"], list)
-                tid = (await http.post("/threads", json={})).json()["thread_id"]
-                created = await http.post(
-                    f"/threads/{tid}/runs",
-                    json={"assistant_id": "counter", "input": {"steps": 3, "delay": 0.6}},
-                )
-                run_id = created.json()["run_id"]
-                statuses: list[str] = []
-                kinds: set[str] = set()
-                async with asyncio.timeout(30):
-                    async for kind, data in events:
-                        kinds.add(kind)
-                        if kind == "run" and data["run_id"] == run_id:
-                            statuses.append(data["status"])
-                            if data["status"] == "success":
-                                break
-                assert "running" in statuses and statuses[-1] == "success"
-                assert "queue" in kinds
-        finally:
-            server.should_exit = True
-            await task
-
-
 def test_trace_url_fills_the_trace_and_run_ids() -> None:
-    from headwater.api.ops.inspect import trace_url
-    from headwater.common.db.models import RunRow
 
     traced = RunRow(run_id="r1", kwargs={"trace_id": "ab" * 16})
     untraced = RunRow(run_id="r2", kwargs={"trace_id": None})
@@ -315,7 +260,6 @@ def test_trace_url_fills_the_trace_and_run_ids() -> None:
 
 
 async def test_a_traced_request_records_its_trace_on_the_run(api: InProcessApi) -> None:
-    from opentelemetry.sdk.trace import TracerProvider
 
     tracer = TracerProvider().get_tracer("test")
     tid = (await api.http.post("/threads", json={})).json()["thread_id"]

@@ -99,8 +99,11 @@ class OpsController(Controller):
             async with ctx.sessions() as session:
                 return list(await queries.recent_runs(session, owner, limit))
 
-        async def snapshot() -> bytes:
-            return await snapshot_frame(ctx, listener, runs, lambda: worker_views(ctx))
-
+        feed.subscribe(listener)  # before the snapshot: a change made meanwhile is not lost
+        try:  # a snapshot that fails is the request's error (a 503 when NATS is down)
+            snapshot = await snapshot_frame(ctx, listener, runs, lambda: worker_views(ctx))
+        except BaseException:
+            feed.unsubscribe(listener)
+            raise
         body = live_body(feed, listener, snapshot, ctx.settings.sse_keepalive_s)
         return Stream(body, media_type="text/event-stream", headers=SSE_HEADERS)

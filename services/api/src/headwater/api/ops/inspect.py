@@ -59,7 +59,7 @@ def _origin(run: RunRow) -> float:
 async def inspect_run(ctx: ApiContext, run: RunRow) -> RunInspection:
     """Everything the inspector shows of ``run``."""
     origin = _origin(run)
-    events, _cut = await stored_events(ctx.bus, run.thread_id, run.run_id)
+    events, truncated = await stored_events(ctx.bus, run.thread_id, run.run_id)
     parts = timeline.decode(events, origin)
     states: list[dict[str, Any]] = []
     before: dict[str, Any] = {}
@@ -108,6 +108,7 @@ async def inspect_run(ctx: ApiContext, run: RunRow) -> RunInspection:
         config=_public_config(config or {}),
         metadata=run.metadata_ or {},
         trace_url=trace_url(ctx.settings.traces_url, run),
+        events_truncated=truncated,
     )
 
 

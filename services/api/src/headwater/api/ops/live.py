@@ -151,6 +151,8 @@ class LiveFeed:
     def _broadcast(self, chunk: bytes) -> None:
         for listener in list(self.listeners):
             listener.offer(chunk)
+            if listener.dropped:  # its stream ends, or never started: forget it
+                self.listeners.discard(listener)
 
 
 def _stamp(row: RunRow) -> str:
@@ -160,16 +162,12 @@ def _stamp(row: RunRow) -> str:
 
 
 async def live_body(
-    feed: LiveFeed,
-    listener: Listener,
-    snapshot: Callable[[], Awaitable[bytes]],
-    keepalive_s: float,
+    feed: LiveFeed, listener: Listener, snapshot: bytes, keepalive_s: float
 ) -> AsyncGenerator[bytes, None]:
-    """The SSE body of one listener: its snapshot, then what the feed pushes, heartbeats
-    while nothing does; it ends when the client leaves (or reads too slowly)."""
-    feed.subscribe(listener)  # before the snapshot: a change made meanwhile is not lost
+    """The SSE body of a subscribed listener: its snapshot, then what the feed pushes,
+    heartbeats while nothing does; it ends when the client leaves (or reads too slowly)."""
     try:
-        yield await snapshot()
+        yield snapshot
         while not listener.dropped:
             try:
                 chunk = await asyncio.wait_for(listener.backlog.get(), keepalive_s)

@@ -164,6 +164,8 @@ class RunInspection(msgspec.Struct, frozen=True):
     config: dict[str, Any]
     metadata: dict[str, Any]
     trace_url: str | None
+    events_truncated: bool = False
+    """Whether the run has more stream parts than the inspector shows (the first 20,000)."""
 
 
 class LiveSnapshot(msgspec.Struct, frozen=True):

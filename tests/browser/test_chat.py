@@ -118,3 +118,22 @@ def test_pages_fit_a_phone_screen(page: Page, deployment: Deployment) -> None:
         # The page itself never scrolls sideways (wide tables scroll inside their own box).
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"/console{path} is {overflow}px wider than a phone"
+
+
+def test_fork_from_a_checkpoint_of_the_history(page: Page, deployment: Deployment) -> None:
+    page.goto(f"{deployment.base_url}/console")
+    _send(page, "please calculate 6*7")
+    expect(page.get_by_test_id("msg-ai").last).to_contain_text("returned: 42.", timeout=30_000)
+    thread_id = _thread_id(page)
+    history = page.get_by_role("complementary", name="Thread state").locator(".history li")
+    first = history.filter(has_text="step -1")  # the checkpoint before the first message
+    expect(first).to_have_count(1)
+    first.get_by_role("button", name="Fork").click()
+    expect(page.locator(".fork-note")).to_contain_text("Forking from checkpoint")
+    _send(page, "please calculate 2*3")
+    expect(page.get_by_test_id("msg-ai").last).to_contain_text("returned: 6.", timeout=30_000)
+    # The new branch starts from the empty thread: the first question is not in it.
+    state = httpx.get(f"{deployment.base_url}/threads/{thread_id}/state").json()
+    humans = [m["content"] for m in state["values"]["messages"] if m["type"] == "human"]
+    assert humans == ["please calculate 2*3"]
+    expect(page.get_by_test_id("messages")).not_to_contain_text("6*7")

@@ -137,3 +137,22 @@ def test_fork_from_a_checkpoint_of_the_history(page: Page, deployment: Deploymen
     humans = [m["content"] for m in state["values"]["messages"] if m["type"] == "human"]
     assert humans == ["please calculate 2*3"]
     expect(page.get_by_test_id("messages")).not_to_contain_text("6*7")
+
+
+def test_a_failed_run_shows_its_error(page: Page, deployment: Deployment) -> None:
+    page.goto(f"{deployment.base_url}/console?assistant=counter")
+    page.get_by_label("Input (JSON)").fill('{"steps": 3, "fail_at": 2}')
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_test_id("run-error")).to_contain_text("failed at step 2", timeout=30_000)
+    page.get_by_test_id("last-run-link").click()
+    expect(page.locator(".inspector .status").first).to_have_text("error")
+    expect(page.get_by_role("alert")).to_contain_text("failed at step 2")
+
+
+def test_an_unreachable_api_is_said_so(page: Page, deployment: Deployment) -> None:
+    page.route("**/assistants/search", lambda route: route.abort("connectionrefused"))
+    page.goto(f"{deployment.base_url}/console")
+    expect(page.get_by_role("alert")).to_contain_text("Server unreachable")
+    page.unroute("**/assistants/search")
+    page.get_by_role("button", name="Retry").click()
+    expect(page.get_by_label("Message")).to_be_visible()

@@ -156,3 +156,20 @@ def test_an_unreachable_api_is_said_so(page: Page, deployment: Deployment) -> No
     page.unroute("**/assistants/search")
     page.get_by_role("button", name="Retry").click()
     expect(page.get_by_label("Message")).to_be_visible()
+
+
+def test_create_rename_and_delete_a_thread(page: Page, deployment: Deployment) -> None:
+    base = deployment.base_url
+    page.goto(f"{base}/console")
+    threads = page.get_by_role("complementary", name="Threads")
+    threads.get_by_role("button", name="+ New").click()
+    thread_id = _thread_id(page)
+    title = f"release notes {thread_id[-6:]}"
+    page.once("dialog", lambda dialog: dialog.accept(title))
+    threads.get_by_role("button", name="Rename").click()
+    expect(threads.get_by_text(title)).to_be_visible()
+    assert httpx.get(f"{base}/threads/{thread_id}").json()["metadata"]["title"] == title
+    page.once("dialog", lambda dialog: dialog.accept())
+    threads.get_by_role("button", name="Delete").click()
+    expect(threads.get_by_text(title)).to_have_count(0)
+    assert httpx.get(f"{base}/threads/{thread_id}").status_code == 404

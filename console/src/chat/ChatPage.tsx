@@ -47,7 +47,9 @@ function Chat({ assistantId, assistants }: { assistantId: string; assistants: As
   const [jsonInput, setJsonInput] = useState("{}");
   const [inputError, setInputError] = useState<string | null>(null);
   const [forkFrom, setForkFrom] = useState<string | null>(null);
-  const [lastRun, setLastRun] = useState<string | null>(null);
+  // The run last started here, shown while its thread is the one open (no reset effect: the
+  // new thread's id reaches the URL after the run is created).
+  const [lastRun, setLastRun] = useState<{ run_id: string; thread_id: string } | null>(null);
   const [threadsVersion, setThreadsVersion] = useState(0);
 
   const select = (next: Record<string, string | null>) => {
@@ -69,15 +71,12 @@ function Chat({ assistantId, assistants }: { assistantId: string; assistants: As
       select({ thread: id });
       setThreadsVersion((v) => v + 1);
     },
-    onCreated: (run) => setLastRun(run.run_id),
+    onCreated: (run) => setLastRun(run),
     onFinish: () => setThreadsVersion((v) => v + 1),
     onError: (e) => checkAuth(e),
   });
 
-  useEffect(() => {
-    setForkFrom(null);
-    setLastRun(null);
-  }, [threadId, assistantId]);
+  useEffect(() => setForkFrom(null), [threadId, assistantId]);
 
   // Follow the stream only while the reader is at the bottom (no jump when reading above).
   const scroller = useRef<HTMLDivElement>(null);
@@ -144,11 +143,11 @@ function Chat({ assistantId, assistants }: { assistantId: string; assistants: As
           <span className="muted run-status" aria-live="polite">
             {threadId ? `thread ${short(threadId)}` : "new thread"}
             {stream.isLoading ? " · streaming…" : ""}
-            {lastRun && (
+            {lastRun && lastRun.thread_id === threadId && (
               <>
                 {" · "}
-                <Link to={`/runs/${lastRun}`} data-testid="last-run-link">
-                  run {short(lastRun)}
+                <Link to={`/runs/${lastRun.run_id}`} data-testid="last-run-link">
+                  run {short(lastRun.run_id)}
                 </Link>
               </>
             )}

@@ -14,7 +14,11 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
 from headwater.api.ops.inspect import trace_url
+from headwater.api.ops.queue import queue_view
+from headwater.api.ops.schemas import Queue
+from headwater.common.bus.memory import InProcessBus
 from headwater.common.db.models import RunRow
+from headwater.common.schemas import RunRequest
 from headwater.simllm.config import SimConfig
 from headwater.simllm.server import serve_in_background
 from tests.api.conftest import InProcessApi, in_process_api, new_id
@@ -120,6 +124,8 @@ async def test_the_endpoints_are_in_the_openapi_schema(api: InProcessApi) -> Non
     ):
         assert method in paths[path], path
     components = schema["components"]["schemas"]
+    live = paths["/runs/live"]["get"]["responses"]["200"]["content"]["text/event-stream"]
+    assert live["schema"]["$ref"].endswith("/LiveSnapshot")
     for name in ("Queue", "Worker", "RunView", "RunSearch", "RunInspection", "LlmCall"):
         assert name in components, name
     assert set(components["RunInspection"]["properties"]) >= {"events", "nodes", "llm_calls"}
@@ -271,3 +277,38 @@ async def test_a_traced_request_records_its_trace_on_the_run(api: InProcessApi) 
     run_id = created.json()["run_id"]
     assert created.json()["kwargs"]["trace_id"] == f"{span.get_span_context().trace_id:032x}"
     assert (await api.http.get(f"/runs/{run_id}")).json()["kwargs"]["trace_id"]
+
+
+@pytest.mark.parametrize("mode", ["tasks", "debug"])
+async def test_task_parts_give_exact_node_spans(api_with_worker: InProcessApi, mode: str) -> None:
+    run_id = await _run(
+        api_with_worker.http,
+        {"assistant_id": "counter", "input": {"steps": 2, "delay": 0.1}, "stream_mode": [mode]},
+    )
+    body = (await api_with_worker.http.get(f"/runs/{run_id}/inspect")).json()
+    nodes = body["nodes"]
+    assert [n["node"] for n in nodes] == ["step", "step"]
+    assert all(90 <= n["end_ms"] - n["start_ms"] < 1000 for n in nodes)  # the 100 ms sleeps
+    assert nodes[0]["end_ms"] <= nodes[1]["start_ms"]
+    part_times = {e["t_ms"] for e in body["events"] if e["event"] == mode}
+    assert {e["node"] for e in body["events"] if e["event"] == mode} >= {"step"}
+    for node in nodes:  # the spans are the task parts' own times, not the checkpoints'
+        assert node["start_ms"] in part_times and node["end_ms"] in part_times
+
+
+async def test_the_dev_queue_counts_redelivered_requests() -> None:
+    bus = InProcessBus(ack_wait=30)
+    await bus.start()
+    try:
+        request = RunRequest(run_id=new_id(), thread_id=new_id(), assistant_id="a", graph_id="g")
+        await bus.submit_run(request)
+        assert (await queue_view(bus)) == Queue("dev", 1, 0, 0, 1)
+        (first,) = await bus.fetch_runs(1, 1.0)
+        await first.nak()  # its worker gave it back: the next delivery is a redelivery
+        (second,) = await bus.fetch_runs(1, 1.0)
+        assert second.attempt == 2
+        assert (await queue_view(bus)) == Queue("dev", 0, 1, 1, 1)
+        await second.ack()
+        assert (await queue_view(bus)) == Queue("dev", 0, 0, 0, 1)
+    finally:
+        await bus.close()

@@ -5,6 +5,7 @@ listener may see."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -31,49 +32,98 @@ async def _sse(response: httpx.Response) -> AsyncIterator[tuple[str, Any]]:
             yield event, json.loads(line.split(":", 1)[1])
 
 
-async def test_live_pushes_a_snapshot_then_the_runs_as_they_change(tmp_path: Path) -> None:
-    async with in_process_api(tmp_path, with_worker=True) as served:
-        assert served.app is not None
-        config = uvicorn.Config(
-            served.app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"
-        )
-        server = uvicorn.Server(config)
-        server.config.loop = "none"
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        base = f"http://127.0.0.1:{port}"
-        try:
-            async with (
-                httpx.AsyncClient(base_url=base, timeout=30) as http,
-                http.stream("GET", "/runs/live?limit=5") as response,
-            ):
-                assert response.headers["content-type"].startswith("text/event-stream")
-                events = _sse(response)
-                kind, snapshot = await anext(events)
-                assert kind == "snapshot" and snapshot["queue"]["mode"] == "dev"
-                assert isinstance(snapshot["runs"], list) and isinstance(snapshot["workers"], list)
-                tid = (await http.post("/threads", json={})).json()["thread_id"]
-                created = await http.post(
-                    f"/threads/{tid}/runs",
-                    json={"assistant_id": "counter", "input": {"steps": 3, "delay": 0.6}},
-                )
-                run_id = created.json()["run_id"]
-                statuses: list[str] = []
-                kinds: set[str] = set()
-                async with asyncio.timeout(30):
-                    async for kind, data in events:
-                        kinds.add(kind)
-                        if kind == "run" and data["run_id"] == run_id:
-                            statuses.append(data["status"])
-                            if data["status"] == "success":
-                                break
-                assert "running" in statuses and statuses[-1] == "success"
-                assert "queue" in kinds
-        finally:
-            server.should_exit = True
+@contextlib.asynccontextmanager
+async def on_a_socket(served: InProcessApi) -> AsyncIterator[str]:
+    """Serve the in-process app over a real socket (streams arrive as they are written)."""
+    assert served.app is not None
+    config = uvicorn.Config(
+        served.app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    server.config.loop = "none"
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
             await task
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_live_pushes_a_snapshot_then_the_runs_as_they_change(tmp_path: Path) -> None:
+    async with (
+        in_process_api(tmp_path, with_worker=True) as served,
+        on_a_socket(served) as base,
+        httpx.AsyncClient(base_url=base, timeout=30) as http,
+        http.stream("GET", "/runs/live?limit=5") as response,
+    ):
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = _sse(response)
+        kind, snapshot = await anext(events)
+        assert kind == "snapshot" and snapshot["queue"]["mode"] == "dev"
+        assert isinstance(snapshot["runs"], list) and len(snapshot["workers"]) == 1
+        tid = (await http.post("/threads", json={})).json()["thread_id"]
+        created = await http.post(
+            f"/threads/{tid}/runs",
+            json={"assistant_id": "counter", "input": {"steps": 3, "delay": 0.6}},
+        )
+        run_id = created.json()["run_id"]
+        statuses: list[str] = []
+        kinds: set[str] = set()
+        async with asyncio.timeout(30):
+            async for kind, data in events:
+                kinds.add(kind)
+                if kind == "run" and data["run_id"] == run_id:
+                    statuses.append(data["status"])
+                    if data["status"] == "success":
+                        break
+        assert "running" in statuses and statuses[-1] == "success"
+        assert "queue" in kinds
+
+
+async def test_live_shows_each_user_only_their_runs(tmp_path: Path) -> None:
+    alice, bob = {"x-api-key": "key-a"}, {"x-api-key": "key-b"}
+    async with (
+        in_process_api(
+            tmp_path, with_worker=True, auth="apikey", api_keys="key-a:alice,key-b:bob"
+        ) as served,
+        on_a_socket(served) as base,
+        httpx.AsyncClient(base_url=base, timeout=30) as http,
+    ):
+        assert (await http.get("/runs/live")).status_code == 401
+        async with (
+            http.stream("GET", "/runs/live", headers=alice) as alice_live,
+            http.stream("GET", "/runs/live", headers=bob) as bob_live,
+        ):
+            alice_events, bob_events = _sse(alice_live), _sse(bob_live)
+            assert (await anext(alice_events))[0] == "snapshot"
+            assert (await anext(bob_events))[0] == "snapshot"
+            tid = (await http.post("/threads", json={}, headers=alice)).json()["thread_id"]
+            created = await http.post(
+                f"/threads/{tid}/runs",
+                json={"assistant_id": "counter", "input": {"steps": 1}},
+                headers=alice,
+            )
+            run_id = created.json()["run_id"]
+            alice_ticks = 0
+            async with asyncio.timeout(20):
+                async for kind, data in alice_events:
+                    alice_ticks += kind == "queue"
+                    if kind == "run" and data["run_id"] == run_id and data["status"] == "success":
+                        break
+            seen_by_bob: list[str] = []
+            queue_ticks = 0
+            async with asyncio.timeout(20):
+                async for kind, data in bob_events:  # every look that reached alice, and one more
+                    if kind == "run":
+                        seen_by_bob.append(data["run_id"])
+                    queue_ticks += kind == "queue"
+                    if queue_ticks > alice_ticks:
+                        break
+            assert seen_by_bob == []
 
 
 def test_a_live_listener_sees_only_its_owners_runs_its_filter_allows() -> None:

@@ -7,6 +7,7 @@ same ownership and custom-auth filters as the LangGraph endpoints).
 from __future__ import annotations
 
 from litestar import Controller, get, post
+from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from litestar.response import Stream
 
@@ -17,7 +18,14 @@ from headwater.api.ops.inspect import inspect_run, owned_run
 from headwater.api.ops.live import Listener, LiveFeed, live_body, snapshot_frame
 from headwater.api.ops.queue import queue_view
 from headwater.api.ops.run_view import run_views
-from headwater.api.ops.schemas import Queue, RunInspection, RunSearch, RunView, Worker
+from headwater.api.ops.schemas import (
+    LiveSnapshot,
+    Queue,
+    RunInspection,
+    RunSearch,
+    RunView,
+    Worker,
+)
 from headwater.api.ops.workers import worker_views
 from headwater.common.db import repository
 from headwater.common.db.models import RunRow
@@ -81,7 +89,17 @@ class OpsController(Controller):
         changed, its input, config and metadata, and a link to its trace."""
         return await inspect_run(ctx, await owned_run(ctx, run_id, owner))
 
-    @get("/runs/live")
+    @get(
+        "/runs/live",
+        responses={
+            200: ResponseSpec(
+                data_container=LiveSnapshot,
+                media_type="text/event-stream",
+                description="SSE: `snapshot` (this shape), then `run` (RunView), `queue` "
+                "(Queue) and `workers` ([Worker]) events, and `: heartbeat` comments",
+            )
+        },
+    )
     async def live(
         self,
         ctx: ApiContext,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import msgspec
+import nats.errors
 from sqlalchemy.exc import SQLAlchemyError
 
 from headwater.api.context import ApiContext
@@ -118,9 +119,8 @@ class LiveFeed:
                 self._broadcast(frame("queue", await queue_view(self.ctx.bus)))
                 if tick % 2 == 0:
                     self._broadcast(frame("workers", await self.workers()))
-            except (SQLAlchemyError, OSError, TimeoutError) as exc:
-                log.warning("the live feed skipped a look: %r", exc)
-            except Exception as exc:  # noqa: BLE001 - an outage of NATS must not end the feed
+            except (SQLAlchemyError, OSError, TimeoutError, nats.errors.Error) as exc:
+                # An outage of the database or NATS skips a look; the feed goes on.
                 log.warning("the live feed skipped a look: %r", exc)
 
     async def _publish_runs(self, since: dt.datetime) -> dt.datetime:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from headwater.api.context import ApiContext
 from headwater.api.ops.queue import queue_view
@@ -23,9 +24,13 @@ async def record_queue(ctx: ApiContext) -> None:
     QUEUE_PENDING.set(queue.pending)
     QUEUE_IN_FLIGHT.set(queue.ack_pending)
     QUEUE_REDELIVERED.set(queue.redelivered)
-    async with ctx.sessions() as session:
-        oldest = await session.scalar(
-            select(func.min(RunRow.created_at)).where(RunRow.status == "pending")
-        )
+    try:
+        async with ctx.sessions() as session:
+            oldest = await session.scalar(
+                select(func.min(RunRow.created_at)).where(RunRow.status == "pending")
+            )
+    except (SQLAlchemyError, OSError):  # the database is away: unknown, the bus's still shown
+        QUEUE_OLDEST_PENDING.set(float("nan"))
+        return
     age = (utcnow() - aware(oldest)).total_seconds() if oldest is not None else 0.0
     QUEUE_OLDEST_PENDING.set(max(0.0, age))

@@ -1,9 +1,11 @@
 // The thread's state values and its checkpoint history; "Fork" makes the next message start
 // from that checkpoint (a new branch of the thread).
 import type { ThreadState } from "@langchain/langgraph-sdk";
+import { memo } from "react";
 import { Json, shortCheckpoint } from "../components/common";
 
-export function StatePanel({
+// Memoized: tokens stream into messages, and the state JSON need not be rebuilt for each one.
+export const StatePanel = memo(function StatePanel({
   values,
   history,
   forkFrom,
@@ -46,4 +48,4 @@ export function StatePanel({
       </ol>
     </aside>
   );
-}
+});

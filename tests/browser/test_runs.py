@@ -60,6 +60,10 @@ def test_runs_table_shows_a_streaming_run_and_cancels_it(
     page.get_by_label("Status filter").select_option("interrupted")
     expect(row).to_be_visible()
     expect(other).to_have_count(0)
+    page.get_by_label("Assistant filter").fill("agent")
+    expect(row).to_have_count(0)
+    page.get_by_label("Assistant filter").fill("count")
+    expect(row).to_be_visible()
     httpx.post(f"{base}/threads/{other_thread}/runs/{other_run}/cancel?action=interrupt")
 
 

@@ -48,7 +48,7 @@ export function RunsPage() {
     const list = [...feed.runs.values()].filter(
       (r) =>
         (!status || r.status === status) &&
-        (!assistant || r.assistant_id.includes(assistant)) &&
+        (!assistant || r.assistant_id.includes(assistant) || String(r.metadata?.graph_id ?? "").includes(assistant)) &&
         (!thread || (r.thread_id ?? "").includes(thread)),
     );
     list.sort((a, b) => (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0));
@@ -88,7 +88,7 @@ export function RunsPage() {
           </select>
         </label>
         <label>
-          Assistant <input value={assistant} onChange={(e) => setAssistant(e.target.value)} placeholder="id contains…" />
+          Assistant <input value={assistant} onChange={(e) => setAssistant(e.target.value)} placeholder="graph or id contains…" aria-label="Assistant filter" />
         </label>
         <label>
           Thread <input value={thread} onChange={(e) => setThread(e.target.value)} placeholder="id contains…" />

@@ -136,6 +136,7 @@ async def test_stock_chatopenai_project_streams_through_dev_from_its_folder(
     assert process.returncode == 0, out
     assert "Traceback" not in out
     assert f"ready: API {base}" in out
+    assert f"console {base}/console" in out
     assert "OPENAI_API_KEY set for the graphs" in out
     assert "(graph weather): success in" in out
     assert f"POST /threads/{thread['thread_id']}/runs/stream 200" in out
@@ -203,6 +204,11 @@ def test_wheels_carry_what_an_installed_headwater_needs(tmp_path: Path) -> None:
             assets = "headwater/api/static/swagger-ui/"
             for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "LICENSE", "NOTICE"):
                 assert assets + asset in files
+            # The console ships built: its index and every asset it references.
+            assert "headwater/api/console_dist/index.html" in files
+            shipped = ROOT / "services/api/src/headwater/api/console_dist/assets"
+            for asset in shipped.iterdir():
+                assert f"headwater/api/console_dist/assets/{asset.name}" in files
 
 
 def test_dev_names_a_dependency_that_is_not_installed(tmp_path: Path) -> None:

@@ -178,7 +178,8 @@ async def run_dev(
         )
         base = f"http://{settings.host}:{settings.port}"
         print(
-            f"\nHeadwater dev is starting\n  API:       {base}\n  API docs:  {base}/docs\n"
+            f"\nHeadwater dev is starting\n  Console:   {base}/console\n  API:       {base}\n"
+            f"  API docs:  {base}/docs\n"
             f"  LLM:       {os.environ.get('HEADWATER_LLM_BASE_URL')}\n"
             f"  Graphs:    {settings.config} ({', '.join(project.graphs)})\n"
             f"  Data:      {settings.database_url.split(':///', 1)[-1]}\n",
@@ -199,7 +200,7 @@ async def _announce_ready(server: uvicorn.Server, base: str) -> None:
         if server.started:
             break
         await asyncio.sleep(0.05)
-    log.info("ready: API %s, docs %s/docs (Ctrl-C stops)", base, base)
+    log.info("ready: API %s, docs %s/docs, console %s/console (Ctrl-C stops)", base, base, base)
 
 
 async def run_worker(settings: Settings) -> None:

@@ -209,7 +209,7 @@ class Cluster:
         if not await self.wait_ready(checks):
             return 0 if self.stopping.is_set() else 1
         say(
-            f"ready\n  API:      {api}  (docs {api}/docs)\n"
+            f"ready\n  console:  {api}/console\n  API:      {api}  (docs {api}/docs)\n"
             f"  workers:  {self.workers} (metrics on {', '.join(str(p) for p in metrics)})\n"
             f"  memory:   {memory_url}\n  LLM:      {env['HEADWATER_LLM_BASE_URL']}\n"
             f"  NATS:     {env['HEADWATER_NATS_URL']}\n  Ctrl-C stops everything"

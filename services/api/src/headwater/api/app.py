@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Literal
 
 import httpx
 from litestar import Litestar
@@ -15,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from headwater.api.api_docs import docs_assets, docs_ui
 from headwater.api.assistants import AssistantsController, register_system_assistants
-from headwater.api.auth import authentication, build_authenticator
+from headwater.api.auth import ApiKeys, authentication, build_authenticator
+from headwater.api.console import console_routes
 from headwater.api.context import ApiContext
 from headwater.api.cron_scheduler import scheduling
 from headwater.api.crons import CronsController
@@ -58,6 +60,14 @@ class SharedResources:
 
     bus: Bus
     engine: AsyncEngine
+
+
+def _console_auth(authenticator: object) -> Literal["none", "apikey", "jwt"]:
+    """The credential the console asks for: custom auth handlers read a bearer token in the
+    usual setup, so they get the JWT prompt."""
+    if authenticator is None:
+        return "none"
+    return "apikey" if isinstance(authenticator, ApiKeys) else "jwt"
 
 
 def create_app(settings: Settings, shared: SharedResources | None = None) -> Litestar:
@@ -136,6 +146,7 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
             metrics,
             *STORE_ROUTES,
             docs_assets(),
+            console_routes(_console_auth(authenticator), settings.traces_url),
         ],
         middleware=[http_metrics, authentication(authenticator)],
         before_request=refuse_bad_input,

@@ -38,6 +38,7 @@ PUBLIC_PATHS = (
     "/metrics",
     "/info",
     "/docs",
+    "/console",  # the console's bundle and config.json; its data calls carry credentials
 )
 
 

@@ -27,9 +27,6 @@ import msgspec
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
-from headwater.api.admission import RunAdmission
-from headwater.api.context import ApiContext
-from headwater.api.errors import ApiError
 from headwater.api.fronts.events import (
     Ended,
     Idle,
@@ -40,10 +37,13 @@ from headwater.api.fronts.events import (
     run_parts,
     text_of,
 )
-from headwater.api.request_hygiene import NUL_ESCAPE
-from headwater.api.runs import status_check
-from headwater.api.schemas import RunCreate
-from headwater.api.thread_maintenance import erase_threads
+from headwater.api.runs.admission import RunAdmission
+from headwater.api.runs.controller import status_check
+from headwater.api.shared.context import ApiContext
+from headwater.api.shared.errors import ApiError
+from headwater.api.shared.schemas import RunCreate
+from headwater.api.system.hygiene import NUL_ESCAPE
+from headwater.api.threads.maintenance import erase_threads
 from headwater.common.db.models import ThreadRow, utcnow
 from headwater.common.db.repository import aware
 from headwater.common.ids import is_uuid, named_thread_id

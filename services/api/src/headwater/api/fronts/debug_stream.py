@@ -20,12 +20,12 @@ import msgspec
 from litestar import Controller, Response, get
 from litestar.response import Stream
 
-from headwater.api.context import ApiContext
 from headwater.api.fronts.completion_ids import PREFIX, completion_run
 from headwater.api.fronts.events import Ended, Part, run_parts, text_of
 from headwater.api.fronts.keepalive import with_keepalives
 from headwater.api.fronts.simple_runs import internal_run_id
-from headwater.api.runs import status_check
+from headwater.api.runs.controller import status_check
+from headwater.api.shared.context import ApiContext
 from headwater.common.db.models import RunRow
 from headwater.common.ids import is_uuid
 from headwater.common.usage import USAGE_SOURCE

@@ -15,9 +15,6 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Stream
 
-from headwater.api.admission import RunAdmission, resolve_assistant
-from headwater.api.context import ApiContext
-from headwater.api.errors import ApiError, NotFound
 from headwater.api.fronts.completion_ids import completion_id
 from headwater.api.fronts.events import (
     Ended,
@@ -30,8 +27,11 @@ from headwater.api.fronts.events import (
 from headwater.api.fronts.keepalive import with_keepalives
 from headwater.api.fronts.openai_request import ChatCompletionRequest, OpenAIError, parse_request
 from headwater.api.fronts.usage import RunUsage
-from headwater.api.runs import status_check
-from headwater.api.schemas import RunCreate
+from headwater.api.runs.admission import RunAdmission, resolve_assistant
+from headwater.api.runs.controller import status_check
+from headwater.api.shared.context import ApiContext
+from headwater.api.shared.errors import ApiError, NotFound
+from headwater.api.shared.schemas import RunCreate
 from headwater.common.db.models import AssistantRow
 
 SAMPLING = ("temperature", "max_tokens", "stop", "top_p")

@@ -14,8 +14,6 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Stream
 
-from headwater.api.admission import RunAdmission
-from headwater.api.context import ApiContext
 from headwater.api.fronts.events import (
     Ended,
     Part,
@@ -28,8 +26,10 @@ from headwater.api.fronts.events import (
     update_messages,
 )
 from headwater.api.fronts.keepalive import with_keepalives
-from headwater.api.runs import status_check
-from headwater.api.schemas import RunCreate
+from headwater.api.runs.admission import RunAdmission
+from headwater.api.runs.controller import status_check
+from headwater.api.shared.context import ApiContext
+from headwater.api.shared.schemas import RunCreate
 from headwater.common.db.models import RunRow
 from headwater.common.ids import named_thread_id
 

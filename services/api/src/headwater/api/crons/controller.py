@@ -1,0 +1,69 @@
+"""``/runs/crons`` and ``/threads/{thread_id}/runs/crons``: create, get, patch, delete, search,
+count. The runs they schedule are created by :mod:`headwater.api.crons.scheduler`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Response, delete, get, patch, post
+
+from headwater.api.crons.admission import create_cron, owned_cron, patch_cron, search_crons
+from headwater.api.crons.records import cron_json
+from headwater.api.shared.context import ApiContext
+from headwater.api.shared.errors import NotFound
+from headwater.api.shared.schemas import CronCreate, CronPatch, CronSearch
+from headwater.api.shared.wire import page
+from headwater.common.db import crons as cron_sql
+
+
+class CronsController(Controller):
+    """Crons: schedules that create runs, stateless (``/runs/crons``) or on a thread."""
+
+    path = "/"
+    tags = ["Crons"]
+
+    @post("/runs/crons", status_code=200)
+    async def create(self, ctx: ApiContext, owner: str, data: CronCreate) -> dict[str, Any]:
+        """A cron whose every fire runs on a new thread (deleted afterwards unless ``keep``)."""
+        return cron_json(await create_cron(ctx, data, owner, None))
+
+    @post("/threads/{thread_id:str}/runs/crons", status_code=200)
+    async def create_for_thread(
+        self, ctx: ApiContext, owner: str, thread_id: str, data: CronCreate
+    ) -> dict[str, Any]:
+        """A cron whose every fire runs on this thread (``multitask_strategy`` applies)."""
+        return cron_json(await create_cron(ctx, data, owner, thread_id))
+
+    @post("/runs/crons/search", status_code=200)
+    async def search(
+        self, ctx: ApiContext, owner: str, data: CronSearch
+    ) -> Response[list[dict[str, Any]]]:
+        """The caller's crons by assistant, thread, enabled and metadata; newest first."""
+        rows, total = await search_crons(ctx, owner, data)
+        return page([cron_json(r, data.select) for r in rows], data.offset, total)
+
+    @post("/runs/crons/count", status_code=200)
+    async def count(self, ctx: ApiContext, owner: str, data: CronSearch) -> int:
+        """How many of the caller's crons match."""
+        _, total = await search_crons(ctx, owner, data, count_only=True)
+        return total
+
+    @get("/runs/crons/{cron_id:str}")
+    async def get_cron(self, ctx: ApiContext, owner: str, cron_id: str) -> dict[str, Any]:
+        """One cron."""
+        return cron_json(await owned_cron(ctx, cron_id, owner))
+
+    @patch("/runs/crons/{cron_id:str}")
+    async def update(
+        self, ctx: ApiContext, owner: str, cron_id: str, data: CronPatch
+    ) -> dict[str, Any]:
+        """Change a cron; ``end_time: null`` clears its end time."""
+        return cron_json(await patch_cron(ctx, cron_id, owner, data))
+
+    @delete("/runs/crons/{cron_id:str}", status_code=204)
+    async def delete_cron(self, ctx: ApiContext, owner: str, cron_id: str) -> None:
+        """Delete a cron; runs it already created stay."""
+        cron = await owned_cron(ctx, cron_id, owner, "delete")
+        async with ctx.sessions.begin() as session:
+            if not await cron_sql.delete_cron(session, cron.cron_id):
+                raise NotFound(f"Cron {cron_id} not found")

@@ -28,15 +28,15 @@ from headwater.api.runs.controller import ThreadRunsController
 from headwater.api.runs.stateless import StatelessRunsController
 from headwater.api.shared.context import ApiContext
 from headwater.api.shared.deps import DEPENDENCIES
-from headwater.api.shared.errors import EXCEPTION_HANDLERS
 from headwater.api.store.proxy import ROUTES as STORE_ROUTES
 from headwater.api.system.docs import docs_assets, docs_ui
+from headwater.api.system.exception_handlers import EXCEPTION_HANDLERS
 from headwater.api.system.hygiene import refuse_bad_input
 from headwater.api.system.meta import HEADWATER_VERSION, ROUTES
 from headwater.api.system.observability import http_metrics, metrics, tracing_plugins
 from headwater.api.system.security import add_security_headers, cors_config
 from headwater.api.threads.controller import ThreadsController
-from headwater.api.threads.maintenance import ThreadMaintenanceController
+from headwater.api.threads.maintenance_controller import ThreadMaintenanceController
 from headwater.api.threads.stream import ThreadStreamController
 from headwater.api.threads.ttl import sweeping
 from headwater.common.bus import Bus

@@ -22,8 +22,9 @@ from headwater.api.auth.authorization import authorize, authorized_page, require
 from headwater.api.auth.custom import Forbidden
 from headwater.api.runs.admission import resolve_assistant
 from headwater.api.shared.context import ApiContext
-from headwater.api.shared.deps import require_uuid
 from headwater.api.shared.errors import NotFound, Unprocessable
+from headwater.api.shared.ids import require_uuid
+from headwater.api.shared.paging import page
 from headwater.api.shared.schemas import (
     AssistantCreate,
     AssistantPatch,
@@ -32,7 +33,7 @@ from headwater.api.shared.schemas import (
     VersionsSearch,
 )
 from headwater.api.shared.search_shapes import shaped
-from headwater.api.shared.wire import assistant_json, iso, page
+from headwater.api.shared.wire import assistant_json, iso
 from headwater.api.threads.access import ask_worker
 from headwater.common.db import crons, repository
 from headwater.common.db.models import AssistantRow, AssistantVersionRow

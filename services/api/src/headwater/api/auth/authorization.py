@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from headwater.api.auth.custom import equality_filter, filter_matches
-from headwater.api.auth.middleware import CURRENT_USER
+from headwater.api.auth.custom import CURRENT_USER, equality_filter, filter_matches
 from headwater.api.shared.context import ApiContext
 from headwater.api.shared.errors import NotFound
 from headwater.common.db.models import AssistantRow

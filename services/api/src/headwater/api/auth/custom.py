@@ -11,6 +11,7 @@ refuse every request while workers are down. The graphs themselves still load on
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,6 +24,9 @@ from langgraph_sdk.auth.types import AuthContext
 
 from headwater.api.shared.errors import ApiError
 from headwater.common.graph_config import GraphSpec, import_attribute, load_project
+
+CURRENT_USER: contextvars.ContextVar[Any] = contextvars.ContextVar("headwater_user", default=None)
+"""The authenticated user of the request being handled (custom auth handlers need it)."""
 
 
 class AuthUser(dict[str, Any]):

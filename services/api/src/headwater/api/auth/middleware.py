@@ -8,7 +8,6 @@ message carries it, so another user's thread, run or stream is a 404.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import hmac
 import logging
 from collections.abc import Mapping
@@ -22,12 +21,10 @@ from langgraph_sdk.auth.exceptions import HTTPException as AuthHTTPException
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from headwater.api.auth.custom import CustomAuth
+from headwater.api.auth.custom import CURRENT_USER, CustomAuth
 from headwater.common.settings import Settings
 
 log = logging.getLogger(__name__)
-CURRENT_USER: contextvars.ContextVar[Any] = contextvars.ContextVar("headwater_user", default=None)
-"""The authenticated user of the request being handled (custom auth handlers need it)."""
 PUBLIC_PATHS = (
     "/ok",
     "/healthz",

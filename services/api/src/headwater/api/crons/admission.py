@@ -21,8 +21,7 @@ from headwater.api.auth.authorization import (
     is_system_assistant,
     require_visible,
 )
-from headwater.api.auth.custom import filter_matches
-from headwater.api.auth.middleware import CURRENT_USER
+from headwater.api.auth.custom import CURRENT_USER, filter_matches
 from headwater.api.crons.records import (
     BOTH_CONFIGURABLE_AND_CONTEXT,
     RUN_FIELDS,
@@ -33,8 +32,8 @@ from headwater.api.crons.records import (
 from headwater.api.crons.schedule import next_fire
 from headwater.api.runs.admission import resolve_assistant
 from headwater.api.shared.context import ApiContext
-from headwater.api.shared.deps import require_uuid
 from headwater.api.shared.errors import ApiError, NotFound, Unprocessable
+from headwater.api.shared.ids import require_uuid
 from headwater.api.shared.schemas import CronCreate, CronPatch, CronSearch
 from headwater.common.db import crons as cron_sql
 from headwater.common.db.models import CronRow, ThreadRow, utcnow

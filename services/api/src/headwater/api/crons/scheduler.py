@@ -24,8 +24,7 @@ from collections.abc import AsyncIterator, Iterator
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from headwater.api.auth.custom import AuthUser
-from headwater.api.auth.middleware import CURRENT_USER
+from headwater.api.auth.custom import CURRENT_USER, AuthUser
 from headwater.api.crons.records import run_body
 from headwater.api.crons.schedule import next_fire
 from headwater.api.runs.admission import RunAdmission

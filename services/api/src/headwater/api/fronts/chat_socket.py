@@ -38,7 +38,7 @@ from headwater.api.fronts.events import (
     text_of,
 )
 from headwater.api.runs.admission import RunAdmission
-from headwater.api.runs.controller import status_check
+from headwater.api.runs.service import status_check
 from headwater.api.shared.context import ApiContext
 from headwater.api.shared.errors import ApiError
 from headwater.api.shared.schemas import RunCreate

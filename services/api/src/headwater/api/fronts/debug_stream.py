@@ -24,7 +24,7 @@ from headwater.api.fronts.completion_ids import PREFIX, completion_run
 from headwater.api.fronts.events import Ended, Part, run_parts, text_of
 from headwater.api.fronts.keepalive import with_keepalives
 from headwater.api.fronts.simple_runs import internal_run_id
-from headwater.api.runs.controller import status_check
+from headwater.api.runs.service import status_check
 from headwater.api.shared.context import ApiContext
 from headwater.common.db.models import RunRow
 from headwater.common.ids import is_uuid

@@ -28,7 +28,7 @@ from headwater.api.fronts.keepalive import with_keepalives
 from headwater.api.fronts.openai_request import ChatCompletionRequest, OpenAIError, parse_request
 from headwater.api.fronts.usage import RunUsage
 from headwater.api.runs.admission import RunAdmission, resolve_assistant
-from headwater.api.runs.controller import status_check
+from headwater.api.runs.service import status_check
 from headwater.api.shared.context import ApiContext
 from headwater.api.shared.errors import ApiError, NotFound
 from headwater.api.shared.schemas import RunCreate

@@ -27,7 +27,7 @@ from headwater.api.fronts.events import (
 )
 from headwater.api.fronts.keepalive import with_keepalives
 from headwater.api.runs.admission import RunAdmission
-from headwater.api.runs.controller import status_check
+from headwater.api.runs.service import status_check
 from headwater.api.shared.context import ApiContext
 from headwater.api.shared.schemas import RunCreate
 from headwater.common.db.models import RunRow

@@ -7,8 +7,6 @@ from litestar.di import Provide
 from litestar.types import Scope
 
 from headwater.api.shared.context import ApiContext
-from headwater.api.shared.errors import Unprocessable
-from headwater.common.ids import is_uuid
 
 
 def provide_ctx(state: State) -> ApiContext:
@@ -21,13 +19,6 @@ def provide_owner(scope: Scope) -> str:
     """Who is asking. Anonymous ("") until authentication is configured."""
     user = scope.get("user")
     return str(getattr(user, "identity", "") or "")
-
-
-def require_uuid(value: str, what: str) -> str:
-    """422 unless ``value`` is a UUID, as langgraph-api validates path ids."""
-    if not is_uuid(value):
-        raise Unprocessable(f"Invalid {what} ID: must be a UUID")
-    return value
 
 
 DEPENDENCIES = {

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Response
-
 from headwater.common.db.models import AssistantRow, ThreadRow
 from headwater.common.db.shapes import iso, run_json
 
@@ -13,19 +11,10 @@ __all__ = [
     "EMPTY_STATE",
     "assistant_json",
     "iso",
-    "page",
     "run_json",
     "thread_json",
     "thread_ttl_json",
 ]
-
-
-def page(items: list[dict[str, Any]], offset: int, total: int) -> Response[list[dict[str, Any]]]:
-    """One page of a search, with langgraph-api's pagination headers."""
-    headers = {"X-Pagination-Total": str(total)}
-    if offset + len(items) < total:
-        headers["X-Pagination-Next"] = str(offset + len(items))
-    return Response(items, headers=headers)
 
 
 def assistant_json(row: AssistantRow) -> dict[str, Any]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from headwater.api.auth.authorization import require_visible
 from headwater.api.shared.context import ApiContext
-from headwater.api.shared.deps import require_uuid
 from headwater.api.shared.errors import ApiError, NotFound, Unavailable
+from headwater.api.shared.ids import require_uuid
 from headwater.common.db.models import ThreadRow
 from headwater.common.schemas import GraphRequest, encoder, graph_reply_decoder
 

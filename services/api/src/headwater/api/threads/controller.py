@@ -11,8 +11,9 @@ from litestar.params import Parameter
 
 from headwater.api.auth.authorization import authorize, authorized_page
 from headwater.api.shared.context import ApiContext
-from headwater.api.shared.deps import require_uuid
 from headwater.api.shared.errors import ApiError, Conflict, NotFound
+from headwater.api.shared.ids import require_uuid
+from headwater.api.shared.paging import page
 from headwater.api.shared.schemas import (
     CheckpointQuery,
     HistorySearch,
@@ -22,7 +23,7 @@ from headwater.api.shared.schemas import (
     ThreadSearch,
 )
 from headwater.api.shared.search_shapes import shaped
-from headwater.api.shared.wire import EMPTY_STATE, page, thread_json, thread_ttl_json
+from headwater.api.shared.wire import EMPTY_STATE, thread_json, thread_ttl_json
 from headwater.api.threads.access import ask_worker, owned_thread
 from headwater.api.threads.maintenance import erase_threads
 from headwater.common.db import repository

@@ -8,16 +8,12 @@ worker answers, nothing has changed and the caller gets a 503 to retry.
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any, Literal
-
-import msgspec
-from litestar import Controller, post
+from typing import Any, Literal
 
 from headwater.api.auth.authorization import authorize
 from headwater.api.runs.admission import RunAdmission
 from headwater.api.shared.context import ApiContext
 from headwater.api.shared.errors import NotFound, Unavailable
-from headwater.api.shared.wire import thread_json
 from headwater.api.threads.access import ask_worker, owned_thread
 from headwater.common.db import crons, repository
 from headwater.common.db.models import RunRow, ThreadRow, utcnow
@@ -27,15 +23,6 @@ from headwater.common.subjects import THREAD_DELETED_EVENT, THREAD_LEVEL
 
 MAX_PRUNE = 1000
 STOP_POLL_S = 0.05
-
-
-class ThreadPrune(msgspec.Struct, kw_only=True):
-    """``POST /threads/prune``."""
-
-    thread_ids: Annotated[list[str], msgspec.Meta(max_length=MAX_PRUNE)] = msgspec.field(
-        default_factory=list
-    )
-    strategy: Literal["delete", "keep_latest"] = "delete"
 
 
 async def _stop_runs(ctx: ApiContext, thread_id: str) -> None:
@@ -107,55 +94,51 @@ async def erase_threads(ctx: ApiContext, threads: list[ThreadRow], owner: str) -
             await crons.delete_crons_of(session, thread_id=thread.thread_id)
 
 
-class ThreadMaintenanceController(Controller):
-    """Copy and prune (``DELETE /threads/{id}`` is the threads controller's, via
-    :func:`erase_threads`)."""
+async def copy_thread(ctx: ApiContext, thread_id: str, owner: str) -> ThreadRow:
+    """A new thread with the same metadata, state and checkpoint history (the checkpoints
+    are copied by a worker first: when none answers, no row is written)."""
+    source = await owned_thread(ctx, thread_id, owner)
+    copy_id = uuid7()
+    value: dict[str, Any] = {
+        "thread_id": copy_id,
+        "metadata": dict(source.metadata_ or {}),
+        "if_exists": "raise",
+    }
+    await authorize(ctx, "threads", "create", value)
+    if (source.metadata_ or {}).get("graph_id"):
+        request = GraphRequest(
+            op="copy",
+            graph_id=str(source.metadata_["graph_id"]),
+            thread_id=source.thread_id,
+            owner=owner,
+            target_thread_id=copy_id,
+        )
+        await ask_worker(ctx, request)
+    copy = repository.new_thread(copy_id, value["metadata"], owner)
+    copy.status = copy.settled_status = source.settled_status
+    copy.values, copy.interrupts, copy.error = source.values, source.interrupts, source.error
+    copy.config = dict(source.config or {})
+    copy.state_updated_at = utcnow()
+    async with ctx.sessions.begin() as session:
+        session.add(copy)
+    return copy
 
-    path = "/threads"
-    tags = ["Threads"]
 
-    @post("/{thread_id:str}/copy", status_code=200)
-    async def copy_thread(self, ctx: ApiContext, owner: str, thread_id: str) -> dict[str, Any]:
-        """A new thread with the same metadata, state and checkpoint history."""
-        source = await owned_thread(ctx, thread_id, owner)
-        copy_id = uuid7()
-        value: dict[str, Any] = {
-            "thread_id": copy_id,
-            "metadata": dict(source.metadata_ or {}),
-            "if_exists": "raise",
-        }
-        await authorize(ctx, "threads", "create", value)
-        if (source.metadata_ or {}).get("graph_id"):
-            request = GraphRequest(
-                op="copy",
-                graph_id=str(source.metadata_["graph_id"]),
-                thread_id=source.thread_id,
-                owner=owner,
-                target_thread_id=copy_id,
-            )
-            await ask_worker(ctx, request)
-        copy = repository.new_thread(copy_id, value["metadata"], owner)
-        copy.status = copy.settled_status = source.settled_status
-        copy.values, copy.interrupts, copy.error = source.values, source.interrupts, source.error
-        copy.config = dict(source.config or {})
-        copy.state_updated_at = utcnow()
-        async with ctx.sessions.begin() as session:
-            session.add(copy)
-        return thread_json(copy)
-
-    @post("/prune", status_code=200)
-    async def prune_threads(self, ctx: ApiContext, owner: str, data: ThreadPrune) -> dict[str, int]:
-        """``delete``: the threads go entirely; ``keep_latest``: only their latest state stays."""
-        threads: list[ThreadRow] = []
-        for thread_id in dict.fromkeys(data.thread_ids):
-            if not is_uuid(thread_id):
-                continue  # not a thread anybody has: nothing to prune, nothing to say
-            try:
-                threads.append(await owned_thread(ctx, thread_id, owner, "delete"))
-            except NotFound:
-                continue  # another user's, or hidden by the auth handlers: not counted
-        if data.strategy == "delete":
-            await erase_threads(ctx, threads, owner)
-        else:
-            await prune_checkpoints(ctx, threads, owner, "keep_latest")
-        return {"pruned_count": len(threads)}
+async def prune_threads(
+    ctx: ApiContext, thread_ids: list[str], strategy: Literal["delete", "keep_latest"], owner: str
+) -> int:
+    """``delete``: the threads go entirely; ``keep_latest``: only their latest state stays.
+    Answers how many of the caller's threads were pruned."""
+    threads: list[ThreadRow] = []
+    for thread_id in dict.fromkeys(thread_ids):
+        if not is_uuid(thread_id):
+            continue  # not a thread anybody has: nothing to prune, nothing to say
+        try:
+            threads.append(await owned_thread(ctx, thread_id, owner, "delete"))
+        except NotFound:
+            continue  # another user's, or hidden by the auth handlers: not counted
+    if strategy == "delete":
+        await erase_threads(ctx, threads, owner)
+    else:
+        await prune_checkpoints(ctx, threads, owner, "keep_latest")
+    return len(threads)

@@ -20,7 +20,7 @@ from litestar import Controller, get
 from litestar.params import Parameter
 from litestar.response import Stream
 
-from headwater.api.runs.controller import (
+from headwater.api.runs.responses import (
     SSE_HEADERS,
     SSE_MEDIA_TYPE,
     STREAM_ID_PATTERN,

@@ -15,7 +15,7 @@ from contextlib import AsyncExitStack
 import pytest
 from sqlalchemy import delete, select
 
-from headwater.api.assistants.controller import register_system_assistants
+from headwater.api.assistants.service import register_system_assistants
 from headwater.api.crons.admission import create_cron
 from headwater.api.crons.scheduler import CronScheduler, fire_run_id
 from headwater.api.shared.context import ApiContext

@@ -13,7 +13,8 @@ from litestar.openapi import OpenAPIConfig
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from headwater.api.assistants.controller import AssistantsController, register_system_assistants
+from headwater.api.assistants.controller import AssistantsController
+from headwater.api.assistants.service import register_system_assistants
 from headwater.api.auth.custom import CustomAuth
 from headwater.api.auth.middleware import authentication, build_authenticator
 from headwater.api.crons.controller import CronsController
@@ -27,8 +28,8 @@ from headwater.api.fronts.transcription import TranscriptionController, transcri
 from headwater.api.runs.controller import ThreadRunsController
 from headwater.api.runs.stateless import StatelessRunsController
 from headwater.api.shared.context import ApiContext
-from headwater.api.shared.deps import DEPENDENCIES
 from headwater.api.store.proxy import ROUTES as STORE_ROUTES
+from headwater.api.system.dependencies import DEPENDENCIES
 from headwater.api.system.docs import docs_assets, docs_ui
 from headwater.api.system.exception_handlers import EXCEPTION_HANDLERS
 from headwater.api.system.hygiene import refuse_bad_input

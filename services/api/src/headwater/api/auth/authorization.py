@@ -1,30 +1,48 @@
-"""Applying the custom auth handlers' decisions to threads, runs, assistants and crons."""
+"""Applying the custom auth handlers' decisions to threads, runs, assistants and crons.
+
+Each function takes what carries the handlers (:class:`CarriesAuth`): the injected
+:class:`AuthHandlers`, or the ApiContext that run and cron admission still pass.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
-from headwater.api.auth.custom import CURRENT_USER, equality_filter, filter_matches
-from headwater.api.shared.context import ApiContext
+from headwater.api.auth.custom import CURRENT_USER, CustomAuth, equality_filter, filter_matches
 from headwater.api.shared.errors import NotFound
 from headwater.common.db.models import AssistantRow
 
 Row = TypeVar("Row")
 
 
+class CarriesAuth(Protocol):
+    """Anything that holds the project's custom auth handlers (None: none configured)."""
+
+    @property
+    def custom_auth(self) -> CustomAuth | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AuthHandlers:
+    """The custom auth handlers as a dependency handlers declare (``auth``)."""
+
+    custom_auth: CustomAuth | None = None
+
+
 async def authorize(
-    ctx: ApiContext, resource: str, action: str, value: dict[str, Any]
+    auth: CarriesAuth, resource: str, action: str, value: dict[str, Any]
 ) -> dict[str, Any] | None:
     """The handler's filter for this action (None: no handler, or allowed without one)."""
     user = CURRENT_USER.get()
-    if ctx.custom_auth is None or user is None:
+    if auth.custom_auth is None or user is None:
         return None
-    return await ctx.custom_auth.authorize(user, resource, action, value)
+    return await auth.custom_auth.authorize(user, resource, action, value)
 
 
 async def require_visible(
-    ctx: ApiContext,
+    auth: CarriesAuth,
     resource: str,
     action: str,
     value: dict[str, Any],
@@ -32,13 +50,13 @@ async def require_visible(
     detail: str,
 ) -> None:
     """404 when the handler's filter does not match the resource (ids do not leak)."""
-    rule = await authorize(ctx, resource, action, value)
+    rule = await authorize(auth, resource, action, value)
     if rule and not filter_matches(rule, metadata or {}):
         raise NotFound(detail)
 
 
 async def search_rule(
-    ctx: ApiContext, resource: str, value: dict[str, Any], metadata: Mapping[str, Any] | None
+    auth: CarriesAuth, resource: str, value: dict[str, Any], metadata: Mapping[str, Any] | None
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """A search's metadata with the ``search`` handler's filter AND-ed in.
 
@@ -47,7 +65,7 @@ async def search_rule(
     the caller applies to the rows: None when there is none.
     """
     wanted = dict(metadata or {})
-    rule = await authorize(ctx, resource, "search", value)
+    rule = await authorize(auth, resource, "search", value)
     plain = equality_filter(rule)
     if plain is None or any(k in wanted and wanted[k] != v for k, v in plain.items()):
         return wanted, rule or None
@@ -67,7 +85,7 @@ Search = Callable[[dict[str, Any], int, int], Awaitable[tuple[Sequence[Row], int
 
 
 async def authorized_page(
-    ctx: ApiContext,
+    auth: CarriesAuth,
     resource: str,
     value: dict[str, Any],
     metadata: Mapping[str, Any] | None,
@@ -79,7 +97,7 @@ async def authorized_page(
 ) -> tuple[Sequence[Row], int]:
     """One page of a search with the ``<resource>.search`` handler's filter applied, and the
     total: in SQL when it can be, else to every match before paging (totals stay right)."""
-    wanted, residual = await search_rule(ctx, resource, value, metadata)
+    wanted, residual = await search_rule(auth, resource, value, metadata)
     if residual is None:
         return await search(wanted, limit, offset)
     rows, _ = await search(wanted, UNPAGED, 0)
@@ -92,7 +110,7 @@ def is_system_assistant(assistant: AssistantRow) -> bool:
     return assistant.owner == "" and (assistant.metadata_ or {}).get("created_by") == "system"
 
 
-async def authorize_assistant_for_run(ctx: ApiContext, assistant: AssistantRow) -> None:
+async def authorize_assistant_for_run(auth: CarriesAuth, assistant: AssistantRow) -> None:
     """Creating a run invokes the ``assistants.read`` handler for non-system assistants.
 
     404 (``Thread or assistant not found.``, as run admission answers) when the handler's
@@ -101,7 +119,7 @@ async def authorize_assistant_for_run(ctx: ApiContext, assistant: AssistantRow) 
     if is_system_assistant(assistant):
         return
     await require_visible(
-        ctx,
+        auth,
         "assistants",
         "read",
         {"assistant_id": assistant.assistant_id, "metadata": dict(assistant.metadata_ or {})},

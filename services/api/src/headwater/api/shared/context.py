@@ -13,10 +13,15 @@ from headwater.common.bus import Bus
 from headwater.common.settings import Settings
 from headwater.common.webhooks import WebhookPolicy
 
+Sessions = async_sessionmaker[AsyncSession]
+"""Database sessions: what handlers and services that query declare."""
+
 
 @dataclass(slots=True)
 class ApiContext:
-    """Built in the app's lifespan; reached from handlers through ``app.state.ctx``."""
+    """The resources the app's lifespan builds. Handlers declare the parts they use (see
+    :mod:`headwater.api.system.dependencies`); services of runs, crons and thread maintenance
+    still take it whole."""
 
     settings: Settings
     bus: Bus

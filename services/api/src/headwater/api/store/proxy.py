@@ -19,17 +19,18 @@ import msgspec
 from litestar import Request, Response, delete, get, post, put
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from headwater.api.auth.authorization import authorize
-from headwater.api.shared.context import ApiContext
+from headwater.api.auth.authorization import AuthHandlers, authorize
 from headwater.api.shared.errors import ApiError, Unavailable, Unprocessable
 from headwater.common.service_trust import service_headers
+from headwater.common.settings import Settings
 from headwater.common.telemetry.tracing import inject_headers, tracer
 
 OWNER_HEADER = "x-headwater-owner"
 
 
 async def _forward(
-    ctx: ApiContext,
+    memory: httpx.AsyncClient | None,
+    settings: Settings,
     owner: str,
     method: str,
     path: str,
@@ -37,12 +38,12 @@ async def _forward(
     content: bytes | None = None,
     params: dict[str, str] | None = None,
 ) -> Response[bytes]:
-    if ctx.memory is None:
+    if memory is None:
         raise Unavailable("The memory service is not configured (HEADWATER_MEMORY_URL)")
     attributes = {
         "http.request.method": method,
         "url.path": path,
-        "server.address": ctx.memory.base_url.host,
+        "server.address": memory.base_url.host,
     }
     with tracer().start_as_current_span(
         f"{method} {path}", kind=SpanKind.CLIENT, attributes=attributes
@@ -51,11 +52,11 @@ async def _forward(
             {
                 "content-type": "application/json",
                 OWNER_HEADER: owner,
-                **service_headers(ctx.settings.service_token),
+                **service_headers(settings.service_token),
             }
         )
         try:
-            answer = await ctx.memory.request(
+            answer = await memory.request(
                 method, path, content=content, params=params, headers=headers
             )
         except httpx.HTTPError as exc:
@@ -100,11 +101,17 @@ def _encode(body: dict[str, Any]) -> bytes:
 
 
 @put("/store/items", status_code=200, tags=["Store"])
-async def put_item(ctx: ApiContext, owner: str, request: Request[Any, Any, Any]) -> Response[bytes]:
+async def put_item(
+    memory: httpx.AsyncClient | None,
+    settings: Settings,
+    auth: AuthHandlers,
+    owner: str,
+    request: Request[Any, Any, Any],
+) -> Response[bytes]:
     """Store an item (``namespace``, ``key``, ``value``, ``index``, ``ttl`` in minutes)."""
     raw = await request.body()
-    if ctx.custom_auth is None:
-        return await _forward(ctx, owner, "PUT", "/store/items", content=raw)
+    if auth.custom_auth is None:
+        return await _forward(memory, settings, owner, "PUT", "/store/items", content=raw)
     body = _object(raw)
     value = {
         "namespace": _labels(body.get("namespace"), "namespace"),
@@ -112,50 +119,64 @@ async def put_item(ctx: ApiContext, owner: str, request: Request[Any, Any, Any])
         "value": body.get("value"),
         "index": body.get("index"),
     }
-    await authorize(ctx, "store", "put", value)
+    await authorize(auth, "store", "put", value)
     body.update(value, namespace=_rewritten(value["namespace"]))
-    return await _forward(ctx, owner, "PUT", "/store/items", content=_encode(body))
+    return await _forward(memory, settings, owner, "PUT", "/store/items", content=_encode(body))
 
 
 @get("/store/items", tags=["Store"])
-async def get_item(ctx: ApiContext, owner: str, request: Request[Any, Any, Any]) -> Response[bytes]:
+async def get_item(
+    memory: httpx.AsyncClient | None,
+    settings: Settings,
+    auth: AuthHandlers,
+    owner: str,
+    request: Request[Any, Any, Any],
+) -> Response[bytes]:
     """One item (``namespace`` dot-joined, ``key``, ``refresh_ttl``), or null."""
     params = dict(request.query_params)
-    if ctx.custom_auth is not None:
+    if auth.custom_auth is not None:
         namespace = params.get("namespace", "")
         value = {
             "namespace": tuple(namespace.split(".")) if namespace else (),
             "key": params.get("key", ""),
         }
-        await authorize(ctx, "store", "get", value)
+        await authorize(auth, "store", "get", value)
         params["namespace"] = ".".join(_rewritten(value["namespace"]))
         params["key"] = str(value["key"])
-    return await _forward(ctx, owner, "GET", "/store/items", params=params)
+    return await _forward(memory, settings, owner, "GET", "/store/items", params=params)
 
 
 @delete("/store/items", status_code=200, tags=["Store"])
 async def delete_item(
-    ctx: ApiContext, owner: str, request: Request[Any, Any, Any]
+    memory: httpx.AsyncClient | None,
+    settings: Settings,
+    auth: AuthHandlers,
+    owner: str,
+    request: Request[Any, Any, Any],
 ) -> Response[bytes]:
     """Delete an item (JSON body ``{"namespace", "key"}``)."""
     raw = await request.body()
-    if ctx.custom_auth is None:
-        return await _forward(ctx, owner, "DELETE", "/store/items", content=raw)
+    if auth.custom_auth is None:
+        return await _forward(memory, settings, owner, "DELETE", "/store/items", content=raw)
     body = _object(raw)
     value = {"namespace": _labels(body.get("namespace"), "namespace"), "key": body.get("key")}
-    await authorize(ctx, "store", "delete", value)
+    await authorize(auth, "store", "delete", value)
     body.update(value, namespace=_rewritten(value["namespace"]))
-    return await _forward(ctx, owner, "DELETE", "/store/items", content=_encode(body))
+    return await _forward(memory, settings, owner, "DELETE", "/store/items", content=_encode(body))
 
 
 @post("/store/items/search", status_code=200, tags=["Store"])
 async def search_items(
-    ctx: ApiContext, owner: str, request: Request[Any, Any, Any]
+    memory: httpx.AsyncClient | None,
+    settings: Settings,
+    auth: AuthHandlers,
+    owner: str,
+    request: Request[Any, Any, Any],
 ) -> Response[bytes]:
     """Search items under a namespace prefix (``filter``, ``query``, ``limit``, ``offset``)."""
     raw = await request.body()
-    if ctx.custom_auth is None:
-        return await _forward(ctx, owner, "POST", "/store/items/search", content=raw)
+    if auth.custom_auth is None:
+        return await _forward(memory, settings, owner, "POST", "/store/items/search", content=raw)
     body = _object(raw)
     value = {
         "namespace": _labels(body.get("namespace_prefix", []), "namespace_prefix"),
@@ -164,23 +185,29 @@ async def search_items(
         "offset": body.get("offset", 0),
         "query": body.get("query"),
     }
-    rule = await authorize(ctx, "store", "search", value)
+    rule = await authorize(auth, "store", "search", value)
     wanted = value.pop("filter")
     if rule:
         wanted = {"$and": [wanted, rule]} if wanted else rule
     namespace = _rewritten(value.pop("namespace"))
     body.update(value, namespace_prefix=namespace, filter=wanted)
-    return await _forward(ctx, owner, "POST", "/store/items/search", content=_encode(body))
+    return await _forward(
+        memory, settings, owner, "POST", "/store/items/search", content=_encode(body)
+    )
 
 
 @post("/store/namespaces", status_code=200, tags=["Store"])
 async def list_namespaces(
-    ctx: ApiContext, owner: str, request: Request[Any, Any, Any]
+    memory: httpx.AsyncClient | None,
+    settings: Settings,
+    auth: AuthHandlers,
+    owner: str,
+    request: Request[Any, Any, Any],
 ) -> Response[bytes]:
     """List namespaces (``prefix``, ``suffix``, ``max_depth``, ``limit``, ``offset``)."""
     raw = await request.body()
-    if ctx.custom_auth is None:
-        return await _forward(ctx, owner, "POST", "/store/namespaces", content=raw)
+    if auth.custom_auth is None:
+        return await _forward(memory, settings, owner, "POST", "/store/namespaces", content=raw)
     body = _object(raw)
     prefix, suffix = body.get("prefix"), body.get("suffix")
     value = {
@@ -190,32 +217,42 @@ async def list_namespaces(
         "limit": body.get("limit", 100),
         "offset": body.get("offset", 0),
     }
-    await authorize(ctx, "store", "list_namespaces", value)
+    await authorize(auth, "store", "list_namespaces", value)
     namespace, suffix = value.pop("namespace"), value.pop("suffix")
     body.update(
         value,
         prefix=None if namespace is None else _rewritten(namespace),
         suffix=None if suffix is None else _rewritten(suffix),
     )
-    return await _forward(ctx, owner, "POST", "/store/namespaces", content=_encode(body))
+    return await _forward(
+        memory, settings, owner, "POST", "/store/namespaces", content=_encode(body)
+    )
 
 
 @post("/memories/extract", status_code=200, tags=["Memory"])
 async def extract_memories(
-    ctx: ApiContext, owner: str, request: Request[Any, Any, Any]
+    memory: httpx.AsyncClient | None,
+    settings: Settings,
+    auth: AuthHandlers,
+    owner: str,
+    request: Request[Any, Any, Any],
 ) -> Response[bytes]:
     """Extract durable facts from a conversation and save them (``user_id``, ``conversation``)."""
     content = await request.body()
-    return await _forward(ctx, owner, "POST", "/memories/extract", content=content)
+    return await _forward(memory, settings, owner, "POST", "/memories/extract", content=content)
 
 
 @get("/memories/relevant", tags=["Memory"])
 async def relevant_memories(
-    ctx: ApiContext, owner: str, request: Request[Any, Any, Any]
+    memory: httpx.AsyncClient | None,
+    settings: Settings,
+    auth: AuthHandlers,
+    owner: str,
+    request: Request[Any, Any, Any],
 ) -> Response[bytes]:
     """A user's memories ranked by relevance to ``prompt`` (``user_id``, ``prompt``, ``limit``)."""
     params = dict(request.query_params)
-    return await _forward(ctx, owner, "GET", "/memories/relevant", params=params)
+    return await _forward(memory, settings, owner, "GET", "/memories/relevant", params=params)
 
 
 ROUTES = [

@@ -10,8 +10,9 @@ from typing import Any
 from litestar import Response, get
 from sqlalchemy import text
 
-from headwater.api.shared.context import ApiContext
+from headwater.api.shared.context import Sessions
 from headwater.api.shared.errors import RETRY_AFTER_S
+from headwater.common.bus import Bus
 
 HEADWATER_VERSION = version("headwater-api")
 READY_TIMEOUT_S = 2.0
@@ -47,8 +48,8 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-async def _database_answers(ctx: ApiContext) -> bool:
-    async with ctx.sessions() as session:
+async def _database_answers(sessions: Sessions) -> bool:
+    async with sessions() as session:
         await session.execute(text("SELECT 1"))
     return True
 
@@ -63,10 +64,12 @@ async def _check(probe: Awaitable[bool]) -> str:
 
 
 @get("/readyz", tags=["System"])
-async def readyz(ctx: ApiContext) -> Response[dict[str, Any]]:
+async def readyz(bus: Bus, sessions: Sessions) -> Response[dict[str, Any]]:
     """Readiness: the bus and the database answer; ``checks`` names the one that does not."""
-    bus, database = await asyncio.gather(_check(ctx.bus.healthy()), _check(_database_answers(ctx)))
-    checks = {"bus": bus, "database": database}
+    bus_check, database = await asyncio.gather(
+        _check(bus.healthy()), _check(_database_answers(sessions))
+    )
+    checks = {"bus": bus_check, "database": database}
     ready = all(v == "ok" for v in checks.values())
     return Response(
         {"status": "ok" if ready else "unavailable", "checks": checks},

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from headwater.api.auth.authorization import require_visible
-from headwater.api.shared.context import ApiContext
+from headwater.api.auth.authorization import CarriesAuth, require_visible
+from headwater.api.shared.context import Sessions
 from headwater.api.shared.errors import ApiError, NotFound, Unavailable
 from headwater.api.shared.ids import require_uuid
+from headwater.common.bus import Bus
 from headwater.common.db.models import ThreadRow
 from headwater.common.schemas import GraphRequest, encoder, graph_reply_decoder
 
 
 async def owned_thread(
-    ctx: ApiContext, thread_id: str, owner: str, action: str = "read"
+    sessions: Sessions, auth: CarriesAuth, thread_id: str, owner: str, action: str = "read"
 ) -> ThreadRow:
     """The caller's thread, allowed by the auth handlers for ``action``; 404 otherwise."""
     require_uuid(thread_id, "thread")
-    async with ctx.sessions() as session:
+    async with sessions() as session:
         thread = await session.get(ThreadRow, thread_id)
     detail = f"Thread with ID {thread_id} not found"
     if thread is None or thread.owner != owner or (thread.deleting and action != "delete"):
         raise NotFound(detail)
     await require_visible(
-        ctx,
+        auth,
         "threads",
         action,
         {"thread_id": thread_id, "metadata": thread.metadata_},
@@ -31,10 +32,10 @@ async def owned_thread(
     return thread
 
 
-async def ask_worker(ctx: ApiContext, request: GraphRequest) -> bytes:
+async def ask_worker(bus: Bus, request: GraphRequest, timeout_s: float) -> bytes:
     """A graph question answered by any worker; its JSON body, or the mapped error."""
     try:
-        raw = await ctx.bus.request(encoder.encode(request), timeout=ctx.settings.request_timeout_s)
+        raw = await bus.request(encoder.encode(request), timeout=timeout_s)
     except TimeoutError as exc:
         raise Unavailable("No worker answered; are workers running?") from exc
     reply = graph_reply_decoder.decode(raw)

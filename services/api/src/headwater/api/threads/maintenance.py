@@ -64,7 +64,7 @@ async def prune_checkpoints(
             thread_ids=[t.thread_id for t in threads],
             strategy=strategy,
         )
-        await ask_worker(ctx, request)
+        await ask_worker(ctx.bus, request, ctx.settings.request_timeout_s)
 
 
 async def erase_threads(ctx: ApiContext, threads: list[ThreadRow], owner: str) -> None:
@@ -97,7 +97,7 @@ async def erase_threads(ctx: ApiContext, threads: list[ThreadRow], owner: str) -
 async def copy_thread(ctx: ApiContext, thread_id: str, owner: str) -> ThreadRow:
     """A new thread with the same metadata, state and checkpoint history (the checkpoints
     are copied by a worker first: when none answers, no row is written)."""
-    source = await owned_thread(ctx, thread_id, owner)
+    source = await owned_thread(ctx.sessions, ctx, thread_id, owner)
     copy_id = uuid7()
     value: dict[str, Any] = {
         "thread_id": copy_id,
@@ -113,7 +113,7 @@ async def copy_thread(ctx: ApiContext, thread_id: str, owner: str) -> ThreadRow:
             owner=owner,
             target_thread_id=copy_id,
         )
-        await ask_worker(ctx, request)
+        await ask_worker(ctx.bus, request, ctx.settings.request_timeout_s)
     copy = repository.new_thread(copy_id, value["metadata"], owner)
     copy.status = copy.settled_status = source.settled_status
     copy.values, copy.interrupts, copy.error = source.values, source.interrupts, source.error
@@ -134,7 +134,7 @@ async def prune_threads(
         if not is_uuid(thread_id):
             continue  # not a thread anybody has: nothing to prune, nothing to say
         try:
-            threads.append(await owned_thread(ctx, thread_id, owner, "delete"))
+            threads.append(await owned_thread(ctx.sessions, ctx, thread_id, owner, "delete"))
         except NotFound:
             continue  # another user's, or hidden by the auth handlers: not counted
     if strategy == "delete":

@@ -20,6 +20,7 @@ from litestar import Controller, get
 from litestar.params import Parameter
 from litestar.response import Stream
 
+from headwater.api.auth.authorization import AuthHandlers
 from headwater.api.runs.responses import (
     SSE_HEADERS,
     SSE_MEDIA_TYPE,
@@ -27,11 +28,11 @@ from headwater.api.runs.responses import (
     after_seq_of,
     query_modes,
 )
-from headwater.api.shared.context import ApiContext
+from headwater.api.shared.context import Sessions
 from headwater.api.shared.errors import NotFound, Unprocessable
 from headwater.api.streaming import HEARTBEAT, Ended, Idle, error_frame, read_thread, sse_frame
 from headwater.api.threads.access import owned_thread
-from headwater.common.bus import EventSubscription, RunEvent
+from headwater.common.bus import Bus, EventSubscription, RunEvent
 from headwater.common.codec import dumps
 from headwater.common.db import repository
 from headwater.common.db.models import ThreadRow
@@ -88,18 +89,18 @@ async def thread_sse(
         await items.aclose()
 
 
-async def _start_seq(ctx: ApiContext, thread_id: str) -> int:
+async def _start_seq(bus: Bus, sessions: Sessions, thread_id: str) -> int:
     """Where a stream without ``Last-Event-ID`` starts: at the current run, or now."""
-    head = await ctx.bus.last_event_seq()
-    async with ctx.sessions() as session:
+    head = await bus.last_event_seq()
+    async with sessions() as session:
         current = await repository.oldest_active_run(session, thread_id)
-    first = await ctx.bus.first_event_seq(thread_id, current) if current else None
+    first = await bus.first_event_seq(thread_id, current) if current else None
     return first - 1 if first is not None else head
 
 
-async def _still_there(ctx: ApiContext, thread: ThreadRow) -> bool:
+async def _still_there(sessions: Sessions, thread: ThreadRow) -> bool:
     """After subscribing: the same thread, not being deleted (then its marker reaches us)."""
-    async with ctx.sessions() as session:
+    async with sessions() as session:
         now = await session.get(ThreadRow, thread.thread_id)
     return (
         now is not None
@@ -118,7 +119,9 @@ class ThreadStreamController(Controller):
     @get("/")
     async def join_thread_stream(
         self,
-        ctx: ApiContext,
+        bus: Bus,
+        sessions: Sessions,
+        auth: AuthHandlers,
         owner: str,
         thread_id: str,
         last_event_id: str | None = Parameter(
@@ -130,14 +133,16 @@ class ThreadStreamController(Controller):
         """Stream every run of the thread, current and future (``run_modes``, ``lifecycle``,
         ``state_update``); resume after ``Last-Event-ID``."""
         modes = thread_modes(stream_mode, stream_modes)
-        thread = await owned_thread(ctx, thread_id, owner)
+        thread = await owned_thread(sessions, auth, thread_id, owner)
         if last_event_id is not None:
             after = after_seq_of(last_event_id)
         else:
-            after = await _start_seq(ctx, thread.thread_id)
+            after = await _start_seq(bus, sessions, thread.thread_id)
         after = max(after, thread.events_after)
-        subscription = await ctx.bus.subscribe_thread_events(thread.thread_id, after_seq=after)
-        if not await _still_there(ctx, thread):  # deleted meanwhile: its marker may be behind us
+        subscription = await bus.subscribe_thread_events(thread.thread_id, after_seq=after)
+        if not await _still_there(
+            sessions, thread
+        ):  # deleted meanwhile: its marker may be behind us
             await subscription.close()
             raise NotFound(f"Thread with ID {thread_id} not found")
         return Stream(

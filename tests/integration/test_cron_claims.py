@@ -18,8 +18,8 @@ from sqlalchemy import delete, select
 from headwater.api.assistants.service import register_system_assistants
 from headwater.api.crons.admission import create_cron
 from headwater.api.crons.scheduler import CronScheduler, fire_run_id
+from headwater.api.crons.schemas import CronCreate
 from headwater.api.shared.context import ApiContext
-from headwater.api.shared.schemas import CronCreate
 from headwater.common.bus.nats import NatsBus
 from headwater.common.db.engine import make_engine, make_sessionmaker
 from headwater.common.db.migrate import upgrade

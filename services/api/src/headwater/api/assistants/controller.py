@@ -15,17 +15,17 @@ from typing import Any
 from litestar import Controller, Response, delete, get, patch, post
 
 from headwater.api.assistants import service
-from headwater.api.auth.authorization import AuthHandlers
-from headwater.api.shared.context import ApiContext, Sessions
-from headwater.api.shared.errors import Unprocessable
-from headwater.api.shared.paging import page
-from headwater.api.shared.schemas import (
+from headwater.api.assistants.schemas import (
     AssistantCreate,
     AssistantPatch,
     AssistantSearch,
     SetLatest,
     VersionsSearch,
 )
+from headwater.api.auth.authorization import AuthHandlers
+from headwater.api.shared.context import ApiContext, Sessions
+from headwater.api.shared.errors import Unprocessable
+from headwater.api.shared.paging import page
 from headwater.api.shared.search_shapes import shaped
 from headwater.api.shared.wire import assistant_json, iso
 from headwater.api.threads.access import ask_worker

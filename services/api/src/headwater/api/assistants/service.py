@@ -11,6 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from headwater.api.assistants.schemas import (
+    AssistantCreate,
+    AssistantPatch,
+    AssistantSearch,
+    SetLatest,
+    VersionsSearch,
+)
 from headwater.api.assistants.versions import create_assistant, patch_assistant, set_latest
 from headwater.api.auth.authorization import (
     CarriesAuth,
@@ -23,13 +30,6 @@ from headwater.api.runs.admission import resolve_assistant
 from headwater.api.shared.context import ApiContext, Sessions
 from headwater.api.shared.errors import NotFound
 from headwater.api.shared.ids import require_uuid
-from headwater.api.shared.schemas import (
-    AssistantCreate,
-    AssistantPatch,
-    AssistantSearch,
-    SetLatest,
-    VersionsSearch,
-)
 from headwater.common.db import crons, repository
 from headwater.common.db.models import AssistantRow, AssistantVersionRow
 from headwater.common.ids import assistant_id_for_graph

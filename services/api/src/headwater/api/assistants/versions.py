@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from headwater.api.assistants.schemas import AssistantCreate, AssistantPatch
 from headwater.api.auth.custom import filter_matches
 from headwater.api.shared.errors import ApiError, Conflict, NotFound
-from headwater.api.shared.schemas import AssistantCreate, AssistantPatch
 from headwater.common.db.models import AssistantRow, AssistantVersionRow, utcnow
 from headwater.common.ids import uuid7
 

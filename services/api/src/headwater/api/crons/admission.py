@@ -30,11 +30,11 @@ from headwater.api.crons.records import (
     with_cron_id,
 )
 from headwater.api.crons.schedule import next_fire
+from headwater.api.crons.schemas import CronCreate, CronPatch, CronSearch
 from headwater.api.runs.admission import resolve_assistant
 from headwater.api.shared.context import ApiContext
 from headwater.api.shared.errors import ApiError, NotFound, Unprocessable
 from headwater.api.shared.ids import require_uuid
-from headwater.api.shared.schemas import CronCreate, CronPatch, CronSearch
 from headwater.common.db import crons as cron_sql
 from headwater.common.db.models import CronRow, ThreadRow, utcnow
 from headwater.common.ids import assistant_id_for_graph, is_uuid, uuid7

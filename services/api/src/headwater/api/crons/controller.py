@@ -9,10 +9,10 @@ from litestar import Controller, Response, delete, get, patch, post
 
 from headwater.api.crons.admission import create_cron, owned_cron, patch_cron, search_crons
 from headwater.api.crons.records import cron_json
+from headwater.api.crons.schemas import CronCreate, CronPatch, CronSearch
 from headwater.api.shared.context import ApiContext
 from headwater.api.shared.errors import NotFound
 from headwater.api.shared.paging import page
-from headwater.api.shared.schemas import CronCreate, CronPatch, CronSearch
 from headwater.common.db import crons as cron_sql
 
 

@@ -12,9 +12,10 @@ from typing import Any
 
 import msgspec
 
+from headwater.api.crons.schemas import CronCreate, CronPatch
 from headwater.api.runs.admission import stream_modes
 from headwater.api.shared.errors import ApiError, Unprocessable
-from headwater.api.shared.schemas import CronCreate, CronPatch, RunCreate
+from headwater.api.shared.schemas import RunCreate
 from headwater.api.shared.wire import iso
 from headwater.common.db.models import CronRow, utcnow
 

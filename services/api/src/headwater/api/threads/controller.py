@@ -16,7 +16,12 @@ from litestar.params import Parameter
 from headwater.api.auth.authorization import AuthHandlers
 from headwater.api.shared.context import ApiContext, Sessions
 from headwater.api.shared.paging import page
-from headwater.api.shared.schemas import (
+from headwater.api.shared.search_shapes import shaped
+from headwater.api.shared.wire import thread_json, thread_ttl_json
+from headwater.api.threads import service
+from headwater.api.threads.access import owned_thread
+from headwater.api.threads.maintenance import erase_threads
+from headwater.api.threads.schemas import (
     CheckpointQuery,
     HistorySearch,
     StateUpdate,
@@ -24,11 +29,6 @@ from headwater.api.shared.schemas import (
     ThreadPatch,
     ThreadSearch,
 )
-from headwater.api.shared.search_shapes import shaped
-from headwater.api.shared.wire import thread_json, thread_ttl_json
-from headwater.api.threads import service
-from headwater.api.threads.access import owned_thread
-from headwater.api.threads.maintenance import erase_threads
 from headwater.common.bus import Bus
 from headwater.common.settings import Settings
 

@@ -12,15 +12,15 @@ from headwater.api.auth.authorization import CarriesAuth, authorize, authorized_
 from headwater.api.shared.context import Sessions
 from headwater.api.shared.errors import ApiError, Conflict, NotFound
 from headwater.api.shared.ids import require_uuid
-from headwater.api.shared.schemas import (
+from headwater.api.shared.wire import EMPTY_STATE
+from headwater.api.threads.access import ask_worker, owned_thread
+from headwater.api.threads.schemas import (
     HistorySearch,
     StateUpdate,
     ThreadCreate,
     ThreadPatch,
     ThreadSearch,
 )
-from headwater.api.shared.wire import EMPTY_STATE
-from headwater.api.threads.access import ask_worker, owned_thread
 from headwater.common.bus import Bus
 from headwater.common.db import repository
 from headwater.common.db.models import ThreadRow, utcnow

@@ -1,7 +1,7 @@
 """Authentication: static API keys or JWTs (HS256 secret, RS256/ES256 from a JWKS URL).
 
 Every front goes through :func:`authentication`, an ASGI middleware that puts the caller's
-identity in ``scope["user"]``; ``owner`` (deps.py) reads it, and every row, query and bus
+identity in ``scope["user"]``; ``owner`` (system/dependencies.py) reads it, and every row, query and bus
 message carries it, so another user's thread, run or stream is a 404.
 """
 

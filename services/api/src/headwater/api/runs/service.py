@@ -19,6 +19,7 @@ from headwater.common.bus import EventSubscription
 from headwater.common.codec import dumps
 from headwater.common.db import repository
 from headwater.common.db.models import RunRow, ThreadRow, utcnow
+from headwater.common.statuses import ACTIVE_RUN_STATUSES, RunStatus
 from headwater.common.subjects import END_EVENT
 
 NO_RUN_TO_CANCEL = (
@@ -112,7 +113,10 @@ async def cancel_many(ctx: ApiContext, data: CancelMany, owner: str, action: str
                 raise Unprocessable("run_ids needs thread_id")
             query = query.where(RunRow.thread_id == data.thread_id, RunRow.run_id.in_(data.run_ids))
         else:
-            wanted = ["pending", "running"] if data.status == "all" else [data.status]
+            status = data.status  # not None here: checked above
+            wanted: tuple[RunStatus, ...] = (
+                ACTIVE_RUN_STATUSES if status == "all" or status is None else (status,)
+            )
             query = query.where(RunRow.status.in_(wanted))
         runs = (await session.scalars(query)).all()
     admission = RunAdmission(ctx)
@@ -136,9 +140,11 @@ async def settle(
     finally:
         await subscription.close()
     if action != "rollback":
+        running: RunStatus = "running"
+        stopped: RunStatus = "interrupted"
         async with ctx.sessions.begin() as session:
             await session.execute(
                 update(RunRow)
-                .where(RunRow.run_id == run.run_id, RunRow.status == "running")
-                .values(status="interrupted", updated_at=utcnow())
+                .where(RunRow.run_id == run.run_id, RunRow.status == running)
+                .values(status=stopped, updated_at=utcnow())
             )

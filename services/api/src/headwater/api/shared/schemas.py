@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from headwater.common.statuses import ActiveRunStatus
+
 StreamMode = str
 SortOrder = Literal["asc", "desc"]
 Limit = Annotated[int, msgspec.Meta(ge=0, le=1000)]
@@ -72,7 +74,7 @@ class CancelMany(msgspec.Struct, kw_only=True):
 
     thread_id: str | None = None
     run_ids: list[str] | None = None
-    status: Literal["pending", "running", "all"] | None = None
+    status: ActiveRunStatus | Literal["all"] | None = None
 
 
 MultitaskStrategy = Literal["reject", "interrupt", "rollback", "enqueue"]

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from headwater.api.shared.schemas import Limit, Offset, SortOrder
+from headwater.common.statuses import ThreadStatus
 
 
 class ThreadTTL(msgspec.Struct, kw_only=True):
@@ -52,7 +53,7 @@ class ThreadSearch(msgspec.Struct, kw_only=True):
     ids: list[str] | None = None
     metadata: dict[str, Any] | None = None
     values: dict[str, Any] | None = None
-    status: Literal["idle", "busy", "interrupted", "error"] | None = None
+    status: ThreadStatus | None = None
     limit: Limit = 10
     offset: Offset = 0
     sort_by: Literal["thread_id", "status", "created_at", "updated_at", "state_updated_at"] = (

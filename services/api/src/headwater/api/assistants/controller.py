@@ -4,8 +4,7 @@ drawing and schemas (answered by a worker).
 The ``assistants`` auth handlers run on every action: ``create`` may stamp metadata; reads
 (versions, graph, schemas and subgraphs included), updates (patch, latest) and deletes are a 404
 when the handler's filter does not match the assistant's metadata; search and count AND it in.
-The work is :mod:`headwater.api.assistants.service`'s. The graph endpoints take the whole
-context: they find the assistant by graph name as run admission does (``resolve_assistant``).
+The work is :mod:`headwater.api.assistants.service`'s.
 """
 
 from __future__ import annotations
@@ -23,14 +22,16 @@ from headwater.api.assistants.schemas import (
     VersionsSearch,
 )
 from headwater.api.auth.authorization import AuthHandlers
-from headwater.api.shared.context import ApiContext, Sessions
+from headwater.api.shared.context import Sessions
 from headwater.api.shared.errors import Unprocessable
 from headwater.api.shared.paging import page
 from headwater.api.shared.search_shapes import shaped
 from headwater.api.shared.wire import assistant_json, iso
 from headwater.api.threads.access import ask_worker
+from headwater.common.bus import Bus
 from headwater.common.db.models import AssistantVersionRow
 from headwater.common.schemas import GraphRequest
+from headwater.common.settings import Settings
 
 
 def _version_json(row: AssistantVersionRow) -> dict[str, Any]:
@@ -47,8 +48,8 @@ def _version_json(row: AssistantVersionRow) -> dict[str, Any]:
     }
 
 
-async def _ask(ctx: ApiContext, request: GraphRequest) -> Response[bytes]:
-    body = await ask_worker(ctx.bus, request, ctx.settings.request_timeout_s)
+async def _ask(bus: Bus, settings: Settings, request: GraphRequest) -> Response[bytes]:
+    body = await ask_worker(bus, request, settings.request_timeout_s)
     return Response(body, media_type="application/json")
 
 
@@ -136,7 +137,15 @@ class AssistantsController(Controller):
 
     @get("/{assistant_id:str}/graph")
     async def graph(
-        self, ctx: ApiContext, owner: str, assistant_id: str, xray: str = "false"
+        self,
+        sessions: Sessions,
+        bus: Bus,
+        settings: Settings,
+        auth: AuthHandlers,
+        graph_ids: list[str],
+        owner: str,
+        assistant_id: str,
+        xray: str = "false",
     ) -> Response[bytes]:
         """The graph's nodes and edges (``xray`` true or a depth for subgraphs)."""
         depth: int | bool
@@ -146,29 +155,44 @@ class AssistantsController(Controller):
             depth = int(xray)
         else:
             raise Unprocessable("xray must be true, false or a non-negative integer")
-        graph_id = await service.graph_of(ctx, assistant_id, owner)
+        graph_id = await service.graph_of(sessions, auth, graph_ids, assistant_id, owner)
         return await _ask(
-            ctx, GraphRequest(op="graph", graph_id=graph_id, thread_id="", xray=depth)
+            bus, settings, GraphRequest(op="graph", graph_id=graph_id, thread_id="", xray=depth)
         )
 
     @get("/{assistant_id:str}/schemas")
-    async def schemas(self, ctx: ApiContext, owner: str, assistant_id: str) -> Response[bytes]:
+    async def schemas(
+        self,
+        sessions: Sessions,
+        bus: Bus,
+        settings: Settings,
+        auth: AuthHandlers,
+        graph_ids: list[str],
+        owner: str,
+        assistant_id: str,
+    ) -> Response[bytes]:
         """Input, output, state, config and context JSON schemas."""
-        graph_id = await service.graph_of(ctx, assistant_id, owner)
-        return await _ask(ctx, GraphRequest(op="schemas", graph_id=graph_id, thread_id=""))
+        graph_id = await service.graph_of(sessions, auth, graph_ids, assistant_id, owner)
+        return await _ask(
+            bus, settings, GraphRequest(op="schemas", graph_id=graph_id, thread_id="")
+        )
 
     @get(["/{assistant_id:str}/subgraphs", "/{assistant_id:str}/subgraphs/{namespace:str}"])
     async def subgraphs(
         self,
-        ctx: ApiContext,
+        sessions: Sessions,
+        bus: Bus,
+        settings: Settings,
+        auth: AuthHandlers,
+        graph_ids: list[str],
         owner: str,
         assistant_id: str,
         namespace: str | None = None,
         recurse: bool = False,
     ) -> Response[bytes]:
         """Schemas of the graph's subgraphs by namespace."""
-        graph_id = await service.graph_of(ctx, assistant_id, owner)
+        graph_id = await service.graph_of(sessions, auth, graph_ids, assistant_id, owner)
         request = GraphRequest(
             op="subgraphs", graph_id=graph_id, thread_id="", namespace=namespace, recurse=recurse
         )
-        return await _ask(ctx, request)
+        return await _ask(bus, settings, request)

@@ -27,7 +27,7 @@ from headwater.api.auth.authorization import (
 )
 from headwater.api.auth.custom import Forbidden
 from headwater.api.runs.admission import resolve_assistant
-from headwater.api.shared.context import ApiContext, Sessions
+from headwater.api.shared.context import Sessions
 from headwater.api.shared.errors import NotFound
 from headwater.api.shared.ids import require_uuid
 from headwater.common.db import crons, repository
@@ -79,13 +79,15 @@ async def _check(
     )
 
 
-async def graph_of(ctx: ApiContext, assistant_id: str, owner: str) -> str:
+async def graph_of(
+    sessions: Sessions, auth: CarriesAuth, graph_ids: list[str], assistant_id: str, owner: str
+) -> str:
     """The graph of an assistant (by UUID or graph name) the caller may read."""
-    async with ctx.sessions() as session:
-        row = await resolve_assistant(session, ctx, assistant_id)
+    async with sessions() as session:
+        row = await resolve_assistant(session, graph_ids, assistant_id)
     if row.owner not in ("", owner):
         raise _not_found(assistant_id)
-    await _check(ctx, row, "read")
+    await _check(auth, row, "read")
     return row.graph_id
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
 from headwater.api.auth.authorization import (
+    CarriesAuth,
     authorize,
     authorize_assistant_for_run,
     authorized_page,
@@ -32,13 +34,13 @@ from headwater.api.crons.records import (
 from headwater.api.crons.schedule import next_fire
 from headwater.api.crons.schemas import CronCreate, CronPatch, CronSearch
 from headwater.api.runs.admission import resolve_assistant
-from headwater.api.shared.context import ApiContext
+from headwater.api.shared.context import ApiContext, Sessions
 from headwater.api.shared.errors import ApiError, NotFound, Unprocessable
 from headwater.api.shared.ids import require_uuid
 from headwater.common.db import crons as cron_sql
 from headwater.common.db.models import CronRow, ThreadRow, utcnow
 from headwater.common.ids import assistant_id_for_graph, is_uuid, uuid7
-from headwater.common.webhooks import url_problem
+from headwater.common.webhooks import WebhookPolicy, url_problem
 
 NOT_FOUND = "Thread or assistant not found."
 SCHEDULE_FIELDS = ("schedule", "timezone", "end_time")
@@ -53,129 +55,9 @@ def _auth_user() -> dict[str, Any]:
     return dict(json.loads(json.dumps(dict(user), default=str)))
 
 
-async def create_cron(
-    ctx: ApiContext, body: CronCreate, owner: str, thread_id: str | None
-) -> CronRow:
-    """A new cron on ``thread_id``, or stateless (a new thread per fire) when None."""
-    if thread_id is not None:
-        require_uuid(thread_id, "thread")
-    if body.config and body.config.get("configurable") and body.context:
-        raise ApiError(BOTH_CONFIGURABLE_AND_CONTEXT)
-    now = utcnow()
-    next_fire(body.schedule, body.timezone, now)  # a bad schedule or zone is a 422 at once
-    end_time = utc_or_none(body.end_time)
-    cron_id = uuid7()
-    metadata = dict(body.metadata or {})
-    payload = {**run_fields(body), "metadata": metadata, "assistant_id": body.assistant_id}
-    value: dict[str, Any] = {
-        "payload": payload,
-        "schedule": body.schedule,
-        "cron_id": cron_id,
-        "thread_id": thread_id,
-        "user_id": owner,
-        "end_time": end_time,
-        "metadata": metadata,  # the same dict: a handler's stamp reaches the runs too
-    }
-    rule = await authorize(ctx, "crons", "create", value)
-    payload, metadata = dict(value["payload"]), dict(value["metadata"] or {})
-    payload["metadata"] = metadata
-    schedule = str(value["schedule"])
-    async with ctx.sessions.begin() as session:
-        wanted = str(payload.get("assistant_id") or body.assistant_id)
-        assistant = await resolve_assistant(session, ctx, wanted)
-        if assistant.owner not in ("", owner):
-            raise NotFound(NOT_FOUND)
-        system = is_system_assistant(assistant)
-        if rule and not system and not filter_matches(rule, assistant.metadata_ or {}):
-            raise NotFound(NOT_FOUND)
-        if thread_id is not None:
-            thread = await session.get(ThreadRow, thread_id, with_for_update=True)
-            if thread is None or thread.owner != owner or thread.deleting:
-                raise NotFound(f"Thread {thread_id} not found")
-            if rule and not filter_matches(rule, thread.metadata_ or {}):
-                raise NotFound(f"Thread {thread_id} not found")
-        await authorize_assistant_for_run(ctx, assistant)
-        payload.update(
-            assistant_id=assistant.assistant_id,
-            schedule=schedule,
-            config=with_cron_id(payload.get("config"), cron_id),
-        )
-        cron = CronRow(
-            cron_id=cron_id,
-            assistant_id=assistant.assistant_id,
-            thread_id=thread_id,
-            schedule=schedule,
-            timezone=body.timezone,
-            end_time=end_time,
-            next_run_date=next_fire(schedule, body.timezone, now, end_time),
-            payload=payload,
-            metadata_=metadata,
-            on_run_completed=None if thread_id else (body.on_run_completed or "delete"),
-            enabled=body.enabled,
-            auth_user=_auth_user(),
-            owner=owner,
-            created_at=now,
-            updated_at=now,
-        )
-        _check_run(ctx, cron)
-        session.add(cron)
-    return cron
-
-
-async def owned_cron(ctx: ApiContext, cron_id: str, owner: str, action: str = "read") -> CronRow:
-    """The caller's cron, after the ``crons.<action>`` handler; 404 otherwise."""
-    require_uuid(cron_id, "cron")
-    async with ctx.sessions() as session:
-        cron = await session.get(CronRow, cron_id)
-    detail = f"Cron {cron_id} not found"
-    if cron is None or cron.owner != owner:
-        raise NotFound(detail)
-    await require_visible(ctx, "crons", action, {"cron_id": cron_id}, cron.metadata_, detail)
-    return cron
-
-
-def _check_run(ctx: ApiContext, cron: CronRow) -> None:
-    """What every fire will submit must be a valid run now, its webhook one the policy allows."""
-    body = run_body(cron)
-    if body.webhook and (problem := url_problem(body.webhook, ctx.webhook_policy)):
-        raise Unprocessable(f"Invalid webhook: {problem}")
-
-
 def _set_fields(body: CronPatch) -> dict[str, Any]:
     fields = {f: getattr(body, f) for f in body.__struct_fields__}
     return {f: v for f, v in fields.items() if v is not msgspec.UNSET}
-
-
-async def patch_cron(ctx: ApiContext, cron_id: str, owner: str, body: CronPatch) -> CronRow:
-    """Change the fields sent; the next run date follows a new schedule, zone or end time."""
-    changes = _set_fields(body)
-    if not changes:
-        raise ApiError("Nothing to update: send at least one field of the cron")
-    require_uuid(cron_id, "cron")
-    if "end_time" in changes:
-        changes["end_time"] = utc_or_none(changes["end_time"])
-    value: dict[str, Any] = {
-        "cron_id": cron_id,
-        "payload": {k: v for k, v in changes.items() if k in RUN_FIELDS},
-        "schedule": changes.get("schedule"),
-    }
-    now = utcnow()
-    async with ctx.sessions.begin() as session:
-        cron = await session.get(CronRow, cron_id, with_for_update=True)
-        detail = f"Cron {cron_id} not found"
-        if cron is None or cron.owner != owner:
-            raise NotFound(detail)
-        rule = await authorize(ctx, "crons", "update", value)
-        if rule and not filter_matches(rule, cron.metadata_ or {}):
-            raise NotFound(detail)
-        if value.get("schedule") is not None:
-            changes["schedule"] = str(value["schedule"])
-        _apply(cron, changes, dict(value["payload"] or {}))
-        if any(f in changes for f in SCHEDULE_FIELDS) or changes.get("enabled") is True:
-            cron.next_run_date = next_fire(cron.schedule, cron.timezone, now, cron.end_time)
-        _check_run(ctx, cron)  # still a valid run after the change (else nothing changes)
-        cron.updated_at = now
-    return cron
 
 
 def _apply(cron: CronRow, changes: dict[str, Any], run_changes: dict[str, Any]) -> None:
@@ -196,55 +78,193 @@ def _apply(cron: CronRow, changes: dict[str, Any], run_changes: dict[str, Any]) 
     cron.payload = payload
 
 
-def _assistant_filter(ctx: ApiContext, assistant_id: str | None) -> str | None:
-    """Search by assistant UUID or by graph name (its system assistant)."""
-    if assistant_id and not is_uuid(assistant_id) and assistant_id in ctx.graph_ids:
-        return assistant_id_for_graph(assistant_id)
-    return assistant_id
-
-
-async def search_crons(
-    ctx: ApiContext, owner: str, data: CronSearch, *, count_only: bool = False
-) -> tuple[Sequence[CronRow], int]:
-    """The caller's crons that match the search and the ``crons.search`` handler's filter."""
-    assistant_id = _assistant_filter(ctx, data.assistant_id)
-    value = {
-        "assistant_id": assistant_id,
-        "thread_id": data.thread_id,
-        "limit": data.limit,
-        "offset": data.offset,
-    }
-    query: dict[str, Any] = {
-        "owner": owner,
-        "assistant_id": assistant_id,
-        "thread_id": data.thread_id,
-        "enabled": data.enabled,
-        "sort_by": data.sort_by,
-        "sort_order": data.sort_order,
-    }
-
-    async def search(
-        metadata: dict[str, Any], limit: int, offset: int
-    ) -> tuple[Sequence[CronRow], int]:
-        async with ctx.sessions() as session:
-            return await cron_sql.search_crons(
-                session, **query, metadata=metadata, limit=limit, offset=offset
-            )
-
-    return await authorized_page(
-        ctx,
-        "crons",
-        value,
-        data.metadata,
-        search,
-        limit=0 if count_only else data.limit,
-        offset=data.offset,
-        metadata_of=lambda row: row.metadata_,
-    )
-
-
 def utc_or_none(value: dt.datetime | None) -> dt.datetime | None:
     """An end time in UTC; a naive one is taken as UTC already."""
     if value is None:
         return None
     return value.astimezone(dt.UTC) if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class CronAdmission:
+    """What the cron endpoints do, with the dependencies they need (built per request by the
+    crons controller from the injected ``sessions``, ``auth``, ``graph_ids`` and
+    ``webhook_policy``)."""
+
+    sessions: Sessions
+    auth: CarriesAuth
+    graph_ids: list[str]
+    webhook_policy: WebhookPolicy
+
+    @classmethod
+    def of(cls, ctx: ApiContext) -> CronAdmission:
+        """From the lifespan's context (the scheduler and tests hold one)."""
+        return cls(ctx.sessions, ctx, ctx.graph_ids, ctx.webhook_policy)
+
+    async def create(self, body: CronCreate, owner: str, thread_id: str | None) -> CronRow:
+        """A new cron on ``thread_id``, or stateless (a new thread per fire) when None."""
+        if thread_id is not None:
+            require_uuid(thread_id, "thread")
+        if body.config and body.config.get("configurable") and body.context:
+            raise ApiError(BOTH_CONFIGURABLE_AND_CONTEXT)
+        now = utcnow()
+        next_fire(body.schedule, body.timezone, now)  # a bad schedule or zone is a 422 at once
+        end_time = utc_or_none(body.end_time)
+        cron_id = uuid7()
+        metadata = dict(body.metadata or {})
+        payload = {**run_fields(body), "metadata": metadata, "assistant_id": body.assistant_id}
+        value: dict[str, Any] = {
+            "payload": payload,
+            "schedule": body.schedule,
+            "cron_id": cron_id,
+            "thread_id": thread_id,
+            "user_id": owner,
+            "end_time": end_time,
+            "metadata": metadata,  # the same dict: a handler's stamp reaches the runs too
+        }
+        rule = await authorize(self.auth, "crons", "create", value)
+        payload, metadata = dict(value["payload"]), dict(value["metadata"] or {})
+        payload["metadata"] = metadata
+        schedule = str(value["schedule"])
+        async with self.sessions.begin() as session:
+            wanted = str(payload.get("assistant_id") or body.assistant_id)
+            assistant = await resolve_assistant(session, self.graph_ids, wanted)
+            if assistant.owner not in ("", owner):
+                raise NotFound(NOT_FOUND)
+            system = is_system_assistant(assistant)
+            if rule and not system and not filter_matches(rule, assistant.metadata_ or {}):
+                raise NotFound(NOT_FOUND)
+            if thread_id is not None:
+                thread = await session.get(ThreadRow, thread_id, with_for_update=True)
+                if thread is None or thread.owner != owner or thread.deleting:
+                    raise NotFound(f"Thread {thread_id} not found")
+                if rule and not filter_matches(rule, thread.metadata_ or {}):
+                    raise NotFound(f"Thread {thread_id} not found")
+            await authorize_assistant_for_run(self.auth, assistant)
+            payload.update(
+                assistant_id=assistant.assistant_id,
+                schedule=schedule,
+                config=with_cron_id(payload.get("config"), cron_id),
+            )
+            cron = CronRow(
+                cron_id=cron_id,
+                assistant_id=assistant.assistant_id,
+                thread_id=thread_id,
+                schedule=schedule,
+                timezone=body.timezone,
+                end_time=end_time,
+                next_run_date=next_fire(schedule, body.timezone, now, end_time),
+                payload=payload,
+                metadata_=metadata,
+                on_run_completed=None if thread_id else (body.on_run_completed or "delete"),
+                enabled=body.enabled,
+                auth_user=_auth_user(),
+                owner=owner,
+                created_at=now,
+                updated_at=now,
+            )
+            self._check_run(cron)
+            session.add(cron)
+        return cron
+
+    async def owned(self, cron_id: str, owner: str, action: str = "read") -> CronRow:
+        """The caller's cron, after the ``crons.<action>`` handler; 404 otherwise."""
+        require_uuid(cron_id, "cron")
+        async with self.sessions() as session:
+            cron = await session.get(CronRow, cron_id)
+        detail = f"Cron {cron_id} not found"
+        if cron is None or cron.owner != owner:
+            raise NotFound(detail)
+        await require_visible(
+            self.auth, "crons", action, {"cron_id": cron_id}, cron.metadata_, detail
+        )
+        return cron
+
+    def _check_run(self, cron: CronRow) -> None:
+        """What every fire will submit must be a valid run now, its webhook one the policy allows."""
+        body = run_body(cron)
+        if body.webhook and (problem := url_problem(body.webhook, self.webhook_policy)):
+            raise Unprocessable(f"Invalid webhook: {problem}")
+
+    async def patch(self, cron_id: str, owner: str, body: CronPatch) -> CronRow:
+        """Change the fields sent; the next run date follows a new schedule, zone or end time."""
+        changes = _set_fields(body)
+        if not changes:
+            raise ApiError("Nothing to update: send at least one field of the cron")
+        require_uuid(cron_id, "cron")
+        if "end_time" in changes:
+            changes["end_time"] = utc_or_none(changes["end_time"])
+        value: dict[str, Any] = {
+            "cron_id": cron_id,
+            "payload": {k: v for k, v in changes.items() if k in RUN_FIELDS},
+            "schedule": changes.get("schedule"),
+        }
+        now = utcnow()
+        async with self.sessions.begin() as session:
+            cron = await session.get(CronRow, cron_id, with_for_update=True)
+            detail = f"Cron {cron_id} not found"
+            if cron is None or cron.owner != owner:
+                raise NotFound(detail)
+            rule = await authorize(self.auth, "crons", "update", value)
+            if rule and not filter_matches(rule, cron.metadata_ or {}):
+                raise NotFound(detail)
+            if value.get("schedule") is not None:
+                changes["schedule"] = str(value["schedule"])
+            _apply(cron, changes, dict(value["payload"] or {}))
+            if any(f in changes for f in SCHEDULE_FIELDS) or changes.get("enabled") is True:
+                cron.next_run_date = next_fire(cron.schedule, cron.timezone, now, cron.end_time)
+            self._check_run(cron)  # still a valid run after the change (else nothing changes)
+            cron.updated_at = now
+        return cron
+
+    def _assistant_filter(self, assistant_id: str | None) -> str | None:
+        """Search by assistant UUID or by graph name (its system assistant)."""
+        if assistant_id and not is_uuid(assistant_id) and assistant_id in self.graph_ids:
+            return assistant_id_for_graph(assistant_id)
+        return assistant_id
+
+    async def search(
+        self, owner: str, data: CronSearch, *, count_only: bool = False
+    ) -> tuple[Sequence[CronRow], int]:
+        """The caller's crons that match the search and the ``crons.search`` handler's filter."""
+        assistant_id = self._assistant_filter(data.assistant_id)
+        value = {
+            "assistant_id": assistant_id,
+            "thread_id": data.thread_id,
+            "limit": data.limit,
+            "offset": data.offset,
+        }
+        query: dict[str, Any] = {
+            "owner": owner,
+            "assistant_id": assistant_id,
+            "thread_id": data.thread_id,
+            "enabled": data.enabled,
+            "sort_by": data.sort_by,
+            "sort_order": data.sort_order,
+        }
+
+        async def one_page(
+            metadata: dict[str, Any], limit: int, offset: int
+        ) -> tuple[Sequence[CronRow], int]:
+            async with self.sessions() as session:
+                return await cron_sql.search_crons(
+                    session, **query, metadata=metadata, limit=limit, offset=offset
+                )
+
+        return await authorized_page(
+            self.auth,
+            "crons",
+            value,
+            data.metadata,
+            one_page,
+            limit=0 if count_only else data.limit,
+            offset=data.offset,
+            metadata_of=lambda row: row.metadata_,
+        )
+
+    async def delete(self, cron_id: str, owner: str) -> None:
+        """Delete a cron; runs it already created stay."""
+        cron = await self.owned(cron_id, owner, "delete")
+        async with self.sessions.begin() as session:
+            if not await cron_sql.delete_cron(session, cron.cron_id):
+                raise NotFound(f"Cron {cron_id} not found")

@@ -6,14 +6,22 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Response, delete, get, patch, post
+from litestar.di import Provide
 
-from headwater.api.crons.admission import create_cron, owned_cron, patch_cron, search_crons
+from headwater.api.auth.authorization import AuthHandlers
+from headwater.api.crons.admission import CronAdmission
 from headwater.api.crons.records import cron_json
 from headwater.api.crons.schemas import CronCreate, CronPatch, CronSearch
-from headwater.api.shared.context import ApiContext
-from headwater.api.shared.errors import NotFound
+from headwater.api.shared.context import Sessions
 from headwater.api.shared.paging import page
-from headwater.common.db import crons as cron_sql
+from headwater.common.webhooks import WebhookPolicy
+
+
+def provide_crons(
+    sessions: Sessions, auth: AuthHandlers, graph_ids: list[str], webhook_policy: WebhookPolicy
+) -> CronAdmission:
+    """The cron service over the injected dependencies it needs."""
+    return CronAdmission(sessions, auth, graph_ids, webhook_policy)
 
 
 class CronsController(Controller):
@@ -21,49 +29,47 @@ class CronsController(Controller):
 
     path = "/"
     tags = ["Crons"]
+    dependencies = {"crons": Provide(provide_crons, sync_to_thread=False)}
 
     @post("/runs/crons", status_code=200)
-    async def create(self, ctx: ApiContext, owner: str, data: CronCreate) -> dict[str, Any]:
+    async def create(self, crons: CronAdmission, owner: str, data: CronCreate) -> dict[str, Any]:
         """A cron whose every fire runs on a new thread (deleted afterwards unless ``keep``)."""
-        return cron_json(await create_cron(ctx, data, owner, None))
+        return cron_json(await crons.create(data, owner, None))
 
     @post("/threads/{thread_id:str}/runs/crons", status_code=200)
     async def create_for_thread(
-        self, ctx: ApiContext, owner: str, thread_id: str, data: CronCreate
+        self, crons: CronAdmission, owner: str, thread_id: str, data: CronCreate
     ) -> dict[str, Any]:
         """A cron whose every fire runs on this thread (``multitask_strategy`` applies)."""
-        return cron_json(await create_cron(ctx, data, owner, thread_id))
+        return cron_json(await crons.create(data, owner, thread_id))
 
     @post("/runs/crons/search", status_code=200)
     async def search(
-        self, ctx: ApiContext, owner: str, data: CronSearch
+        self, crons: CronAdmission, owner: str, data: CronSearch
     ) -> Response[list[dict[str, Any]]]:
         """The caller's crons by assistant, thread, enabled and metadata; newest first."""
-        rows, total = await search_crons(ctx, owner, data)
+        rows, total = await crons.search(owner, data)
         return page([cron_json(r, data.select) for r in rows], data.offset, total)
 
     @post("/runs/crons/count", status_code=200)
-    async def count(self, ctx: ApiContext, owner: str, data: CronSearch) -> int:
+    async def count(self, crons: CronAdmission, owner: str, data: CronSearch) -> int:
         """How many of the caller's crons match."""
-        _, total = await search_crons(ctx, owner, data, count_only=True)
+        _, total = await crons.search(owner, data, count_only=True)
         return total
 
     @get("/runs/crons/{cron_id:str}")
-    async def get_cron(self, ctx: ApiContext, owner: str, cron_id: str) -> dict[str, Any]:
+    async def get_cron(self, crons: CronAdmission, owner: str, cron_id: str) -> dict[str, Any]:
         """One cron."""
-        return cron_json(await owned_cron(ctx, cron_id, owner))
+        return cron_json(await crons.owned(cron_id, owner))
 
     @patch("/runs/crons/{cron_id:str}")
     async def update(
-        self, ctx: ApiContext, owner: str, cron_id: str, data: CronPatch
+        self, crons: CronAdmission, owner: str, cron_id: str, data: CronPatch
     ) -> dict[str, Any]:
         """Change a cron; ``end_time: null`` clears its end time."""
-        return cron_json(await patch_cron(ctx, cron_id, owner, data))
+        return cron_json(await crons.patch(cron_id, owner, data))
 
     @delete("/runs/crons/{cron_id:str}", status_code=204)
-    async def delete_cron(self, ctx: ApiContext, owner: str, cron_id: str) -> None:
+    async def delete_cron(self, crons: CronAdmission, owner: str, cron_id: str) -> None:
         """Delete a cron; runs it already created stay."""
-        cron = await owned_cron(ctx, cron_id, owner, "delete")
-        async with ctx.sessions.begin() as session:
-            if not await cron_sql.delete_cron(session, cron.cron_id):
-                raise NotFound(f"Cron {cron_id} not found")
+        await crons.delete(cron_id, owner)

@@ -233,7 +233,7 @@ class OpenAIController(Controller):
         try:
             body = parse_request(await request.body())
             async with ctx.sessions() as session:
-                await resolve_assistant(session, ctx, body.model)
+                await resolve_assistant(session, ctx.graph_ids, body.model)
         except OpenAIError as exc:
             return exc.response()
         except ApiError as exc:

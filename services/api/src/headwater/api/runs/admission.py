@@ -74,13 +74,13 @@ def configurable_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 async def resolve_assistant(
-    session: AsyncSession, ctx: ApiContext, assistant_id: str
+    session: AsyncSession, graph_ids: list[str], assistant_id: str
 ) -> AssistantRow:
     """An assistant by UUID or by graph name."""
     if not is_uuid(assistant_id):
-        if assistant_id not in ctx.graph_ids:
+        if assistant_id not in graph_ids:
             raise Unprocessable(
-                f"Invalid assistant: '{assistant_id}'. Must be either a UUID or one of the registered graphs: {ctx.graph_ids}"
+                f"Invalid assistant: '{assistant_id}'. Must be either a UUID or one of the registered graphs: {graph_ids}"
             )
         assistant_id = assistant_id_for_graph(assistant_id)
     row = await session.get(AssistantRow, assistant_id)
@@ -199,7 +199,7 @@ class RunAdmission:
         rule = await authorize(self.ctx, "threads", "create_run", value)
         body.metadata = value["metadata"]
         async with self.ctx.sessions.begin() as session:
-            assistant = await resolve_assistant(session, self.ctx, body.assistant_id)
+            assistant = await resolve_assistant(session, self.ctx.graph_ids, body.assistant_id)
             if assistant.owner not in ("", owner):  # another user's assistant: not there
                 raise NotFound("Thread or assistant not found.")
             await authorize_assistant_for_run(self.ctx, assistant)

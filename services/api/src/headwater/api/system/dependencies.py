@@ -2,9 +2,9 @@
 
 The lifespan builds the resources once (an :class:`ApiContext` on ``app.state``); each handler
 declares the parts it uses (``bus``, ``sessions``, ``settings``, ``memory``, ``auth``,
-``graph_ids``, ``owner``), so its signature says what it touches and a test can hand it
+``graph_ids``, ``webhook_policy``, ``owner``), so its signature says what it touches and a test can hand it
 others. ``ctx`` (the whole context) is still provided for the resources whose services take
-it: runs, crons, threads' maintenance and the fronts (see docs/architecture.md).
+it: runs, thread deletion and maintenance, and the fronts (see docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from headwater.api.auth.authorization import AuthHandlers
 from headwater.api.shared.context import ApiContext
 from headwater.common.bus import Bus
 from headwater.common.settings import Settings
+from headwater.common.webhooks import WebhookPolicy
 
 
 def provide_ctx(state: State) -> ApiContext:
@@ -60,6 +61,11 @@ def provide_graph_ids(state: State) -> list[str]:
     return provide_ctx(state).graph_ids
 
 
+def provide_webhook_policy(state: State) -> WebhookPolicy:
+    """Which webhook URLs runs and crons may name (langgraph.json's ``webhooks``)."""
+    return provide_ctx(state).webhook_policy
+
+
 def provide_owner(scope: Scope) -> str:
     """Who is asking. Anonymous ("") until authentication is configured."""
     user = scope.get("user")
@@ -78,5 +84,6 @@ DEPENDENCIES = {
     "memory": _sync(provide_memory),
     "auth": _sync(provide_auth),
     "graph_ids": _sync(provide_graph_ids),
+    "webhook_policy": _sync(provide_webhook_policy),
     "owner": _sync(provide_owner),
 }

@@ -38,7 +38,7 @@ from headwater.api.fronts.events import (
     text_of,
 )
 from headwater.api.runs.admission import RunAdmission
-from headwater.api.runs.service import status_check
+from headwater.api.runs.service import RunService
 from headwater.api.shared.context import ApiContext
 from headwater.api.shared.errors import ApiError
 from headwater.api.shared.schemas import RunCreate
@@ -251,7 +251,9 @@ class ChatSession:
             log.exception("ws: starting a run on %s failed", turn.name)
             await self.error("The run could not be started.", "internal", turn.name)
             return
-        await self.relay(turn.name, run_parts(subscription, status_check(self.ctx, run.run_id)))
+        await self.relay(
+            turn.name, run_parts(subscription, RunService.of(self.ctx).status_check(run.run_id))
+        )
 
     def run_body(self, turn: Turn, thread: ThreadRow | None) -> RunCreate:
         """The run request: on the named assistant, else the thread's, else the default."""

@@ -24,7 +24,7 @@ from headwater.api.fronts.completion_ids import PREFIX, completion_run
 from headwater.api.fronts.events import Ended, Part, run_parts, text_of
 from headwater.api.fronts.keepalive import with_keepalives
 from headwater.api.fronts.simple_runs import internal_run_id
-from headwater.api.runs.service import status_check
+from headwater.api.runs.service import RunService
 from headwater.api.shared.context import ApiContext
 from headwater.common.db.models import RunRow
 from headwater.common.ids import is_uuid
@@ -204,7 +204,7 @@ class DebugStreamController(Controller):
             return Response(body, status_code=404)
         thread_id, run_id = found
         subscription = await ctx.bus.subscribe_events(thread_id, run_id)
-        parts = run_parts(subscription, status_check(ctx, run_id))
+        parts = run_parts(subscription, RunService.of(ctx).status_check(run_id))
         return Stream(
             with_keepalives(debug_frames(parts), ctx.settings.sse_keepalive_s),
             media_type="text/event-stream",

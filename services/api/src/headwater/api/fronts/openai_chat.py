@@ -28,7 +28,7 @@ from headwater.api.fronts.keepalive import with_keepalives
 from headwater.api.fronts.openai_request import ChatCompletionRequest, OpenAIError, parse_request
 from headwater.api.fronts.usage import RunUsage
 from headwater.api.runs.admission import RunAdmission, resolve_assistant
-from headwater.api.runs.service import status_check
+from headwater.api.runs.service import RunService
 from headwater.api.shared.context import ApiContext
 from headwater.api.shared.errors import ApiError, NotFound
 from headwater.api.shared.schemas import RunCreate
@@ -249,7 +249,7 @@ class OpenAIController(Controller):
             _run_body(body), thread_id=None, owner=owner, headers=request.headers
         )
         completion = completion_id(ctx.settings.naming_secret, owner, run.thread_id, run.run_id)
-        parts = run_parts(subscription, status_check(ctx, run.run_id))
+        parts = run_parts(subscription, RunService.of(ctx).status_check(run.run_id))
         if body.stream:
             include_usage = body.stream_options is not None and body.stream_options.include_usage
             frames = _stream(parts, completion, body.model, include_usage)

@@ -27,7 +27,7 @@ from headwater.api.fronts.events import (
 )
 from headwater.api.fronts.keepalive import with_keepalives
 from headwater.api.runs.admission import RunAdmission
-from headwater.api.runs.service import status_check
+from headwater.api.runs.service import RunService
 from headwater.api.shared.context import ApiContext
 from headwater.api.shared.schemas import RunCreate
 from headwater.common.db.models import RunRow
@@ -221,7 +221,7 @@ class SimpleRunsController(Controller):
         if run is None:
             return _error(404, "not_found", f"Run {run_id} not found.")
         subscription = await ctx.bus.subscribe_events(run.thread_id, run.run_id)
-        parts = run_parts(subscription, status_check(ctx, run.run_id))
+        parts = run_parts(subscription, RunService.of(ctx).status_check(run.run_id))
         return Stream(
             with_keepalives(translate(parts, run_id), ctx.settings.sse_keepalive_s),
             media_type="text/event-stream",

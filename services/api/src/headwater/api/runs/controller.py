@@ -12,8 +12,8 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import Parameter
 from litestar.response import Stream
 
-from headwater.api.runs import responses, service
-from headwater.api.shared.context import ApiContext
+from headwater.api.runs import responses
+from headwater.api.runs.service import RunService
 from headwater.api.shared.schemas import RunCreate
 from headwater.api.shared.wire import run_json
 
@@ -23,47 +23,48 @@ class ThreadRunsController(Controller):
 
     path = "/threads/{thread_id:str}/runs"
     tags = ["Thread Runs"]
+    dependencies = responses.RUNS_DEPENDENCIES
 
     @post("/", status_code=200)
     async def create_run(
         self,
-        ctx: ApiContext,
+        runs: RunService,
         owner: str,
         thread_id: str,
         data: RunCreate,
         request: Request[Any, Any, Any],
     ) -> Response[dict[str, Any]]:
         """Create a background run."""
-        return await responses.create_run(ctx, data, thread_id, owner, request)
+        return await responses.create_run(runs, data, thread_id, owner, request)
 
     @post("/stream", status_code=200)
     async def stream_run(
         self,
-        ctx: ApiContext,
+        runs: RunService,
         owner: str,
         thread_id: str,
         data: RunCreate,
         request: Request[Any, Any, Any],
     ) -> Stream:
         """Create a run and stream its events as SSE."""
-        return await responses.create_and_stream(ctx, data, thread_id, owner, request)
+        return await responses.create_and_stream(runs, data, thread_id, owner, request)
 
     @post("/wait", status_code=200)
     async def wait_run(
         self,
-        ctx: ApiContext,
+        runs: RunService,
         owner: str,
         thread_id: str,
         data: RunCreate,
         request: Request[Any, Any, Any],
     ) -> Stream:
         """Create a run and answer its final values."""
-        return await responses.create_and_wait(ctx, data, thread_id, owner, request)
+        return await responses.create_and_wait(runs, data, thread_id, owner, request)
 
     @get("/")
     async def list_runs(
         self,
-        ctx: ApiContext,
+        runs: RunService,
         owner: str,
         thread_id: str,
         limit: int = Parameter(default=10, ge=0, le=1000),
@@ -71,41 +72,41 @@ class ThreadRunsController(Controller):
         status: str | None = None,
     ) -> list[dict[str, Any]]:
         """A thread's runs, newest first."""
-        rows = await service.list_runs(ctx, thread_id, owner, limit, offset, status)
+        rows = await runs.list_runs(thread_id, owner, limit, offset, status)
         return [run_json(r) for r in rows]
 
     @get("/{run_id:str}")
     async def get_run(
-        self, ctx: ApiContext, owner: str, thread_id: str, run_id: str
+        self, runs: RunService, owner: str, thread_id: str, run_id: str
     ) -> dict[str, Any]:
         """One run (the sdk polls this to decide whether to reconnect)."""
-        return run_json(await service.owned_run(ctx, thread_id, run_id, owner))
+        return run_json(await runs.owned_run(thread_id, run_id, owner))
 
     @delete("/{run_id:str}", status_code=204)
-    async def delete_run(self, ctx: ApiContext, owner: str, thread_id: str, run_id: str) -> None:
+    async def delete_run(self, runs: RunService, owner: str, thread_id: str, run_id: str) -> None:
         """Delete a finished run."""
-        await service.delete_run(ctx, thread_id, run_id, owner)
+        await runs.delete_run(thread_id, run_id, owner)
 
     @get("/{run_id:str}/join")
     async def join_run(
         self,
-        ctx: ApiContext,
+        runs: RunService,
         owner: str,
         thread_id: str,
         run_id: str,
         cancel_on_disconnect: bool = False,
     ) -> Stream:
         """Wait for a run and answer its final values."""
-        run = await service.owned_run(ctx, thread_id, run_id, owner)
-        subscription = await ctx.bus.subscribe_events(run.thread_id, run.run_id)
+        run = await runs.owned_run(thread_id, run_id, owner)
+        subscription = await runs.bus.subscribe_events(run.thread_id, run.run_id)
         return responses.wait_response(
-            ctx, run, subscription, cancel_on_disconnect=cancel_on_disconnect
+            runs, run, subscription, cancel_on_disconnect=cancel_on_disconnect
         )
 
     @get("/{run_id:str}/stream")
     async def join_stream(
         self,
-        ctx: ApiContext,
+        runs: RunService,
         owner: str,
         thread_id: str,
         run_id: str,
@@ -119,14 +120,14 @@ class ThreadRunsController(Controller):
 
         ``stream_mode`` (repeated, or one JSON array) keeps only those modes.
         """
-        run = await service.owned_run(ctx, thread_id, run_id, owner)
+        run = await runs.owned_run(thread_id, run_id, owner)
         modes = responses.query_modes(stream_mode)
-        subscription = await ctx.bus.subscribe_events(
+        subscription = await runs.bus.subscribe_events(
             run.thread_id, run.run_id, after_seq=responses.after_seq_of(last_event_id)
         )
         base = responses.thread_run_path(run)
         return responses.stream_response(
-            ctx,
+            runs,
             run,
             subscription,
             cancel_on_disconnect=cancel_on_disconnect,
@@ -138,7 +139,7 @@ class ThreadRunsController(Controller):
     @post("/{run_id:str}/cancel", status_code=202)
     async def cancel_run(
         self,
-        ctx: ApiContext,
+        runs: RunService,
         owner: str,
         thread_id: str,
         run_id: str,
@@ -147,5 +148,5 @@ class ThreadRunsController(Controller):
     ) -> Response[Any] | Stream:
         """Cancel a pending or running run: 202 once it reads ``interrupted`` (or, rolled
         back, is gone); ``wait=1``: 200 once it has stopped, with langgraph-api's ``{}``."""
-        run = await service.owned_run(ctx, thread_id, run_id, owner, "update")
-        return await responses.cancel_response(ctx, run, action, wait)
+        run = await runs.owned_run(thread_id, run_id, owner, "update")
+        return await responses.cancel_response(runs, run, action, wait)

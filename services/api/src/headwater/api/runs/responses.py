@@ -12,29 +12,36 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response
+from litestar.di import Provide
 from litestar.response import Stream
 
+from headwater.api.auth.authorization import AuthHandlers
 from headwater.api.runs.admission import RunAdmission
 from headwater.api.runs.relay import final_result, mode_filter, sse_events
-from headwater.api.runs.service import (
-    NO_RUN_TO_CANCEL,
-    canceller,
-    settle,
-    status_check,
-    values_fallback,
-)
-from headwater.api.shared.context import ApiContext
+from headwater.api.runs.service import NO_RUN_TO_CANCEL, RunService
+from headwater.api.shared.context import ApiContext, Sessions
 from headwater.api.shared.errors import NotFound, Unprocessable
 from headwater.api.shared.schemas import RunCreate
 from headwater.api.shared.wire import run_json
-from headwater.common.bus import EventSubscription
+from headwater.common.bus import Bus, EventSubscription
 from headwater.common.db.models import RunRow
+from headwater.common.settings import Settings
 
 SSE_MEDIA_TYPE = "text/event-stream"  # Litestar appends "; charset=utf-8"
 SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 STREAM_ID_PATTERN = r"^(\d+(-(\d+|\*))?|-)$"
 RUN_STREAM_ID_PATTERN = r"^(\d+(-(\d+|\*))?|-|-1)$"
 """A run's join stream also takes ``-1`` (the whole run), which JS ``useStream`` sends."""
+
+
+def provide_runs(
+    ctx: ApiContext, bus: Bus, sessions: Sessions, settings: Settings, auth: AuthHandlers
+) -> RunService:
+    """The ``runs`` dependency of the run controllers (admission still takes the context)."""
+    return RunService(RunAdmission(ctx), bus, sessions, settings, auth)
+
+
+RUNS_DEPENDENCIES = {"runs": Provide(provide_runs, sync_to_thread=False)}
 
 
 def thread_run_path(run: RunRow) -> str:
@@ -78,7 +85,7 @@ def after_seq_of(last_event_id: str | None) -> int:
 
 
 def stream_response(
-    ctx: ApiContext,
+    runs: RunService,
     run: RunRow,
     subscription: EventSubscription,
     *,
@@ -90,8 +97,8 @@ def stream_response(
     """The run's events as SSE from ``subscription`` until its end event."""
     body = sse_events(
         subscription,
-        status_check(ctx, run.run_id),
-        on_abandon=canceller(ctx, run) if cancel_on_disconnect else None,
+        runs.status_check(run.run_id),
+        on_abandon=runs.canceller(run) if cancel_on_disconnect else None,
         keep=mode_filter(modes),
     )
     headers = {**SSE_HEADERS, "Location": location, "Content-Location": content_location}
@@ -99,14 +106,14 @@ def stream_response(
 
 
 def wait_response(
-    ctx: ApiContext, run: RunRow, subscription: EventSubscription, *, cancel_on_disconnect: bool
+    runs: RunService, run: RunRow, subscription: EventSubscription, *, cancel_on_disconnect: bool
 ) -> Stream:
     """The run's final values (keep-alive newlines until then)."""
     body = final_result(
         subscription,
-        status_check(ctx, run.run_id),
-        values_fallback(ctx, run.thread_id),
-        on_abandon=canceller(ctx, run) if cancel_on_disconnect else None,
+        runs.status_check(run.run_id),
+        runs.values_fallback(run.thread_id),
+        on_abandon=runs.canceller(run) if cancel_on_disconnect else None,
     )
     base = thread_run_path(run)
     headers = {"Location": f"{base}/join", "Content-Location": base}
@@ -114,47 +121,46 @@ def wait_response(
 
 
 async def admit(
-    ctx: ApiContext,
+    runs: RunService,
     data: RunCreate,
     thread_id: str | None,
     owner: str,
     request: Request[Any, Any, Any],
 ) -> RunRow:
     """Create a background run (on a new thread when ``thread_id`` is None) and queue it."""
-    admission = RunAdmission(ctx)
-    run, run_request = await admission.create(
+    run, run_request = await runs.admission.create(
         data, thread_id=thread_id, owner=owner, headers=request.headers
     )
-    await admission.submit(run, run_request)
+    await runs.admission.submit(run, run_request)
     return run
 
 
 async def create_run(
-    ctx: ApiContext,
+    runs: RunService,
     data: RunCreate,
     thread_id: str | None,
     owner: str,
     request: Request[Any, Any, Any],
 ) -> Response[dict[str, Any]]:
     """``POST …/runs``: the created run."""
-    run = await admit(ctx, data, thread_id, owner, request)
+    run = await admit(runs, data, thread_id, owner, request)
     return Response(run_json(run), headers={"Content-Location": _created_path(run, thread_id)})
 
 
 async def create_and_stream(
-    ctx: ApiContext,
+    runs: RunService,
     data: RunCreate,
     thread_id: str | None,
     owner: str,
     request: Request[Any, Any, Any],
 ) -> Stream:
     """``POST …/runs/stream``."""
-    run, subscription = await RunAdmission(ctx).start(
+    run, subscription = await runs.admission.start(
         data, thread_id=thread_id, owner=owner, headers=request.headers
     )
     base = _created_path(run, thread_id)
     return stream_response(
-        ctx,
+        runs,
         run,
         subscription,
         cancel_on_disconnect=data.on_disconnect == "cancel",
@@ -164,40 +170,40 @@ async def create_and_stream(
 
 
 async def create_and_wait(
-    ctx: ApiContext,
+    runs: RunService,
     data: RunCreate,
     thread_id: str | None,
     owner: str,
     request: Request[Any, Any, Any],
 ) -> Stream:
     """``POST …/runs/wait``."""
-    run, subscription = await RunAdmission(ctx).start(
+    run, subscription = await runs.admission.start(
         data, thread_id=thread_id, owner=owner, headers=request.headers
     )
     return wait_response(
-        ctx, run, subscription, cancel_on_disconnect=data.on_disconnect == "cancel"
+        runs, run, subscription, cancel_on_disconnect=data.on_disconnect == "cancel"
     )
 
 
 async def cancel_response(
-    ctx: ApiContext, run: RunRow, action: str, wait: bool
+    runs: RunService, run: RunRow, action: str, wait: bool
 ) -> Response[Any] | Stream:
     """Cancel a pending or running run: 202 once it reads ``interrupted`` (or, rolled back,
     is gone); ``wait``: 200 once it has stopped, with langgraph-api's ``{}``."""
     # Only what the run publishes from now on matters: its end.
-    after = await ctx.bus.last_event_seq()
-    subscription = await ctx.bus.subscribe_events(run.thread_id, run.run_id, after_seq=after)
+    after = await runs.bus.last_event_seq()
+    subscription = await runs.bus.subscribe_events(run.thread_id, run.run_id, after_seq=after)
     try:
-        if not await RunAdmission(ctx).cancel(run, action):
+        if not await runs.admission.cancel(run, action):
             raise NotFound(NO_RUN_TO_CANCEL)
         if not wait:
-            await settle(ctx, run, subscription, action)
+            await runs.settle(run, subscription, action)
             return Response(b"", status_code=202)
     except BaseException:
         await subscription.close()
         raise
     base = thread_run_path(run)
-    result = final_result(subscription, status_check(ctx, run.run_id), _no_values)
+    result = final_result(subscription, runs.status_check(run.run_id), _no_values)
     return Stream(
         _stopped_body(result),
         status_code=200,

@@ -11,8 +11,8 @@ from typing import Any
 from litestar import Controller, Request, Response, post
 from litestar.response import Stream
 
-from headwater.api.runs import responses, service
-from headwater.api.shared.context import ApiContext
+from headwater.api.runs import responses
+from headwater.api.runs.service import RunService
 from headwater.api.shared.errors import Unprocessable
 from headwater.api.shared.schemas import CancelMany, RunCreate
 from headwater.api.shared.wire import run_json
@@ -23,40 +23,41 @@ class StatelessRunsController(Controller):
 
     path = "/runs"
     tags = ["Stateless Runs"]
+    dependencies = responses.RUNS_DEPENDENCIES
 
     @post("/batch", status_code=200)
     async def batch(
-        self, ctx: ApiContext, owner: str, data: list[RunCreate], request: Request[Any, Any, Any]
+        self, runs: RunService, owner: str, data: list[RunCreate], request: Request[Any, Any, Any]
     ) -> list[dict[str, Any]]:
         """Create several background runs, each on a new thread."""
         if not data:
             raise Unprocessable("the batch must hold at least one run")
-        return [run_json(await responses.admit(ctx, body, None, owner, request)) for body in data]
+        return [run_json(await responses.admit(runs, body, None, owner, request)) for body in data]
 
     @post("/cancel", status_code=204)
     async def cancel_many(
-        self, ctx: ApiContext, owner: str, data: CancelMany, action: str = "interrupt"
+        self, runs: RunService, owner: str, data: CancelMany, action: str = "interrupt"
     ) -> None:
         """Cancel runs by id on a thread, or every pending and/or running run of the caller."""
-        await service.cancel_many(ctx, data, owner, action)
+        await runs.cancel_many(data, owner, action)
 
     @post("/", status_code=200)
     async def create(
-        self, ctx: ApiContext, owner: str, data: RunCreate, request: Request[Any, Any, Any]
+        self, runs: RunService, owner: str, data: RunCreate, request: Request[Any, Any, Any]
     ) -> Response[dict[str, Any]]:
         """Create a background run on a new thread."""
-        return await responses.create_run(ctx, data, None, owner, request)
+        return await responses.create_run(runs, data, None, owner, request)
 
     @post("/stream", status_code=200)
     async def stream(
-        self, ctx: ApiContext, owner: str, data: RunCreate, request: Request[Any, Any, Any]
+        self, runs: RunService, owner: str, data: RunCreate, request: Request[Any, Any, Any]
     ) -> Stream:
         """Create a run on a new thread and stream it."""
-        return await responses.create_and_stream(ctx, data, None, owner, request)
+        return await responses.create_and_stream(runs, data, None, owner, request)
 
     @post("/wait", status_code=200)
     async def wait(
-        self, ctx: ApiContext, owner: str, data: RunCreate, request: Request[Any, Any, Any]
+        self, runs: RunService, owner: str, data: RunCreate, request: Request[Any, Any, Any]
     ) -> Stream:
         """Create a run on a new thread and answer its final values."""
-        return await responses.create_and_wait(ctx, data, None, owner, request)
+        return await responses.create_and_wait(runs, data, None, owner, request)

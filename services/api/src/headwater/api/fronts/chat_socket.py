@@ -290,7 +290,7 @@ class ChatSession:
         """Delete the conversation's thread (a pending approval lapses unapproved) and say so."""
         ttl = self.ctx.settings.ws_session_ttl_s
         try:
-            await erase_threads(self.ctx, [thread], self.owner)
+            await erase_threads(RunService.of(self.ctx), [thread], self.owner)
         except ApiError as exc:  # marked for deletion: a retry of the delete finishes it
             log.warning("ws: expired thread %s could not be deleted: %s", thread.thread_id, exc)
         await self.error(

@@ -4,8 +4,7 @@ The lifespan builds the resources once (an :class:`ApiContext` on ``app.state``)
 declares the parts it uses (``bus``, ``sessions``, ``settings``, ``memory``, ``auth``,
 ``graph_ids``, ``webhook_policy``, ``owner``), so its signature says what it touches and a test can hand it
 others. ``ctx`` (the whole context) is still provided for the resources whose services take
-it: thread deletion and maintenance, the fronts, and run admission inside ``RunService``
-(see docs/architecture.md).
+it: the fronts, and run admission inside ``RunService`` (see docs/architecture.md).
 """
 
 from __future__ import annotations

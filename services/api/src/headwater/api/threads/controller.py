@@ -1,9 +1,8 @@
 """``/threads``: create, get, patch, delete, search, count, state and history (copy and prune:
 ``maintenance_controller.py``; the stream of every run: ``stream.py``).
 
-Handlers declare what they use (``sessions``, ``bus``, ``settings``, ``auth``); the work is
-:mod:`headwater.api.threads.service`'s. Delete alone takes the whole context: stopping a
-thread's runs is run admission's, which still takes it.
+Handlers declare what they use (``sessions``, ``bus``, ``settings``, ``auth``; delete, which
+stops the thread's runs, a ``runs`` service); the work is :mod:`headwater.api.threads.service`'s.
 """
 
 from __future__ import annotations
@@ -14,7 +13,9 @@ from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import Parameter
 
 from headwater.api.auth.authorization import AuthHandlers
-from headwater.api.shared.context import ApiContext, Sessions
+from headwater.api.runs.responses import RUNS_DEPENDENCIES
+from headwater.api.runs.service import RunService
+from headwater.api.shared.context import Sessions
 from headwater.api.shared.paging import page
 from headwater.api.shared.search_shapes import shaped
 from headwater.api.shared.wire import thread_json, thread_ttl_json
@@ -42,6 +43,7 @@ class ThreadsController(Controller):
 
     path = "/threads"
     tags = ["Threads"]
+    dependencies = RUNS_DEPENDENCIES
 
     @post("/", status_code=200)
     async def create_thread(
@@ -96,10 +98,10 @@ class ThreadsController(Controller):
         return thread_json(await service.patch_thread(sessions, auth, owner, thread_id, data))
 
     @delete("/{thread_id:str}", status_code=204)
-    async def delete_thread(self, ctx: ApiContext, owner: str, thread_id: str) -> None:
+    async def delete_thread(self, runs: RunService, owner: str, thread_id: str) -> None:
         """Delete a thread, its runs (stopping any in flight) and its checkpoints."""
-        thread = await owned_thread(ctx.sessions, ctx, thread_id, owner, "delete")
-        await erase_threads(ctx, [thread], owner)
+        thread = await owned_thread(runs.sessions, runs.auth, thread_id, owner, "delete")
+        await erase_threads(runs, [thread], owner)
 
     @get("/{thread_id:str}/state")
     async def get_state(

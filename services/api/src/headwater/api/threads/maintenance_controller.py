@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Controller, post
 
-from headwater.api.shared.context import ApiContext
+from headwater.api.runs.responses import RUNS_DEPENDENCIES
+from headwater.api.runs.service import RunService
 from headwater.api.shared.wire import thread_json
 from headwater.api.threads.maintenance import MAX_PRUNE, copy_thread, prune_threads
 
@@ -27,13 +28,16 @@ class ThreadMaintenanceController(Controller):
 
     path = "/threads"
     tags = ["Threads"]
+    dependencies = RUNS_DEPENDENCIES
 
     @post("/{thread_id:str}/copy", status_code=200)
-    async def copy_thread(self, ctx: ApiContext, owner: str, thread_id: str) -> dict[str, Any]:
+    async def copy_thread(self, runs: RunService, owner: str, thread_id: str) -> dict[str, Any]:
         """A new thread with the same metadata, state and checkpoint history."""
-        return thread_json(await copy_thread(ctx, thread_id, owner))
+        return thread_json(await copy_thread(runs, thread_id, owner))
 
     @post("/prune", status_code=200)
-    async def prune_threads(self, ctx: ApiContext, owner: str, data: ThreadPrune) -> dict[str, int]:
+    async def prune_threads(
+        self, runs: RunService, owner: str, data: ThreadPrune
+    ) -> dict[str, int]:
         """``delete``: the threads go entirely; ``keep_latest``: only their latest state stays."""
-        return {"pruned_count": await prune_threads(ctx, data.thread_ids, data.strategy, owner)}
+        return {"pruned_count": await prune_threads(runs, data.thread_ids, data.strategy, owner)}

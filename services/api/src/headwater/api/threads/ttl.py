@@ -15,6 +15,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from headwater.api.runs.service import RunService
 from headwater.api.shared.context import ApiContext
 from headwater.api.shared.errors import ApiError
 from headwater.api.threads.maintenance import erase_threads, prune_checkpoints
@@ -45,10 +46,10 @@ async def sweep_expired(ctx: ApiContext) -> int:
 
 async def _expire(ctx: ApiContext, thread: ThreadRow) -> None:
     if thread.ttl_strategy == "keep_latest":
-        await prune_checkpoints(ctx, [thread], thread.owner, "keep_latest")
+        await prune_checkpoints(RunService.of(ctx), [thread], thread.owner, "keep_latest")
         log.info("thread %s pruned to its latest state (TTL)", thread.thread_id)
         return
-    await erase_threads(ctx, [thread], thread.owner)
+    await erase_threads(RunService.of(ctx), [thread], thread.owner)
     log.info("thread %s deleted (TTL)", thread.thread_id)
 
 

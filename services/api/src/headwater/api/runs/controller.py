@@ -23,7 +23,6 @@ class ThreadRunsController(Controller):
 
     path = "/threads/{thread_id:str}/runs"
     tags = ["Thread Runs"]
-    dependencies = responses.RUNS_DEPENDENCIES
 
     @post("/", status_code=200)
     async def create_run(

@@ -12,36 +12,21 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response
-from litestar.di import Provide
 from litestar.response import Stream
 
-from headwater.api.auth.authorization import AuthHandlers
-from headwater.api.runs.admission import RunAdmission
 from headwater.api.runs.relay import final_result, mode_filter, sse_events
 from headwater.api.runs.service import NO_RUN_TO_CANCEL, RunService
-from headwater.api.shared.context import ApiContext, Sessions
 from headwater.api.shared.errors import NotFound, Unprocessable
 from headwater.api.shared.schemas import RunCreate
 from headwater.api.shared.wire import run_json
-from headwater.common.bus import Bus, EventSubscription
+from headwater.common.bus import EventSubscription
 from headwater.common.db.models import RunRow
-from headwater.common.settings import Settings
 
 SSE_MEDIA_TYPE = "text/event-stream"  # Litestar appends "; charset=utf-8"
 SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 STREAM_ID_PATTERN = r"^(\d+(-(\d+|\*))?|-)$"
 RUN_STREAM_ID_PATTERN = r"^(\d+(-(\d+|\*))?|-|-1)$"
 """A run's join stream also takes ``-1`` (the whole run), which JS ``useStream`` sends."""
-
-
-def provide_runs(
-    ctx: ApiContext, bus: Bus, sessions: Sessions, settings: Settings, auth: AuthHandlers
-) -> RunService:
-    """The ``runs`` dependency of the run controllers (admission still takes the context)."""
-    return RunService(RunAdmission(ctx), bus, sessions, settings, auth)
-
-
-RUNS_DEPENDENCIES = {"runs": Provide(provide_runs, sync_to_thread=False)}
 
 
 def thread_run_path(run: RunRow) -> str:

@@ -37,7 +37,7 @@ CANCEL_SETTLE_S = 2.0
 class RunService:
     """What the run endpoints use beyond creating a run: admission (which still holds the
     lifespan's context), the bus, database sessions, settings and the auth handlers. The run
-    controllers declare it as ``runs`` (see :func:`headwater.api.runs.responses.provide_runs`)."""
+    controllers declare it as ``runs`` (see :mod:`headwater.api.system.dependencies`)."""
 
     admission: RunAdmission
     bus: Bus

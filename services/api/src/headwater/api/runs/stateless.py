@@ -23,7 +23,6 @@ class StatelessRunsController(Controller):
 
     path = "/runs"
     tags = ["Stateless Runs"]
-    dependencies = responses.RUNS_DEPENDENCIES
 
     @post("/batch", status_code=200)
     async def batch(

@@ -36,4 +36,9 @@ class ApiContext:
     @property
     def default_assistant(self) -> str:
         """What the simple run API and ``/ws`` run when the client names no assistant."""
-        return self.settings.default_assistant or (self.graph_ids[0] if self.graph_ids else "")
+        return default_assistant(self.settings, self.graph_ids)
+
+
+def default_assistant(settings: Settings, graph_ids: list[str]) -> str:
+    """What the simple run API and ``/ws`` run when the client names no assistant."""
+    return settings.default_assistant or (graph_ids[0] if graph_ids else "")

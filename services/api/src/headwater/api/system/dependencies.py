@@ -2,9 +2,9 @@
 
 The lifespan builds the resources once (an :class:`ApiContext` on ``app.state``); each handler
 declares the parts it uses (``bus``, ``sessions``, ``settings``, ``memory``, ``auth``,
-``graph_ids``, ``webhook_policy``, ``owner``), so its signature says what it touches and a test can hand it
-others. ``ctx`` (the whole context) is still provided for the resources whose services take
-it: the fronts, and run admission inside ``RunService`` (see docs/architecture.md).
+``graph_ids``, ``webhook_policy``, ``owner``, and ``runs``: the run service), so its signature
+says what it touches and a test can hand it others. ``ctx`` (the whole context) is still provided for ``/ws``, whose session takes it, and
+run admission inside ``RunService`` takes it too (see docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from litestar.types import Scope
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from headwater.api.auth.authorization import AuthHandlers
+from headwater.api.runs.service import RunService
 from headwater.api.shared.context import ApiContext
 from headwater.common.bus import Bus
 from headwater.common.settings import Settings
@@ -66,6 +67,12 @@ def provide_webhook_policy(state: State) -> WebhookPolicy:
     return provide_ctx(state).webhook_policy
 
 
+def provide_runs(state: State) -> RunService:
+    """The run service: admission (which still takes the whole context), bus, sessions,
+    settings and the auth handlers."""
+    return RunService.of(provide_ctx(state))
+
+
 def provide_owner(scope: Scope) -> str:
     """Who is asking. Anonymous ("") until authentication is configured."""
     user = scope.get("user")
@@ -85,5 +92,6 @@ DEPENDENCIES = {
     "auth": _sync(provide_auth),
     "graph_ids": _sync(provide_graph_ids),
     "webhook_policy": _sync(provide_webhook_policy),
+    "runs": _sync(provide_runs),
     "owner": _sync(provide_owner),
 }

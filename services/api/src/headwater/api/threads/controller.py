@@ -13,7 +13,6 @@ from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import Parameter
 
 from headwater.api.auth.authorization import AuthHandlers
-from headwater.api.runs.responses import RUNS_DEPENDENCIES
 from headwater.api.runs.service import RunService
 from headwater.api.shared.context import Sessions
 from headwater.api.shared.paging import page
@@ -43,7 +42,6 @@ class ThreadsController(Controller):
 
     path = "/threads"
     tags = ["Threads"]
-    dependencies = RUNS_DEPENDENCIES
 
     @post("/", status_code=200)
     async def create_thread(

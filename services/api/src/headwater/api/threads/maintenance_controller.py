@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Controller, post
 
-from headwater.api.runs.responses import RUNS_DEPENDENCIES
 from headwater.api.runs.service import RunService
 from headwater.api.shared.wire import thread_json
 from headwater.api.threads.maintenance import MAX_PRUNE, copy_thread, prune_threads
@@ -28,7 +27,6 @@ class ThreadMaintenanceController(Controller):
 
     path = "/threads"
     tags = ["Threads"]
-    dependencies = RUNS_DEPENDENCIES
 
     @post("/{thread_id:str}/copy", status_code=200)
     async def copy_thread(self, runs: RunService, owner: str, thread_id: str) -> dict[str, Any]:

@@ -37,9 +37,8 @@ from headwater.api.fronts.events import (
     run_parts,
     text_of,
 )
-from headwater.api.runs.admission import RunAdmission
 from headwater.api.runs.service import RunService
-from headwater.api.shared.context import ApiContext
+from headwater.api.shared.context import default_assistant
 from headwater.api.shared.errors import ApiError
 from headwater.api.shared.schemas import RunCreate
 from headwater.api.system.hygiene import NUL_ESCAPE
@@ -164,9 +163,16 @@ def interrupt_message(name: str, pending: dict[str, Any]) -> dict[str, Any]:
 class ChatSession:
     """One socket: reads client messages, relays each thread's run as it streams."""
 
-    def __init__(self, socket: WebSocket[Any, Any, Any], ctx: ApiContext, owner: str) -> None:
+    def __init__(
+        self,
+        socket: WebSocket[Any, Any, Any],
+        runs: RunService,
+        graph_ids: list[str],
+        owner: str,
+    ) -> None:
         self.socket = socket
-        self.ctx = ctx
+        self.runs = runs
+        self.graph_ids = graph_ids
         self.owner = owner
         self.sending = asyncio.Lock()
         self.relays: dict[str, asyncio.Task[None]] = {}
@@ -175,7 +181,7 @@ class ChatSession:
         """Client thread names map to thread ids per caller; UUIDs are used as they are."""
         if is_uuid(name):
             return name
-        return named_thread_id(self.ctx.settings.naming_secret, THREAD_NAMESPACE, self.owner, name)
+        return named_thread_id(self.runs.settings.naming_secret, THREAD_NAMESPACE, self.owner, name)
 
     async def send(self, message: dict[str, Any]) -> None:
         async with self.sending:
@@ -210,7 +216,7 @@ class ChatSession:
                     await task
 
     async def handle(self, raw: str | bytes) -> None:
-        limit = self.ctx.settings.ws_max_message_bytes
+        limit = self.runs.settings.ws_max_message_bytes
         if frame_size(raw) > limit:  # before any parsing
             await self.error(f"Message too large: the limit is {limit} bytes.", "message_too_large")
             return
@@ -238,7 +244,7 @@ class ChatSession:
             if thread is not None and self.idle_too_long(thread):
                 await self.expire(turn.name, thread)
                 return
-            run, subscription = await RunAdmission(self.ctx).start(
+            run, subscription = await self.runs.admission.start(
                 self.run_body(turn, thread),
                 thread_id=thread_id,
                 owner=self.owner,
@@ -251,14 +257,16 @@ class ChatSession:
             log.exception("ws: starting a run on %s failed", turn.name)
             await self.error("The run could not be started.", "internal", turn.name)
             return
-        await self.relay(
-            turn.name, run_parts(subscription, RunService.of(self.ctx).status_check(run.run_id))
-        )
+        await self.relay(turn.name, run_parts(subscription, self.runs.status_check(run.run_id)))
 
     def run_body(self, turn: Turn, thread: ThreadRow | None) -> RunCreate:
         """The run request: on the named assistant, else the thread's, else the default."""
         known = (thread.metadata_ or {}).get("assistant_id") if thread is not None else None
-        body = RunCreate(assistant_id=str(turn.assistant_id or known or self.ctx.default_assistant))
+        body = RunCreate(
+            assistant_id=str(
+                turn.assistant_id or known or default_assistant(self.runs.settings, self.graph_ids)
+            )
+        )
         match turn.request:
             case Say(content=content):
                 body.input = {"messages": [{"role": "user", "content": content}]}
@@ -272,7 +280,7 @@ class ChatSession:
         return body
 
     async def own_thread(self, thread_id: str) -> ThreadRow | None:
-        async with self.ctx.sessions() as session:
+        async with self.runs.sessions() as session:
             thread = await session.get(ThreadRow, thread_id)
         if thread is None or thread.owner != self.owner or thread.deleting:
             return None
@@ -284,13 +292,13 @@ class ChatSession:
         if NAME_KEY not in (thread.metadata_ or {}) or thread.status == "busy":
             return False
         idle = (utcnow() - aware(thread.updated_at)).total_seconds()
-        return idle >= self.ctx.settings.ws_session_ttl_s
+        return idle >= self.runs.settings.ws_session_ttl_s
 
     async def expire(self, name: str, thread: ThreadRow) -> None:
         """Delete the conversation's thread (a pending approval lapses unapproved) and say so."""
-        ttl = self.ctx.settings.ws_session_ttl_s
+        ttl = self.runs.settings.ws_session_ttl_s
         try:
-            await erase_threads(RunService.of(self.ctx), [thread], self.owner)
+            await erase_threads(self.runs, [thread], self.owner)
         except ApiError as exc:  # marked for deletion: a retry of the delete finishes it
             log.warning("ws: expired thread %s could not be deleted: %s", thread.thread_id, exc)
         await self.error(
@@ -350,7 +358,9 @@ class ChatSession:
 
 
 @websocket("/ws")
-async def chat_socket(socket: WebSocket[Any, Any, Any], ctx: ApiContext, owner: str) -> None:
+async def chat_socket(
+    socket: WebSocket[Any, Any, Any], runs: RunService, graph_ids: list[str], owner: str
+) -> None:
     """WebSocket chat; see the module docstring for the protocol."""
     await socket.accept()
-    await ChatSession(socket, ctx, owner).serve()
+    await ChatSession(socket, runs, graph_ids, owner).serve()

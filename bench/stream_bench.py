@@ -451,7 +451,8 @@ class Deployer:
                 workers=1,
                 sim_url=sim,
                 concurrency=self.concurrency,
-                process_env={"api": every, "worker0": every, "memory": extra},
+                # every process of REF's deployment runs REF's code, its schema migration too
+                process_env={"api": every, "worker0": every, "memory": extra, "migrate": extra},
             )
         else:
             raise SystemExit(f"unknown mode {mode}")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from litestar import Litestar
 
 from headwater.api.app import SharedResources, create_app
 from headwater.common.bus.memory import InProcessBus
@@ -38,6 +39,7 @@ class InProcessApi:
     http: httpx.AsyncClient
     bus: InProcessBus
     settings: Settings
+    app: Litestar | None = None
 
 
 @contextlib.asynccontextmanager
@@ -82,7 +84,7 @@ async def in_process_api(
         http = await stack.enter_async_context(
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
         )
-        yield InProcessApi(http, bus, settings)
+        yield InProcessApi(http, bus, settings, app)
 
 
 @contextlib.asynccontextmanager

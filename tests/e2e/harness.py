@@ -193,8 +193,12 @@ def start_cluster(
     )
     deployment = Deployment("cluster", f"http://127.0.0.1:{api_port}", env, workdir)
     deployment.env_by_process.update(process_env or {})
-    migrate = subprocess.run(
-        headwater("migrate", "--streams"), env=env, cwd=ROOT, capture_output=True, timeout=120
+    migrate = subprocess.run(  # process_env["migrate"]: e.g. another checkout's PYTHONPATH
+        headwater("migrate", "--streams"),
+        env={**env, **deployment.env_by_process.get("migrate", {})},
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
     )
     if migrate.returncode != 0:
         raise RuntimeError(f"headwater migrate failed: {migrate.stderr.decode()}")

@@ -103,6 +103,14 @@ class FaultCluster:
         for url in [*self.api_urls.values(), *self.metrics_urls.values()]:
             wait_until_ready(url, "/readyz", timeout=timeout)
 
+    def worker_log_lines(self, *needles: str) -> int:
+        """How many lines of the workers' logs so far contain one of ``needles``."""
+        return sum(
+            any(needle in line for needle in needles)
+            for name in WORKERS
+            for line in self.deployment.log_of(name).splitlines()
+        )
+
     def logs(self) -> str:
         return "\n".join(
             f"--- {name}\n{self.deployment.log_of(name)[-4000:]}"

@@ -73,7 +73,7 @@ def test_overlays_render_and_validate(overlays: dict[str, list[dict[str, Any]]],
     validate(docs)
 
 
-@pytest.mark.parametrize("component", ["keda", "hpa", "simllm", "whisper"])
+@pytest.mark.parametrize("component", ["keda", "hpa", "simllm", "whisper", "monitoring"])
 def test_components_render_and_validate(tmp_path: Path, component: str) -> None:
     docs = render(with_component(tmp_path, component))
     validate(docs)
@@ -83,6 +83,7 @@ def test_components_render_and_validate(tmp_path: Path, component: str) -> None:
         "hpa": "HorizontalPodAutoscaler",
         "simllm": "Deployment",
         "whisper": "Deployment",
+        "monitoring": "Deployment",
     }[component]
     assert expected in kinds
 
@@ -274,7 +275,8 @@ def test_every_rendered_image_is_declared(
     overlays: dict[str, list[dict[str, Any]]], name: str
 ) -> None:
     """Headwater's images come from the overlay's ``images:`` (so `kustomize edit set image`
-    there reaches every container, the components' too); the others are pinned in base."""
+    there reaches every container, the components' too); the others are pinned in base or in
+    the component that adds them."""
     overlay = yaml.safe_load((K8S / "overlays" / name / "kustomization.yaml").read_text())
     declared = {f"{i['newName']}:{i['newTag']}" for i in overlay["images"]}
     assert {i["name"] for i in overlay["images"]} == {
@@ -284,7 +286,7 @@ def test_every_rendered_image_is_declared(
     }
     pinned = {
         m.group(1)
-        for f in (K8S / "base").glob("*.yaml")
+        for f in [*(K8S / "base").glob("*.yaml"), *(K8S / "components").glob("*/*.yaml")]
         for m in re.finditer(r"image:\s*(\S+:\S+)", f.read_text())
     }
     rendered = {
@@ -312,3 +314,25 @@ def test_headwater_services_wait_for_migrations(
             assert init["args"] == ["migrate", "--check", "--wait"]
             assert init["image"] == containers(doc)[0]["image"]
             assert init["envFrom"] == containers(doc)[0]["envFrom"]
+
+
+@pytest.mark.parametrize("name", ["dev", "prod"])
+def test_prometheus_scrapes_the_api_and_workers_where_they_serve_metrics(
+    overlays: dict[str, list[dict[str, Any]]], name: str
+) -> None:
+    docs = overlays[name]
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    for service in ("headwater-api", "headwater-worker"):
+        template = deployments[service]["spec"]["template"]
+        notes = template["metadata"]["annotations"]
+        assert notes["prometheus.io/scrape"] == "true" and notes["prometheus.io/path"] == "/metrics"
+        ports = {p["containerPort"] for p in containers(deployments[service])[0]["ports"]}
+        assert int(notes["prometheus.io/port"]) in ports, service
+    grafana = deployments["grafana"]["spec"]["template"]["spec"]
+    dashboards = next(v for v in grafana["volumes"] if v["name"] == "dashboards")
+    configmap = next(
+        d
+        for d in docs
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"] == dashboards["configMap"]["name"]
+    )
+    assert json.loads(configmap["data"]["headwater-dashboard.json"])["uid"] == "headwater"

@@ -44,7 +44,7 @@ def test_assistant_ids_match_langgraph_api() -> None:
 
 
 def test_uuid7_is_time_ordered() -> None:
-    ids = [uuid7() for _ in range(50)]
+    ids = [uuid7() for _ in range(5000)]  # many per millisecond: the counter keeps order
     assert all(is_uuid(i) and i[14] == "7" for i in ids)
     assert ids == sorted(ids)
     assert not is_uuid("agent")

@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import Any
 
 import msgspec
+from dotenv import dotenv_values
 
 
 class GraphSpec(msgspec.Struct, frozen=True):
@@ -79,17 +80,12 @@ def _read_env(env: Any, base: Path) -> dict[str, str]:
     if isinstance(env, dict):
         return {str(k): str(v) for k, v in env.items()}
     if isinstance(env, str):
-        values: dict[str, str] = {}
         env_file = (base / env).resolve()
         if not env_file.exists():
-            return values
-        for line in env_file.read_text().splitlines():
-            line = line.strip()
-            if not line or line.startswith("#") or "=" not in line:
-                continue
-            key, value = line.split("=", 1)
-            values[key.strip().removeprefix("export ").strip()] = value.strip().strip("'\"")
-        return values
+            return {}
+        # python-dotenv's parser: quotes, escapes, ``export``, comments, as `langgraph dev` reads it
+        parsed = dotenv_values(env_file, interpolate=False)
+        return {key: value for key, value in parsed.items() if value is not None}
     raise ConfigError('"env" must be an object or the path of a .env file')
 
 

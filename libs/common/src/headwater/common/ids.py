@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import time
 import uuid
+
+import uuid_utils
 
 # langgraph-api registers each graph as a system assistant with this namespace.
 ASSISTANT_NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
@@ -17,30 +17,13 @@ def assistant_id_for_graph(graph_id: str) -> str:
     return str(uuid.uuid5(ASSISTANT_NAMESPACE, graph_id))
 
 
-_last = [0, 0]  # (millisecond, counter) of the previous id: ids of one process stay ordered
-
-
 def uuid7() -> str:
     """A time-ordered UUIDv7, as langgraph-api uses for threads and runs.
 
-    Within one millisecond the 12-bit ``rand_a`` field counts up (RFC 9562, method 1), so
-    ids minted by one process sort in creation order.
+    ``uuid_utils`` keeps ids of one process strictly increasing within a millisecond
+    (RFC 9562's counter method), so they sort in creation order.
     """
-    ms = time.time_ns() // 1_000_000
-    if ms <= _last[0]:
-        ms, counter = _last[0], _last[1] + 1
-        if counter > 0xFFF:
-            ms, counter = ms + 1, 0
-    else:
-        counter = int.from_bytes(os.urandom(1), "big")
-    _last[0], _last[1] = ms, counter
-    rand = int.from_bytes(os.urandom(8), "big")
-    value = (ms & ((1 << 48) - 1)) << 80
-    value |= 0x7 << 76
-    value |= counter << 64
-    value |= 0b10 << 62
-    value |= rand & ((1 << 62) - 1)
-    return str(uuid.UUID(int=value))
+    return str(uuid_utils.uuid7())
 
 
 def is_uuid(value: str) -> bool:

@@ -8,16 +8,21 @@ that fail with an outage for a bounded time; the API answers them with 503.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import nats.errors
 import nats.js.errors
 from sqlalchemy import exc as sa_exc
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -103,26 +108,25 @@ async def ride_out(
 
     ``operation`` must be safe to repeat (each try is a new transaction or publish).
     """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + budget_s
-    pause = first_pause_s
-    tries = 0
-    while True:
-        tries += 1
-        try:
+
+    def first_failure(state: RetryCallState) -> None:
+        failure = state.outcome.exception() if state.outcome else None
+        if state.attempt_number == 1 and failure is not None:
+            log.warning("%s: %s; retrying for up to %.0f s", what, _short(failure), budget_s)
+
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception(is_outage),
+        stop=stop_after_delay(budget_s),
+        wait=wait_exponential_jitter(initial=first_pause_s, max=max_pause_s, jitter=first_pause_s),
+        before_sleep=first_failure,
+        reraise=True,  # the last error itself, not tenacity's RetryError
+    ):
+        with attempt:
             result = await operation()
-        except Exception as exc:
-            left = deadline - loop.time()
-            if not is_outage(exc) or left <= 0:
-                raise
-            if tries == 1:
-                log.warning("%s: %s; retrying for up to %.0f s", what, _short(exc), budget_s)
-            await asyncio.sleep(min(left, pause * random.uniform(0.8, 1.2)))
-            pause = min(pause * 2, max_pause_s)
-            continue
-        if tries > 1:
-            log.info("%s succeeded after %d tries", what, tries)
-        return result
+            if attempt.retry_state.attempt_number > 1:
+                log.info("%s succeeded after %d tries", what, attempt.retry_state.attempt_number)
+            return result
+    raise AssertionError("unreachable: tenacity re-raises the last error when it stops")
 
 
 def _short(exc: BaseException) -> str:

@@ -79,6 +79,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_pool_size: int = 10
     db_max_overflow: int = 20
     db_pool_timeout_s: float = 30.0
+    worker_heartbeat_s: float = 1.0
+    traces_url: str = ""
 
     @property
     def naming_secret(self) -> str:
@@ -123,6 +125,7 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_WORKER_CONCURRENCY": "runs one worker executes at once (default 8)",
     "HEADWATER_ACK_WAIT_S": "seconds without a heartbeat before a run is redelivered to another worker; workers heartbeat every quarter of it (default 4)",
     "HEADWATER_MAX_DELIVER": "attempts per run before it is failed (default 3)",
+    "HEADWATER_WORKER_HEARTBEAT_S": "seconds between a worker's writes of its registry row and of its runs' heartbeats; a worker silent for 3 of them is stale and its runs may be taken over (default 1; keep it at most a quarter of HEADWATER_ACK_WAIT_S)",
     "HEADWATER_STREAM_REPLICAS": "JetStream replicas of the RUNS and EVENTS streams (default 1; 3 in a NATS cluster)",
     "HEADWATER_DRAIN_TIMEOUT_S": "seconds a worker finishes in-flight runs after SIGTERM (default 25)",
     "HEADWATER_EVENT_RETENTION_S": "seconds run events stay replayable (default 3600)",
@@ -168,6 +171,7 @@ ENV_DOCS: dict[str, str] = {
     "HEADWATER_DB_POOL_SIZE": "PostgreSQL connections each process keeps (default 10)",
     "HEADWATER_DB_MAX_OVERFLOW": "PostgreSQL connections opened beyond the pool under load (default 20)",
     "HEADWATER_DB_POOL_TIMEOUT_S": "seconds a request waits for a database connection before it is answered 503 (default 30)",
+    "HEADWATER_TRACES_URL": "link to a run's trace, e.g. http://jaeger:16686/trace/{trace_id} ({run_id} works too); the run inspector and the console show it (default: no link)",
 }
 
 

@@ -25,6 +25,7 @@ from headwater.api.fronts.debug_stream import DebugStreamController
 from headwater.api.fronts.openai_chat import OpenAIController
 from headwater.api.fronts.simple_runs import SimpleRunsController
 from headwater.api.fronts.transcription import TranscriptionController, transcription_upstream
+from headwater.api.ops import OpsController
 from headwater.api.runs.controller import ThreadRunsController
 from headwater.api.runs.stateless import StatelessRunsController
 from headwater.api.shared.context import ApiContext
@@ -126,6 +127,7 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
             ThreadRunsController,
             StatelessRunsController,
             CronsController,
+            OpsController,
             OpenAIController,
             SimpleRunsController,
             ChatRunEventsController,

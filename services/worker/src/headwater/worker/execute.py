@@ -7,7 +7,7 @@ import contextlib
 import contextvars
 import datetime as dt
 import logging
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from langchain_core.runnables import RunnableConfig
@@ -28,6 +28,7 @@ from headwater.common.telemetry.metrics import RUN_ATTEMPTS, RUNS_FINISHED, WORK
 from headwater.common.telemetry.tracing import extract_context, tracer
 from headwater.worker.failures import client_error, record_failure
 from headwater.worker.memory_store import STORE_OWNER
+from headwater.worker.presence import RunClock, WorkerPresence
 from headwater.worker.registry import GraphRegistry
 from headwater.worker.run_inputs import graph_input, run_config
 from headwater.worker.savers import Baseline, ThreadSaver
@@ -38,6 +39,7 @@ from headwater.worker.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 THREAD_BUSY_POLL_S = 0.1
+RELEASE_TIMEOUT_S = 2.0
 RUN_STARTED: contextvars.ContextVar[dt.datetime] = contextvars.ContextVar("headwater_run_started")
 """When this attempt of the run being executed started (its webhook reports it)."""
 
@@ -92,6 +94,7 @@ class RunExecutor:
         webhooks: WebhookSender | None = None,
         db_retry_s: float = 30.0,
         bus_retry_s: float = 30.0,
+        presence: WorkerPresence | None = None,
     ) -> None:
         self.bus = bus
         self.sessions = sessions
@@ -103,7 +106,12 @@ class RunExecutor:
         self.webhooks = webhooks
         self.db_retry_s = db_retry_s
         self.bus_retry_s = bus_retry_s
+        self.presence = presence
+        # A run held by a worker whose heartbeat is younger than this is not taken over.
+        self.stale_after_s = presence.stale_after_s if presence is not None else 0.0
         self._claiming = asyncio.Lock()  # one claim at a time per worker (SQLite snapshots)
+        self._active: dict[str, list[RunDelivery]] = {}
+        """Runs executing here, with every delivery of each (a redelivery joins the first)."""
 
     async def execute(self, delivery: RunDelivery) -> None:
         """Run one delivery to a final status; on worker shutdown hand it back (nak)."""
@@ -135,10 +143,39 @@ class RunExecutor:
 
     async def _execute(self, delivery: RunDelivery) -> None:
         request = delivery.request
+        copies = self._active.get(request.run_id)
+        if copies is not None:
+            # JetStream redelivered a run this worker is executing (its acknowledgement timer
+            # ran out while NATS was away): keep the copy with the run, which beats for it and
+            # acknowledges it with the original at the end.
+            log.info("run %s is already running here; keeping the redelivered copy", request.run_id)
+            copies.append(delivery)
+            return
+        self._active[request.run_id] = [delivery]
+        try:
+            await self._execute_held(delivery)
+        finally:
+            del self._active[request.run_id]
+            if self.presence is not None:
+                self.presence.release(request.run_id)
+
+    async def _settle(
+        self, run_id: str, verb: Literal["ack", "nak"], delay: float | None = None
+    ) -> None:
+        """Acknowledge (or hand back) every delivery of the run this worker holds."""
+        for copy in self._active.get(run_id, []):
+            if verb == "ack":
+                await copy.ack()
+            else:
+                with contextlib.suppress(Exception):
+                    await copy.nak(delay=delay)
+
+    async def _execute_held(self, delivery: RunDelivery) -> None:
+        request = delivery.request
         # Heartbeats from the start: the claim can wait (one at a time per worker, a slow or
         # unreachable database), and a delivery without heartbeats is redelivered after
         # ack_wait, a few seconds. Stopped before every ack or nak.
-        heartbeat = asyncio.create_task(self._heartbeat(delivery))
+        heartbeat = asyncio.create_task(self._heartbeat(request.run_id))
         try:
             # Listen for cancellation before the run can be seen running; claim meanwhile.
             control, claim = await asyncio.gather(
@@ -149,45 +186,83 @@ class RunExecutor:
             heartbeat.cancel()
             raise
         try:
-            if claim == "busy":
+            if claim.outcome == "busy":
                 claim = await self._wait_for_thread(delivery)
-            if claim == "duplicate":
+            if claim.outcome == "held":
+                # Fencing: the worker running it is alive (cut off from NATS for a while, its
+                # acknowledgement timer ran out). Come back once it would count as dead if it
+                # stopped beating now; while it beats it keeps the run.
+                delay = max(self.heartbeat_s, self.stale_after_s - claim.holder_age_s + 0.1)
+                log.info(
+                    "run %s is held by a live worker; retrying in %.1f s", request.run_id, delay
+                )
+                heartbeat.cancel()
+                await self._settle(request.run_id, "nak", delay)
+                return
+            if claim.outcome == "duplicate":
                 log.info("run %s is already running elsewhere; dropping this copy", request.run_id)
                 heartbeat.cancel()
-                await delivery.ack()
+                await self._settle(request.run_id, "ack")
                 return
-            if claim == "final":
+            if claim.outcome == "final":
                 await self._drop_finished(request)
                 heartbeat.cancel()
-                await delivery.ack()
+                await self._settle(request.run_id, "ack")
                 return
+            clock = self.presence.hold(request.run_id) if self.presence is not None else None
             try:
                 RUN_STARTED.set(utcnow())
-                await self._supervise(request, delivery.attempt, control)
+                await self._supervise(request, delivery.attempt, control, clock)
             except DependencyDown:
                 # Not a failure of the run: a later delivery finds the run final and announces
                 # its end, or (still running) continues it from its last checkpoint.
                 log.error("run %s: a dependency is down; handing the run back", request.run_id)
                 heartbeat.cancel()
-                with contextlib.suppress(Exception):
-                    await delivery.nak(delay=self.heartbeat_s)
+                await self._release(request.run_id)
+                await self._settle(request.run_id, "nak", self.heartbeat_s)
                 return
             heartbeat.cancel()
-            await delivery.ack()
+            await self._settle(request.run_id, "ack")
         except asyncio.CancelledError:
             # Worker shutdown: another worker continues from the last checkpoint.
             heartbeat.cancel()
-            with contextlib.suppress(Exception):
-                await delivery.nak()
+            if claim.outcome == "claimed":
+                await self._release(request.run_id)
+            await self._settle(request.run_id, "nak")
             raise
         finally:
             heartbeat.cancel()
             await control.close()
 
-    async def _claim(self, run_id: str, attempt: int) -> str:
-        async def claim() -> str:
+    async def _release(self, run_id: str) -> None:
+        """Before handing a claimed run back: stop beating for it and say so in its row, so
+        the next worker takes it at once (fencing would hold it back while we beat)."""
+        if self.presence is None:
+            return
+        self.presence.release(run_id)
+        worker_id = self.presence.worker_id
+
+        async def release() -> None:
+            async with self.sessions.begin() as session:
+                await repository.release_run(session, run_id, worker_id)
+
+        try:  # best effort: without it the run is taken over once our heartbeat is stale
+            await asyncio.wait_for(release(), RELEASE_TIMEOUT_S)
+        except Exception:
+            log.warning("run %s: could not release it", run_id, exc_info=True)
+
+    async def _claim(self, run_id: str, attempt: int) -> repository.Claim:
+        worker_id = self.presence.worker_id if self.presence is not None else None
+
+        async def claim() -> repository.Claim:
             async with self._claiming, self.sessions.begin() as session:
-                return await repository.claim_run(session, run_id, attempt)
+                return await repository.claim_run(
+                    session,
+                    run_id,
+                    attempt,
+                    worker_id=worker_id,
+                    stale_after_s=self.stale_after_s if worker_id else None,
+                )
 
         return await ride_out(claim, what=f"claiming run {run_id}", budget_s=self.db_retry_s)
 
@@ -204,12 +279,12 @@ class RunExecutor:
             publish, what=f"announcing the end of run {request.run_id}", budget_s=self.bus_retry_s
         )
 
-    async def _wait_for_thread(self, delivery: RunDelivery) -> str:
+    async def _wait_for_thread(self, delivery: RunDelivery) -> repository.Claim:
         """Hold the delivery (the heartbeat keeps it) until the thread's earlier runs are done."""
         while True:
             await asyncio.sleep(THREAD_BUSY_POLL_S)
             claim = await self._claim(delivery.request.run_id, delivery.attempt)
-            if claim != "busy":
+            if claim.outcome != "busy":
                 return claim
 
     async def _drop_finished(self, request: RunRequest) -> None:
@@ -226,15 +301,19 @@ class RunExecutor:
         if status is not None:
             await self._publish_end(request, RunEnd(run_id=request.run_id, status=status))
 
-    async def _heartbeat(self, delivery: RunDelivery) -> None:
+    async def _heartbeat(self, run_id: str) -> None:
+        """JetStream's in-progress for every delivery of the run held here."""
         while True:
             await asyncio.sleep(self.heartbeat_s)
-            try:
-                await delivery.in_progress()
-            except Exception:
-                log.warning("heartbeat for %s failed", delivery.request.run_id, exc_info=True)
+            for copy in list(self._active.get(run_id, [])):
+                try:
+                    await copy.in_progress()
+                except Exception:
+                    log.warning("heartbeat for %s failed", run_id, exc_info=True)
 
-    async def _supervise(self, request: RunRequest, attempt: int, control: Any) -> None:
+    async def _supervise(
+        self, request: RunRequest, attempt: int, control: Any, clock: RunClock | None
+    ) -> None:
         attributes = {
             "langgraph.graph_id": request.graph_id,
             "headwater.run_id": request.run_id,
@@ -244,15 +323,20 @@ class RunExecutor:
             f"graph {request.graph_id}", attributes=attributes
         ) as span:
             config = run_config(request, attempt)
-            config["callbacks"] = [RunTelemetry(span, traced=span.is_recording())]
-            await self._run_graph(request, attempt, control, config)
+            config["callbacks"] = [RunTelemetry(span, traced=span.is_recording(), clock=clock)]
+            await self._run_graph(request, attempt, control, config, clock)
 
     async def _run_graph(
-        self, request: RunRequest, attempt: int, control: Any, config: RunnableConfig
+        self,
+        request: RunRequest,
+        attempt: int,
+        control: Any,
+        config: RunnableConfig,
+        clock: RunClock | None,
     ) -> None:
         graph_scope = contextlib.AsyncExitStack()  # a graph factory's context lasts the run
         try:
-            await self._run_graph_in(graph_scope, request, attempt, control, config)
+            await self._run_graph_in(graph_scope, request, attempt, control, config, clock)
         finally:
             try:
                 await graph_scope.aclose()
@@ -266,6 +350,7 @@ class RunExecutor:
         attempt: int,
         control: Any,
         config: RunnableConfig,
+        clock: RunClock | None,
     ) -> None:
         start = (request.checkpoint or {}).get("checkpoint_id")
         opening = self.registry.open(
@@ -329,7 +414,7 @@ class RunExecutor:
             log.warning("run %s stopped by an outage", request.run_id, exc_info=outcome)
             raise DependencyDown(str(outcome)) from outcome
         try:
-            await self._finish(graph, request, outcome, baseline)
+            await self._finish(graph, request, outcome, baseline, clock)
         except Exception as exc:
             if is_outage(exc):  # an outage outlasted the retries: never record it as the run's
                 raise DependencyDown(str(exc)) from exc
@@ -406,6 +491,7 @@ class RunExecutor:
         request: RunRequest,
         outcome: BaseException | None,
         baseline: Baseline,
+        clock: RunClock | None = None,
     ) -> None:
         """Record the outcome; a rolled-back run leaves no checkpoint, write or row behind.
 
@@ -466,6 +552,7 @@ class RunExecutor:
                     values=values,
                     interrupts=interrupts,
                     error=error,
+                    first_token_at=clock.first_token_at if clock is not None else None,
                 )
                 if rolled_back:
                     await repository.delete_run(session, run_id)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from headwater.common.bus import Bus
 from headwater.common.db.models import AssistantRow, RunRow, utcnow
+from headwater.common.db.repository import aware
 from headwater.common.outages import ride_out
 from headwater.common.schemas import RunRequest
 from headwater.worker.failures import record_failure
@@ -64,12 +65,14 @@ class StuckRunReaper:
         pending_after_s: float = 60.0,
         every_s: float = 15.0,
         db_retry_s: float = 30.0,
+        stale_after_s: float | None = None,
     ) -> None:
         self.bus = bus
         self.sessions = sessions
         self.pending_after_s = pending_after_s
         self.every_s = every_s
         self.db_retry_s = db_retry_s
+        self.stale_after_s = stale_after_s
 
     async def run(self) -> None:
         """Watch for exhausted requests; sweep every ``every_s`` seconds until cancelled."""
@@ -106,15 +109,28 @@ class StuckRunReaper:
     async def fail_exhausted(self, run_id: str) -> None:
         """Every attempt of the run died with its worker: fail it, end its stream."""
 
-        async def thread_of_run() -> str | None:
+        async def read_run() -> tuple[str, str, dt.datetime | None] | None:
             async with self.sessions() as session:
-                return await session.scalar(select(RunRow.thread_id).where(RunRow.run_id == run_id))
+                row = (
+                    await session.execute(
+                        select(RunRow.thread_id, RunRow.status, RunRow.heartbeat_at).where(
+                            RunRow.run_id == run_id
+                        )
+                    )
+                ).first()
+                return None if row is None else (row[0], row[1], row[2])
 
-        thread_id = await ride_out(
-            thread_of_run, what=f"reading run {run_id}", budget_s=self.db_retry_s
-        )
-        if thread_id is None:
+        run = await ride_out(read_run, what=f"reading run {run_id}", budget_s=self.db_retry_s)
+        if run is None:
             return
+        thread_id, status, beat = run
+        if status == "running" and beat is not None and self.stale_after_s is not None:
+            age = (utcnow() - aware(beat)).total_seconds()
+            if age < self.stale_after_s:
+                # Its deliveries ran out while its worker lived (fenced redeliveries during a
+                # NATS outage): the worker still runs it and records its end.
+                log.warning("run %s: deliveries exhausted, but its worker is alive", run_id)
+                return
         error = {
             "error": "WorkerLost",
             "message": "the run's worker stopped during every attempt; it will not be retried",

@@ -21,6 +21,7 @@ from headwater.worker.checkpointer import open_checkpointer
 from headwater.worker.execute import RunExecutor
 from headwater.worker.graph_requests import GraphRequestHandler
 from headwater.worker.memory_store import MemoryServiceStore
+from headwater.worker.presence import WorkerPresence
 from headwater.worker.reaper import StuckRunReaper
 from headwater.worker.registry import GraphRegistry
 from headwater.worker.webhooks import WebhookSender
@@ -132,6 +133,12 @@ async def worker_components(
         )
         registry = GraphRegistry(project, saver, store)
         await bus.serve_requests(GraphRequestHandler(registry, sessions, bus, saver))
+        presence = WorkerPresence(
+            sessions,
+            graphs=sorted(project.graphs),
+            concurrency_limit=max(1, settings.worker_concurrency),
+            interval_s=settings.worker_heartbeat_s,
+        )
         executor = RunExecutor(
             bus,
             sessions,
@@ -145,6 +152,7 @@ async def worker_components(
             webhooks=WebhookSender(webhook_policy(project.raw), webhook_http, sessions),
             db_retry_s=settings.db_retry_s,
             bus_retry_s=settings.bus_retry_s,
+            presence=presence,
         )
         WORKER_CONCURRENCY.set(settings.worker_concurrency)
         reaper = asyncio.create_task(
@@ -153,8 +161,10 @@ async def worker_components(
                 sessions,
                 pending_after_s=settings.stuck_run_after_s,
                 db_retry_s=settings.db_retry_s,
+                stale_after_s=presence.stale_after_s,
             ).run()
         )
+        await presence.start()
         try:
             yield Worker(
                 bus,
@@ -164,5 +174,6 @@ async def worker_components(
             )
         finally:
             reaper.cancel()
+            await presence.stop()
             if store is not None:
                 await store.aclose()

@@ -27,6 +27,7 @@ from headwater.common.usage import (
     estimate_prompt_tokens,
     estimate_tokens,
 )
+from headwater.worker.presence import RunClock
 
 
 def _text(content: Any) -> str:
@@ -73,8 +74,9 @@ class RunTelemetry(BaseCallbackHandler):
 
     run_inline = True
 
-    def __init__(self, graph_span: Span, *, traced: bool) -> None:
+    def __init__(self, graph_span: Span, *, traced: bool, clock: RunClock | None = None) -> None:
         self.graph_span = graph_span
+        self.clock = clock
         self.traced = traced
         self.tracer = trace.get_tracer("headwater.worker")
         self.spans: dict[UUID, Span] = {}
@@ -185,6 +187,8 @@ class RunTelemetry(BaseCallbackHandler):
         now = time.perf_counter()
         last = self.last_token.get(run_id)
         if last is None:
+            if self.clock is not None:
+                self.clock.token()
             started = self.started.get(run_id)
             if started is not None:
                 ttft = now - started

@@ -29,6 +29,8 @@ class RunEvent:
     data: bytes
     headers: Mapping[str, str]
     run_id: str = ""
+    time: float = 0.0
+    """When the bus stored it (Unix seconds; 0 when unknown): the run inspector's timeline."""
 
 
 class RunDelivery(abc.ABC):

@@ -295,9 +295,15 @@ class InProcessBus(Bus):
         """Store one message of parts under the next sequence; hand them to every reader."""
         self._seq += 1
         seq = self._seq
+        stored_at = time.time()
         stored = [
             RunEvent(
-                seq=event_id(seq, index), event=event, data=data, headers=headers, run_id=run_id
+                seq=event_id(seq, index),
+                event=event,
+                data=data,
+                headers=headers,
+                run_id=run_id,
+                time=stored_at,
             )
             for index, (event, data) in enumerate(parts)
         ]
@@ -413,3 +419,8 @@ class InProcessBus(Bus):
 
     async def queue_stats(self) -> tuple[int, int]:
         return self._ready.qsize(), len(self._in_flight)
+
+    def redelivered_runs(self) -> int:
+        """Requests delivered more than once and not yet acknowledged (JetStream's
+        ``num_redelivered``)."""
+        return sum(1 for item in self._items.values() if item.delivered > 1 and not item.done)

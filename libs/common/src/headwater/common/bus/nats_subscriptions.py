@@ -51,17 +51,18 @@ def to_events(msg: Msg) -> tuple[list[RunEvent], int]:
     tokens = msg.reply.split(".") if msg.reply else []
     seq = int(tokens[-4]) if tokens else 0
     pending = int(tokens[-1]) if tokens else 0
+    stored_at = int(tokens[-2]) / 1e9 if tokens else 0.0  # the stream's timestamp, in ns
     run_id = msg.subject.rsplit(".", 1)[-1]
     if FRAME_HEADER not in headers:
         event = headers.get(EVENT_HEADER, "message")
-        return [RunEvent(event_id(seq, 0), event, msg.data, headers, run_id)], pending
+        return [RunEvent(event_id(seq, 0), event, msg.data, headers, run_id, stored_at)], pending
     try:
         parts = decode_parts(msg.data)
     except ValueError:
         log.error("skipping undecodable event batch %d on %s", seq, msg.subject)
         return [], pending
     return [
-        RunEvent(event_id(seq, index), event, data, headers, run_id)
+        RunEvent(event_id(seq, index), event, data, headers, run_id, stored_at)
         for index, (event, data) in enumerate(parts)
     ], pending
 

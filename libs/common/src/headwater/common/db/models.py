@@ -1,4 +1,5 @@
-"""Tables of assistants, threads and runs. Every row carries metadata and an owner."""
+"""Tables of assistants, threads, runs and crons (each row with metadata and an owner), and
+the live registry of workers."""
 
 from __future__ import annotations
 
@@ -95,7 +96,7 @@ class RunRow(Base):
 
     run_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     thread_id: Mapped[str] = mapped_column(String(36), index=True)
-    assistant_id: Mapped[str] = mapped_column(String(36))
+    assistant_id: Mapped[str] = mapped_column(String(36), index=True)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JsonType, default=dict)
     kwargs: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
@@ -105,7 +106,44 @@ class RunRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    """Indexed: the console's live feed asks for the runs changed since its last look."""
+    worker_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    """The worker that holds (or last held) the run; set by the claim."""
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """When a worker first claimed the run (a later attempt keeps it)."""
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """Last sign of life of the holding worker for this run (batched per worker); a run
+    whose heartbeat is recent is not taken over by another worker."""
+    first_token_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    """When the run's first LLM token arrived (None: no LLM token, or not yet known)."""
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """When the run reached its final status."""
+
+
+class WorkerRow(Base):
+    """A live worker process: upserted on start and at every heartbeat, deleted on a
+    graceful stop. A row whose ``heartbeat_at`` is old belongs to a worker that died."""
+
+    __tablename__ = "workers"
+
+    worker_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    version: Mapped[str] = mapped_column(String(64))
+    graphs: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    concurrency_limit: Mapped[int] = mapped_column(Integer)
+    concurrency_used: Mapped[int] = mapped_column(Integer, default=0)
+    runs: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    """Ids of the runs in progress on the worker."""
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
 
 
 class CronRow(Base):

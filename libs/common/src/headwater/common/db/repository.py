@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -252,6 +252,41 @@ async def list_runs(
     return (await session.scalars(query)).all()
 
 
+async def search_runs(
+    session: AsyncSession,
+    owner: str,
+    status: str | Sequence[str] | None = None,
+    assistant_id: str | None = None,
+    thread_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Sequence[RunRow]:
+    """The owner's runs across threads, newest first: ``status`` one or any of several,
+    ``metadata`` by containment. The rows carry ``worker_id``, ``attempt``, ``started_at``,
+    ``first_token_at``, ``ended_at`` beside the LangGraph run's fields."""
+    where: list[ColumnElement[bool]] = [
+        RunRow.owner == owner,
+        metadata_matches(RunRow.metadata_, metadata or {}, _dialect(session)),
+    ]
+    if isinstance(status, str):
+        where.append(RunRow.status == status)
+    elif status:
+        where.append(RunRow.status.in_(list(status)))
+    if assistant_id:
+        where.append(RunRow.assistant_id == assistant_id)
+    if thread_id:
+        where.append(RunRow.thread_id == thread_id)
+    query = (
+        select(RunRow)
+        .where(*where)
+        .order_by(RunRow.created_at.desc(), RunRow.run_id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return (await session.scalars(query)).all()
+
+
 async def delete_run(session: AsyncSession, run_id: str) -> None:
     """Remove a run's row (a rolled-back run leaves no trace)."""
     await session.execute(delete(RunRow).where(RunRow.run_id == run_id))
@@ -270,15 +305,32 @@ async def cancel_if_pending(session: AsyncSession, run_id: str) -> bool:
     result = await session.execute(
         update(RunRow)
         .where(RunRow.run_id == run_id, RunRow.status == "pending")
-        .values(status="interrupted", updated_at=utcnow())
+        .values(status="interrupted", updated_at=(now := utcnow()), ended_at=now)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+ClaimOutcome = Literal["claimed", "final", "busy", "duplicate", "held"]
+
+
+class Claim(NamedTuple):
+    """What a worker's claim found; ``holder_age_s``: for ``held``, how long ago the holder
+    last showed life."""
+
+    outcome: ClaimOutcome
+    holder_age_s: float = 0.0
+
+
 async def claim_run(
-    session: AsyncSession, run_id: str, attempt: int
-) -> Literal["claimed", "final", "busy", "duplicate"]:
-    """A worker takes a run: pending (or running, on redelivery) → running.
+    session: AsyncSession,
+    run_id: str,
+    attempt: int,
+    *,
+    worker_id: str | None = None,
+    stale_after_s: float | None = None,
+) -> Claim:
+    """A worker takes a run: pending (or running, on redelivery) → running, held by
+    ``worker_id`` (with ``started_at`` on the first claim and a fresh ``heartbeat_at``).
 
     ``duplicate`` for a first delivery of a run that is already running (a republished copy).
     ``final`` when the run is gone or already finished (a redelivered request of a finished
@@ -286,23 +338,36 @@ async def claim_run(
     the same thread is running or an earlier one is still pending: runs of one thread execute
     one at a time, in order, across any number of workers. The thread row is locked for the
     check (``FOR UPDATE`` on PostgreSQL; SQLite writers are serialised anyway).
+
+    ``held`` (fencing): the run is running on another worker whose heartbeat for it is younger
+    than ``stale_after_s``. JetStream redelivers a run whose acknowledgement timer ran out,
+    which also happens to a live worker cut off from NATS for a while; only a holder that
+    stopped beating (it died) loses the run. The check is part of the UPDATE, so two
+    claimers cannot both win.
     """
     run = (
         await session.execute(
-            select(RunRow.thread_id, RunRow.status, RunRow.created_at).where(
-                RunRow.run_id == run_id
-            )
+            select(
+                RunRow.thread_id,
+                RunRow.status,
+                RunRow.created_at,
+                RunRow.worker_id,
+                RunRow.heartbeat_at,
+            ).where(RunRow.run_id == run_id)
         )
     ).first()
     if run is None or run.status not in ACTIVE_RUN_STATUSES:
-        return "final"
+        return Claim("final")
     if run.status == "running" and attempt <= 1:
-        return "duplicate"  # a second copy of the request while the first one runs
+        return Claim("duplicate")  # a second copy of the request while the first one runs
+    now = utcnow()
+    if (held := _held_by_other(run, worker_id, stale_after_s, now)) is not None:
+        return held
     deleting = await session.scalar(
         select(ThreadRow.deleting).where(ThreadRow.thread_id == run.thread_id).with_for_update()
     )
     if deleting is None or deleting:
-        return "final"  # the thread is gone or going: nothing of it runs any more
+        return Claim("final")  # the thread is gone or going: nothing of it runs any more
     if run.status == "pending":
         earlier = or_(
             RunRow.status == "running",
@@ -320,13 +385,65 @@ async def claim_run(
             .limit(1)
         )
         if blocker is not None:
-            return "busy"
+            return Claim("busy")
+    takeable: ColumnElement[bool] = RunRow.status == "pending"
+    if stale_after_s is not None:
+        takeable = or_(
+            takeable,
+            RunRow.worker_id.is_(None),
+            RunRow.heartbeat_at.is_(None),
+            RunRow.heartbeat_at < now - dt.timedelta(seconds=stale_after_s),
+            *([RunRow.worker_id == worker_id] if worker_id else []),
+        )
+    else:
+        takeable = true()
     result = await session.execute(
         update(RunRow)
-        .where(RunRow.run_id == run_id, RunRow.status.in_(ACTIVE_RUN_STATUSES))
-        .values(status="running", attempt=attempt, updated_at=utcnow())
+        .where(RunRow.run_id == run_id, RunRow.status.in_(ACTIVE_RUN_STATUSES), takeable)
+        .values(
+            status="running",
+            attempt=attempt,
+            updated_at=now,
+            worker_id=worker_id,
+            started_at=func.coalesce(RunRow.started_at, now),
+            heartbeat_at=now,
+        )
     )
-    return "claimed" if result.rowcount else "final"  # type: ignore[attr-defined]
+    if result.rowcount:  # type: ignore[attr-defined]
+        return Claim("claimed")
+    # Lost a race: another worker took the run meanwhile, or it ended.
+    again = (
+        await session.execute(
+            select(RunRow.status, RunRow.worker_id, RunRow.heartbeat_at).where(
+                RunRow.run_id == run_id
+            )
+        )
+    ).first()
+    if again is None or again.status not in ACTIVE_RUN_STATUSES:
+        return Claim("final")
+    return _held_by_other(again, worker_id, stale_after_s, now) or Claim("busy")
+
+
+async def release_run(session: AsyncSession, run_id: str, worker_id: str) -> None:
+    """The holder hands a running run back (shutdown, outage): clear its heartbeat so the next
+    claimer takes the run at once instead of waiting for it to go stale."""
+    await session.execute(
+        update(RunRow)
+        .where(RunRow.run_id == run_id, RunRow.worker_id == worker_id)
+        .values(heartbeat_at=None)
+    )
+
+
+def _held_by_other(
+    run: Any, worker_id: str | None, stale_after_s: float | None, now: dt.datetime
+) -> Claim | None:
+    """``held`` when ``run`` is running on another worker that beat recently, else None."""
+    if stale_after_s is None or run.status != "running" or run.heartbeat_at is None:
+        return None
+    if run.worker_id is None or run.worker_id == worker_id:
+        return None
+    age = (now - aware(run.heartbeat_at)).total_seconds()
+    return Claim("held", max(0.0, age)) if age < stale_after_s else None
 
 
 async def finish_run(
@@ -340,12 +457,15 @@ async def finish_run(
     interrupts: Any = None,
     error: Any = None,
     update_values: bool = True,
+    first_token_at: dt.datetime | None = None,
 ) -> None:
-    """Record a run's final status and its thread's status and denormalised values."""
+    """Record a run's final status (and ``ended_at``; ``first_token_at`` when the worker saw
+    one and no heartbeat wrote it yet), and its thread's status and denormalised values."""
     now = utcnow()
-    await session.execute(
-        update(RunRow).where(RunRow.run_id == run_id).values(status=run_status, updated_at=now)
-    )
+    changes_of_run: dict[str, Any] = {"status": run_status, "updated_at": now, "ended_at": now}
+    if first_token_at is not None:
+        changes_of_run["first_token_at"] = func.coalesce(RunRow.first_token_at, first_token_at)
+    await session.execute(update(RunRow).where(RunRow.run_id == run_id).values(**changes_of_run))
     if thread_status is None:
         return
     others = await session.scalar(

@@ -35,3 +35,11 @@ INTER_TOKEN = Histogram(
 ACTIVE_STREAMS = Gauge("headwater_active_streams", "Open event streams by kind", ["kind"])
 WORKER_RUNS_IN_USE = Gauge("headwater_worker_runs_in_progress", "Runs a worker is executing now")
 WORKER_CONCURRENCY = Gauge("headwater_worker_concurrency", "Runs a worker may execute at once")
+QUEUE_REDELIVERED = Gauge(
+    "headwater_queue_redelivered_runs",
+    "Run requests delivered more than once and not yet acknowledged (workers died or stalled)",
+)
+QUEUE_OLDEST_PENDING = Gauge(
+    "headwater_queue_oldest_pending_seconds",
+    "Age of the oldest run still pending (how far behind the workers are; 0: none waits)",
+)

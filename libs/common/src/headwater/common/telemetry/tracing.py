@@ -107,6 +107,12 @@ def tracer() -> trace.Tracer:
     return trace.get_tracer(TRACER_NAME)
 
 
+def current_trace_id() -> str | None:
+    """The current trace's id (32 hex digits), None when nothing is traced."""
+    span_context = trace.get_current_span().get_span_context()
+    return trace.format_trace_id(span_context.trace_id) if span_context.is_valid else None
+
+
 def inject_headers(carrier: MutableMapping[str, str]) -> MutableMapping[str, str]:
     """Put the current W3C trace context (``traceparent``) into message headers."""
     propagate.inject(carrier)

@@ -28,7 +28,7 @@ from headwater.common.ids import assistant_id_for_graph, is_uuid, uuid7
 from headwater.common.schemas import RunControl, RunEnd, RunRequest, encoder
 from headwater.common.subjects import END_EVENT, Names
 from headwater.common.telemetry.metrics import RUNS_CREATED
-from headwater.common.telemetry.tracing import inject_headers, tracer
+from headwater.common.telemetry.tracing import current_trace_id, inject_headers, tracer
 from headwater.common.webhooks import url_problem
 
 log = logging.getLogger(__name__)
@@ -238,6 +238,7 @@ class RunAdmission:
                 "checkpoint": checkpoint or None,
                 "durability": body.durability or "async",
                 "after_seconds": after,
+                "trace_id": current_trace_id(),  # the run inspector links to this trace
             }
             now = utcnow()
             run = RunRow(

@@ -100,7 +100,7 @@ class RunStatusWatch:
             query = select(RunRow.run_id, RunRow.status).where(RunRow.run_id.in_(chunk))
             self.queries += 1
             async with self.sessions() as session:
-                found = dict((await session.execute(query)).tuples().all())
+                found = {run_id: status for run_id, status in await session.execute(query)}
             for run_id in chunk:
                 self._known[run_id] = found.get(run_id, GONE)
 

@@ -11,8 +11,9 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from headwater.common.bus import Bus
-from headwater.common.telemetry.metrics import HTTP_REQUESTS, QUEUE_IN_FLIGHT, QUEUE_PENDING
+from headwater.api.ops.queue_metrics import record_queue
+from headwater.api.shared.context import ApiContext
+from headwater.common.telemetry.metrics import HTTP_REQUESTS, QUEUE_PENDING
 from headwater.common.telemetry.tracing import tracing_configured
 
 
@@ -41,12 +42,10 @@ def http_metrics(app: ASGIApp) -> ASGIApp:
 
 
 @get("/metrics", tags=["System"], include_in_schema=False)
-async def metrics(bus: Bus) -> Response[bytes]:
-    """Prometheus text format; queue depth is read from the bus on each scrape."""
+async def metrics(ctx: ApiContext) -> Response[bytes]:
+    """Prometheus text format; the queue's gauges are read from the bus on each scrape."""
     try:
-        pending, unacked = await bus.queue_stats()
-        QUEUE_PENDING.set(pending)
-        QUEUE_IN_FLIGHT.set(unacked)
+        await record_queue(ctx)
     except Exception:  # noqa: BLE001 - a scrape must answer even when the bus does not
         QUEUE_PENDING.set(float("nan"))
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

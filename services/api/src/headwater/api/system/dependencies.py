@@ -3,9 +3,10 @@
 The lifespan builds the resources once (an :class:`ApiContext` on ``app.state``); each handler
 declares the parts it uses (``bus``, ``sessions``, ``settings``, ``memory``, ``auth``,
 ``graph_ids``, ``webhook_policy``, ``owner``, and ``runs``: the run service), so its signature
-says what it touches and a test can hand it others. No handler here takes ``ctx`` (the whole context) any more; it is still provided so
-handlers written against it keep working. Run admission inside ``RunService`` still takes it
-(see docs/architecture.md).
+says what it touches and a test can hand it others. ``ctx`` (the whole context) is still
+provided for the handlers written against it (``ops/``, ``/metrics``); the resources, fronts
+and the other system routes no longer take it. Run admission inside ``RunService`` still
+does (see docs/architecture.md).
 """
 
 from __future__ import annotations

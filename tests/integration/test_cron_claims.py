@@ -15,11 +15,11 @@ from contextlib import AsyncExitStack
 import pytest
 from sqlalchemy import delete, select
 
-from headwater.api.assistants import register_system_assistants
-from headwater.api.context import ApiContext
-from headwater.api.cron_admission import create_cron
-from headwater.api.cron_scheduler import CronScheduler, fire_run_id
-from headwater.api.schemas import CronCreate
+from headwater.api.assistants.service import register_system_assistants
+from headwater.api.crons.admission import CronAdmission
+from headwater.api.crons.scheduler import CronScheduler, fire_run_id
+from headwater.api.crons.schemas import CronCreate
+from headwater.api.shared.context import ApiContext
 from headwater.common.bus.nats import NatsBus
 from headwater.common.db.engine import make_engine, make_sessionmaker
 from headwater.common.db.migrate import upgrade
@@ -89,14 +89,12 @@ async def test_every_due_time_fires_once_across_replicas(replicas: list[CronSche
     async with first.ctx.sessions.begin() as session:
         thread_id = uuid7()
         session.add(ThreadRow(thread_id=thread_id, owner=owner, metadata_={}, config={}))
-    stateless = await create_cron(
-        first.ctx,
+    stateless = await CronAdmission.of(first.ctx).create(
         CronCreate(schedule="* * * * * *", assistant_id="counter", input={"steps": 1}),
         owner,
         None,
     )
-    on_thread = await create_cron(
-        first.ctx,
+    on_thread = await CronAdmission.of(first.ctx).create(
         CronCreate(schedule="* * * * * *", assistant_id="counter", input={"steps": 1}),
         owner,
         thread_id,
@@ -138,11 +136,11 @@ async def test_disabled_ended_and_orphaned_crons_do_not_fire(
     owner = f"owner-{uuid7()}"
     ctx = replicas[0].ctx
     body = {"schedule": "* * * * * *", "assistant_id": "counter", "input": {"steps": 1}}
-    disabled = await create_cron(ctx, CronCreate(**body, enabled=False), owner, None)  # type: ignore[arg-type]
+    disabled = await CronAdmission.of(ctx).create(CronCreate(**body, enabled=False), owner, None)  # type: ignore[arg-type]
     soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=3)
-    ending = await create_cron(ctx, CronCreate(**body, end_time=soon), owner, None)  # type: ignore[arg-type]
-    assistant = await create_cron(ctx, CronCreate(**body), owner, None)  # type: ignore[arg-type]
-    healthy = await create_cron(ctx, CronCreate(**body), owner, None)  # type: ignore[arg-type]
+    ending = await CronAdmission.of(ctx).create(CronCreate(**body, end_time=soon), owner, None)  # type: ignore[arg-type]
+    assistant = await CronAdmission.of(ctx).create(CronCreate(**body), owner, None)  # type: ignore[arg-type]
+    healthy = await CronAdmission.of(ctx).create(CronCreate(**body), owner, None)  # type: ignore[arg-type]
     async with ctx.sessions.begin() as session:  # the assistant of one cron goes away
         other = AssistantRow(
             assistant_id=uuid7(),

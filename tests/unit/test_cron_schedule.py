@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from headwater.api.cron_records import cron_json, run_body
-from headwater.api.cron_schedule import next_fire
-from headwater.api.cron_scheduler import fire_run_id
-from headwater.api.errors import ApiError, Unprocessable
+from headwater.api.crons.records import cron_json, run_body
+from headwater.api.crons.schedule import next_fire
+from headwater.api.crons.scheduler import fire_run_id
+from headwater.api.shared.errors import ApiError, Unprocessable
 from headwater.common.db.models import CronRow
 
 pytestmark = pytest.mark.unit

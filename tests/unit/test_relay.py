@@ -12,7 +12,7 @@ import msgspec
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from headwater.api.relay import HEARTBEAT, final_result, sse_events, sse_frame
+from headwater.api.runs.relay import HEARTBEAT, final_result, sse_events, sse_frame
 from headwater.api.streaming import Ended, Idle, RunStatusProbe, RunStatusWatch, read_run
 from headwater.common.bus.base import QueuedEvents
 from headwater.common.bus.memory import InProcessBus

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from headwater.api.request_hygiene import (
+from headwater.api.system.hygiene import (
     DEPTH_DETAIL,
     MAX_JSON_DEPTH,
     NUL_DETAIL,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from headwater.api.errors import Unprocessable
-from headwater.api.search_shapes import follow, parse_path, shaped
+from headwater.api.shared.errors import Unprocessable
+from headwater.api.shared.search_shapes import follow, parse_path, shaped
 
 pytestmark = pytest.mark.unit
 THREAD = {

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from headwater.api.fronts.chat_socket import (
+from headwater.api.fronts.chat_messages import (
     Answer,
     Refused,
     Say,

@@ -14,34 +14,35 @@ from litestar.openapi import OpenAPIConfig
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from headwater.api.api_docs import docs_assets, docs_ui
-from headwater.api.assistants import AssistantsController, register_system_assistants
-from headwater.api.auth import ApiKeys, authentication, build_authenticator
+from headwater.api.assistants.controller import AssistantsController
+from headwater.api.assistants.service import register_system_assistants
+from headwater.api.auth.custom import CustomAuth
+from headwater.api.auth.middleware import ApiKeys, authentication, build_authenticator
 from headwater.api.console import console_routes
-from headwater.api.context import ApiContext
-from headwater.api.cron_scheduler import scheduling
-from headwater.api.crons import CronsController
-from headwater.api.custom_auth import CustomAuth
-from headwater.api.deps import DEPENDENCIES
-from headwater.api.errors import EXCEPTION_HANDLERS
+from headwater.api.crons.controller import CronsController
+from headwater.api.crons.scheduler import scheduling
 from headwater.api.fronts.chat_run_events import ChatRunEventsController
 from headwater.api.fronts.chat_socket import chat_socket
 from headwater.api.fronts.debug_stream import DebugStreamController
 from headwater.api.fronts.openai_chat import OpenAIController
 from headwater.api.fronts.simple_runs import SimpleRunsController
 from headwater.api.fronts.transcription import TranscriptionController, transcription_upstream
-from headwater.api.meta import HEADWATER_VERSION, ROUTES
-from headwater.api.observability import http_metrics, metrics, tracing_plugins
 from headwater.api.ops import OpsController
-from headwater.api.request_hygiene import refuse_bad_input
-from headwater.api.runs import ThreadRunsController
-from headwater.api.security import add_security_headers, cors_config
-from headwater.api.stateless_runs import StatelessRunsController
-from headwater.api.store_proxy import ROUTES as STORE_ROUTES
-from headwater.api.thread_maintenance import ThreadMaintenanceController
-from headwater.api.thread_stream import ThreadStreamController
-from headwater.api.thread_ttl import sweeping
-from headwater.api.threads import ThreadsController
+from headwater.api.runs.controller import ThreadRunsController
+from headwater.api.runs.stateless import StatelessRunsController
+from headwater.api.shared.context import ApiContext
+from headwater.api.store.proxy import ROUTES as STORE_ROUTES
+from headwater.api.system.dependencies import DEPENDENCIES
+from headwater.api.system.docs import docs_assets, docs_ui
+from headwater.api.system.exception_handlers import EXCEPTION_HANDLERS
+from headwater.api.system.hygiene import refuse_bad_input
+from headwater.api.system.meta import HEADWATER_VERSION, ROUTES
+from headwater.api.system.observability import http_metrics, metrics, tracing_plugins
+from headwater.api.system.security import add_security_headers, cors_config
+from headwater.api.threads.controller import ThreadsController
+from headwater.api.threads.maintenance_controller import ThreadMaintenanceController
+from headwater.api.threads.stream import ThreadStreamController
+from headwater.api.threads.ttl import sweeping
 from headwater.common.bus import Bus
 from headwater.common.bus.nats import NatsBus
 from headwater.common.bus.options import event_options

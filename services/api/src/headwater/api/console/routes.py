@@ -19,8 +19,8 @@ from litestar.enums import MediaType
 from litestar.exceptions import NotFoundException
 from litestar.static_files import create_static_files_router
 
-from headwater.api.context import ApiContext
-from headwater.api.meta import HEADWATER_VERSION
+from headwater.api.shared.context import ApiContext
+from headwater.api.system.meta import HEADWATER_VERSION
 from headwater.common.bus.nats import NatsBus
 
 CONSOLE_DIST = Path(__file__).resolve().parent.parent / "console_dist"

@@ -19,17 +19,23 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
-from headwater.api.admission import RunAdmission
-from headwater.api.context import ApiContext
-from headwater.api.errors import ApiError
+from headwater.api.fronts.chat_messages import (
+    Answer,
+    Refused,
+    Say,
+    Turn,
+    frame_size,
+    interrupt_message,
+    node_messages,
+    parse_turn,
+)
 from headwater.api.fronts.events import (
     Ended,
     Idle,
@@ -40,10 +46,11 @@ from headwater.api.fronts.events import (
     run_parts,
     text_of,
 )
-from headwater.api.request_hygiene import NUL_ESCAPE
-from headwater.api.runs import status_check
-from headwater.api.schemas import RunCreate
-from headwater.api.thread_maintenance import erase_threads
+from headwater.api.runs.service import RunService
+from headwater.api.shared.context import default_assistant
+from headwater.api.shared.errors import ApiError
+from headwater.api.shared.schemas import RunCreate
+from headwater.api.threads.maintenance import erase_threads
 from headwater.common.db.models import ThreadRow, utcnow
 from headwater.common.db.repository import aware
 from headwater.common.ids import is_uuid, named_thread_id
@@ -56,117 +63,19 @@ NAME_KEY = "ws_thread_name"
 ``config.configurable`` (the graph reads it there)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Say:
-    """A user message to run the graph on."""
-
-    content: str
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """An ``interrupt_response``: what the interrupted graph resumes with."""
-
-    resume: Any
-
-
-@dataclass(frozen=True, slots=True)
-class Turn:
-    """One validated client message for a thread."""
-
-    name: str
-    request: Say | Answer
-    assistant_id: str | None
-
-
-class Refused(Exception):
-    """A client message the protocol does not accept; becomes an ``error`` message."""
-
-    def __init__(self, message: str, code: str, thread_id: str | None = None) -> None:
-        super().__init__(message)
-        self.message, self.code, self.thread_id = message, code, thread_id
-
-
-def frame_size(raw: str | bytes) -> int:
-    """Bytes in a frame (text frames are UTF-8 on the wire)."""
-    return len(raw) if isinstance(raw, bytes) else len(raw.encode())
-
-
-def parse_turn(raw: str | bytes) -> Turn:
-    """A client frame (already within the size limit) as a turn, or :class:`Refused`."""
-    try:
-        message = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        raise Refused("Invalid JSON.", "invalid_json") from None
-    if NUL_ESCAPE.search(raw.encode() if isinstance(raw, str) else raw):
-        raise Refused("Messages may not hold a NUL character.", "invalid_message")
-    if not isinstance(message, dict):
-        raise Refused("Messages must be JSON objects.", "invalid_message")
-    kind, name = message.get("type"), message.get("thread_id")
-    if kind not in ("message", "interrupt_response"):
-        raise Refused(
-            'Unknown message type: expected "message" or "interrupt_response".', "unknown_type"
-        )
-    if not isinstance(name, str) or not name:
-        raise Refused("Missing thread_id.", "missing_thread_id")
-    assistant = message.get("assistant_id")
-    if assistant is not None and (not isinstance(assistant, str) or not assistant):
-        raise Refused("assistant_id must be a non-empty string.", "invalid_message", name)
-    if kind == "message":
-        content = message.get("content")
-        if not isinstance(content, str) or not content.strip():
-            raise Refused("Empty content.", "empty_content", name)
-        return Turn(name, Say(content), assistant)
-    return Turn(name, Answer(resume_value(message, name)), assistant)
-
-
-def resume_value(message: dict[str, Any], name: str) -> Any:
-    """``approved`` as a bare boolean (``value`` instead when given), keyed by
-    ``interrupt_id`` when the client names the interrupt it answers."""
-    if "value" in message:
-        value = message["value"]
-    elif isinstance(message.get("approved"), bool):
-        value = message["approved"]
-    else:
-        raise Refused(
-            "interrupt_response needs approved: true or false (or a value).",
-            "invalid_message",
-            name,
-        )
-    interrupt_id = message.get("interrupt_id")
-    if interrupt_id is None:
-        return value
-    if not isinstance(interrupt_id, str) or not interrupt_id:
-        raise Refused("interrupt_id must be a non-empty string.", "invalid_message", name)
-    return {interrupt_id: value}
-
-
-def node_messages(part: Part) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(node, message) for the messages each node wrote in an ``updates`` part."""
-    if part.event != "updates" or not isinstance(part.data, dict):
-        return
-    for node, update in part.data.items():
-        messages = update.get("messages") if isinstance(update, dict) else None
-        if isinstance(messages, list):
-            yield from ((node, m) for m in messages if isinstance(m, dict))
-
-
-def interrupt_message(name: str, pending: dict[str, Any]) -> dict[str, Any]:
-    """An object value spread into the message (the protocol's keys win), any other under
-    ``value``."""
-    value = pending.get("value")
-    fields = value if isinstance(value, dict) else {"value": value}
-    message = {"type": "interrupt", "thread_id": name, **fields}
-    message.update(type="interrupt", thread_id=name, interrupt_id=pending.get("id"))
-    return message
-
-
 class ChatSession:
     """One socket: reads client messages, relays each thread's run as it streams."""
 
-    def __init__(self, socket: WebSocket[Any, Any, Any], ctx: ApiContext, owner: str) -> None:
+    def __init__(
+        self,
+        socket: WebSocket[Any, Any, Any],
+        runs: RunService,
+        graph_ids: list[str],
+        owner: str,
+    ) -> None:
         self.socket = socket
-        self.ctx = ctx
+        self.runs = runs
+        self.graph_ids = graph_ids
         self.owner = owner
         self.sending = asyncio.Lock()
         self.relays: dict[str, asyncio.Task[None]] = {}
@@ -175,7 +84,7 @@ class ChatSession:
         """Client thread names map to thread ids per caller; UUIDs are used as they are."""
         if is_uuid(name):
             return name
-        return named_thread_id(self.ctx.settings.naming_secret, THREAD_NAMESPACE, self.owner, name)
+        return named_thread_id(self.runs.settings.naming_secret, THREAD_NAMESPACE, self.owner, name)
 
     async def send(self, message: dict[str, Any]) -> None:
         async with self.sending:
@@ -210,7 +119,7 @@ class ChatSession:
                     await task
 
     async def handle(self, raw: str | bytes) -> None:
-        limit = self.ctx.settings.ws_max_message_bytes
+        limit = self.runs.settings.ws_max_message_bytes
         if frame_size(raw) > limit:  # before any parsing
             await self.error(f"Message too large: the limit is {limit} bytes.", "message_too_large")
             return
@@ -238,7 +147,7 @@ class ChatSession:
             if thread is not None and self.idle_too_long(thread):
                 await self.expire(turn.name, thread)
                 return
-            run, subscription = await RunAdmission(self.ctx).start(
+            run, subscription = await self.runs.admission.start(
                 self.run_body(turn, thread),
                 thread_id=thread_id,
                 owner=self.owner,
@@ -251,12 +160,16 @@ class ChatSession:
             log.exception("ws: starting a run on %s failed", turn.name)
             await self.error("The run could not be started.", "internal", turn.name)
             return
-        await self.relay(turn.name, run_parts(subscription, status_check(self.ctx, run.run_id)))
+        await self.relay(turn.name, run_parts(subscription, self.runs.status_check(run.run_id)))
 
     def run_body(self, turn: Turn, thread: ThreadRow | None) -> RunCreate:
         """The run request: on the named assistant, else the thread's, else the default."""
         known = (thread.metadata_ or {}).get("assistant_id") if thread is not None else None
-        body = RunCreate(assistant_id=str(turn.assistant_id or known or self.ctx.default_assistant))
+        body = RunCreate(
+            assistant_id=str(
+                turn.assistant_id or known or default_assistant(self.runs.settings, self.graph_ids)
+            )
+        )
         match turn.request:
             case Say(content=content):
                 body.input = {"messages": [{"role": "user", "content": content}]}
@@ -270,7 +183,7 @@ class ChatSession:
         return body
 
     async def own_thread(self, thread_id: str) -> ThreadRow | None:
-        async with self.ctx.sessions() as session:
+        async with self.runs.sessions() as session:
             thread = await session.get(ThreadRow, thread_id)
         if thread is None or thread.owner != self.owner or thread.deleting:
             return None
@@ -282,13 +195,13 @@ class ChatSession:
         if NAME_KEY not in (thread.metadata_ or {}) or thread.status == "busy":
             return False
         idle = (utcnow() - aware(thread.updated_at)).total_seconds()
-        return idle >= self.ctx.settings.ws_session_ttl_s
+        return idle >= self.runs.settings.ws_session_ttl_s
 
     async def expire(self, name: str, thread: ThreadRow) -> None:
         """Delete the conversation's thread (a pending approval lapses unapproved) and say so."""
-        ttl = self.ctx.settings.ws_session_ttl_s
+        ttl = self.runs.settings.ws_session_ttl_s
         try:
-            await erase_threads(self.ctx, [thread], self.owner)
+            await erase_threads(self.runs, [thread], self.owner)
         except ApiError as exc:  # marked for deletion: a retry of the delete finishes it
             log.warning("ws: expired thread %s could not be deleted: %s", thread.thread_id, exc)
         await self.error(
@@ -348,7 +261,9 @@ class ChatSession:
 
 
 @websocket("/ws")
-async def chat_socket(socket: WebSocket[Any, Any, Any], ctx: ApiContext, owner: str) -> None:
+async def chat_socket(
+    socket: WebSocket[Any, Any, Any], runs: RunService, graph_ids: list[str], owner: str
+) -> None:
     """WebSocket chat; see the module docstring for the protocol."""
     await socket.accept()
-    await ChatSession(socket, ctx, owner).serve()
+    await ChatSession(socket, runs, graph_ids, owner).serve()

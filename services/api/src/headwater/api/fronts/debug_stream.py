@@ -20,12 +20,11 @@ import msgspec
 from litestar import Controller, Response, get
 from litestar.response import Stream
 
-from headwater.api.context import ApiContext
 from headwater.api.fronts.completion_ids import PREFIX, completion_run
 from headwater.api.fronts.events import Ended, Part, run_parts, text_of
 from headwater.api.fronts.keepalive import with_keepalives
 from headwater.api.fronts.simple_runs import internal_run_id
-from headwater.api.runs import status_check
+from headwater.api.runs.service import RunService
 from headwater.common.db.models import RunRow
 from headwater.common.ids import is_uuid
 from headwater.common.usage import USAGE_SOURCE
@@ -162,24 +161,24 @@ async def debug_frames(parts: AsyncIterator[Any]) -> AsyncIterator[bytes]:
                 yield _frame(event, data, part.seq)
 
 
-async def _run_of(ctx: ApiContext, owner: str, request_id: str) -> tuple[str, str] | None:
+async def _run_of(runs: RunService, owner: str, request_id: str) -> tuple[str, str] | None:
     """``(thread_id, run_id)`` of the caller's run named ``request_id``, or None."""
     if request_id.startswith(PREFIX):
-        found = completion_run(ctx.settings.naming_secret, owner, request_id)
+        found = completion_run(runs.settings.naming_secret, owner, request_id)
         if found is None:
             return None
         thread_id, run_id = found
-        async with ctx.sessions() as session:
+        async with runs.sessions() as session:
             row = await session.get(RunRow, run_id)
         if row is not None:
             return (thread_id, run_id) if row.owner == owner else None
         # A completion's run and thread are deleted once answered; its events remain.
-        first = await ctx.bus.first_event_seq(thread_id, run_id)
+        first = await runs.bus.first_event_seq(thread_id, run_id)
         return found if first is not None else None
     named = internal_run_id(request_id) if request_id.startswith("run_") else request_id
     if named is None or not is_uuid(named):
         return None
-    async with ctx.sessions() as session:
+    async with runs.sessions() as session:
         row = await session.get(RunRow, named)
     if row is None or row.owner != owner:
         return None
@@ -194,19 +193,19 @@ class DebugStreamController(Controller):
 
     @get("/stream/{request_id:str}")
     async def stream(
-        self, ctx: ApiContext, owner: str, request_id: str
+        self, runs: RunService, owner: str, request_id: str
     ) -> Response[dict[str, Any]] | Stream:
         """The internal events of the run behind a completion id or a run id, as SSE."""
-        found = await _run_of(ctx, owner, request_id)
+        found = await _run_of(runs, owner, request_id)
         if found is None:
             message = f"No run or completion `{request_id}` was found."
             body = {"error": {"message": message, "type": "not_found", "param": None, "code": 404}}
             return Response(body, status_code=404)
         thread_id, run_id = found
-        subscription = await ctx.bus.subscribe_events(thread_id, run_id)
-        parts = run_parts(subscription, status_check(ctx, run_id))
+        subscription = await runs.bus.subscribe_events(thread_id, run_id)
+        parts = run_parts(subscription, runs.status_check(run_id))
         return Stream(
-            with_keepalives(debug_frames(parts), ctx.settings.sse_keepalive_s),
+            with_keepalives(debug_frames(parts), runs.settings.sse_keepalive_s),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )

@@ -15,9 +15,6 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Stream
 
-from headwater.api.admission import RunAdmission, resolve_assistant
-from headwater.api.context import ApiContext
-from headwater.api.errors import ApiError, NotFound
 from headwater.api.fronts.completion_ids import completion_id
 from headwater.api.fronts.events import (
     Ended,
@@ -30,8 +27,11 @@ from headwater.api.fronts.events import (
 from headwater.api.fronts.keepalive import with_keepalives
 from headwater.api.fronts.openai_request import ChatCompletionRequest, OpenAIError, parse_request
 from headwater.api.fronts.usage import RunUsage
-from headwater.api.runs import status_check
-from headwater.api.schemas import RunCreate
+from headwater.api.runs.admission import resolve_assistant
+from headwater.api.runs.service import RunService
+from headwater.api.shared.context import Sessions
+from headwater.api.shared.errors import ApiError, NotFound
+from headwater.api.shared.schemas import RunCreate
 from headwater.common.db.models import AssistantRow
 
 SAMPLING = ("temperature", "max_tokens", "stop", "top_p")
@@ -199,19 +199,18 @@ class OpenAIController(Controller):
     tags = ["OpenAI-compatible"]
 
     @get("/models")
-    async def models(self, ctx: ApiContext, owner: str) -> dict[str, Any]:
+    async def models(self, sessions: Sessions, graph_ids: list[str], owner: str) -> dict[str, Any]:
         """Every graph and every assistant, as models."""
         from sqlalchemy import select
 
-        async with ctx.sessions() as session:
+        async with sessions() as session:
             rows = (
                 await session.scalars(
                     select(AssistantRow).where(AssistantRow.owner.in_(["", owner]))
                 )
             ).all()
         data = [
-            {"id": g, "object": "model", "created": 0, "owned_by": "headwater"}
-            for g in ctx.graph_ids
+            {"id": g, "object": "model", "created": 0, "owned_by": "headwater"} for g in graph_ids
         ]
         data += [
             {
@@ -227,13 +226,17 @@ class OpenAIController(Controller):
 
     @post("/chat/completions", status_code=200)
     async def chat_completions(
-        self, ctx: ApiContext, owner: str, request: Request[Any, Any, Any]
+        self,
+        runs: RunService,
+        graph_ids: list[str],
+        owner: str,
+        request: Request[Any, Any, Any],
     ) -> Response[Any] | Stream:
         """Chat with an agent as with a model."""
         try:
             body = parse_request(await request.body())
-            async with ctx.sessions() as session:
-                await resolve_assistant(session, ctx, body.model)
+            async with runs.sessions() as session:
+                await resolve_assistant(session, graph_ids, body.model)
         except OpenAIError as exc:
             return exc.response()
         except ApiError as exc:
@@ -245,16 +248,16 @@ class OpenAIController(Controller):
                     "model",
                 ).response()
             raise
-        run, subscription = await RunAdmission(ctx).start(
+        run, subscription = await runs.admission.start(
             _run_body(body), thread_id=None, owner=owner, headers=request.headers
         )
-        completion = completion_id(ctx.settings.naming_secret, owner, run.thread_id, run.run_id)
-        parts = run_parts(subscription, status_check(ctx, run.run_id))
+        completion = completion_id(runs.settings.naming_secret, owner, run.thread_id, run.run_id)
+        parts = run_parts(subscription, runs.status_check(run.run_id))
         if body.stream:
             include_usage = body.stream_options is not None and body.stream_options.include_usage
             frames = _stream(parts, completion, body.model, include_usage)
             return Stream(
-                with_keepalives(frames, ctx.settings.sse_keepalive_s),
+                with_keepalives(frames, runs.settings.sse_keepalive_s),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
             )

@@ -14,8 +14,6 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Stream
 
-from headwater.api.admission import RunAdmission
-from headwater.api.context import ApiContext
 from headwater.api.fronts.events import (
     Ended,
     Part,
@@ -28,8 +26,9 @@ from headwater.api.fronts.events import (
     update_messages,
 )
 from headwater.api.fronts.keepalive import with_keepalives
-from headwater.api.runs import status_check
-from headwater.api.schemas import RunCreate
+from headwater.api.runs.service import RunService
+from headwater.api.shared.context import default_assistant
+from headwater.api.shared.schemas import RunCreate
 from headwater.common.db.models import RunRow
 from headwater.common.ids import named_thread_id
 
@@ -161,7 +160,11 @@ class SimpleRunsController(Controller):
 
     @post("/", status_code=202)
     async def start(
-        self, ctx: ApiContext, owner: str, request: Request[Any, Any, Any]
+        self,
+        runs: RunService,
+        graph_ids: list[str],
+        owner: str,
+        request: Request[Any, Any, Any],
     ) -> Response[dict[str, Any]]:
         """Start a run: ``{"input": "…", "session_id"?: "…", "assistant_id"?: "…"}``."""
         try:
@@ -183,7 +186,7 @@ class SimpleRunsController(Controller):
         session_id = body.get("session_id")
         if session_id is not None and (not isinstance(session_id, str) or not session_id):
             return _error(400, "invalid_session", "`session_id` must be a non-empty string.")
-        assistant = body.get("assistant_id") or ctx.default_assistant
+        assistant = body.get("assistant_id") or default_assistant(runs.settings, graph_ids)
         graph_input = (
             {"messages": [{"role": "user", "content": prompt}]}
             if isinstance(prompt, str)
@@ -198,13 +201,14 @@ class SimpleRunsController(Controller):
             on_completion="keep",
         )
         thread_id = (
-            session_thread_id(ctx.settings.naming_secret, owner, session_id) if session_id else None
+            session_thread_id(runs.settings.naming_secret, owner, session_id)
+            if session_id
+            else None
         )
-        admission = RunAdmission(ctx)
-        run, run_request = await admission.create(
+        run, run_request = await runs.admission.create(
             run_body, thread_id=thread_id, owner=owner, headers=request.headers
         )
-        await admission.submit(run, run_request)
+        await runs.admission.submit(run, run_request)
         answer = {
             "run_id": public_run_id(run.run_id),
             "status": "started",
@@ -215,34 +219,34 @@ class SimpleRunsController(Controller):
         return Response(answer, status_code=202)
 
     @get("/{run_id:str}/events")
-    async def events(self, ctx: ApiContext, owner: str, run_id: str) -> Response[Any] | Stream:
+    async def events(self, runs: RunService, owner: str, run_id: str) -> Response[Any] | Stream:
         """Server-sent events of the run, from its start, until it ends."""
-        run = await _owned_run(ctx, owner, run_id)
+        run = await _owned_run(runs, owner, run_id)
         if run is None:
             return _error(404, "not_found", f"Run {run_id} not found.")
-        subscription = await ctx.bus.subscribe_events(run.thread_id, run.run_id)
-        parts = run_parts(subscription, status_check(ctx, run.run_id))
+        subscription = await runs.bus.subscribe_events(run.thread_id, run.run_id)
+        parts = run_parts(subscription, runs.status_check(run.run_id))
         return Stream(
-            with_keepalives(translate(parts, run_id), ctx.settings.sse_keepalive_s),
+            with_keepalives(translate(parts, run_id), runs.settings.sse_keepalive_s),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
     @post("/{run_id:str}/stop", status_code=200)
-    async def stop(self, ctx: ApiContext, owner: str, run_id: str) -> Response[dict[str, Any]]:
+    async def stop(self, runs: RunService, owner: str, run_id: str) -> Response[dict[str, Any]]:
         """Stop a run that has not finished."""
-        run = await _owned_run(ctx, owner, run_id)
+        run = await _owned_run(runs, owner, run_id)
         if run is None:
             return _error(404, "not_found", f"Run {run_id} not found.")
-        if not await RunAdmission(ctx).cancel(run, "interrupt"):
+        if not await runs.admission.cancel(run, "interrupt"):
             return _error(404, "not_running", f"Run {run_id} has already finished.")
         return Response({"run_id": run_id, "status": "stopping"})
 
 
-async def _owned_run(ctx: ApiContext, owner: str, public: str) -> RunRow | None:
+async def _owned_run(runs: RunService, owner: str, public: str) -> RunRow | None:
     run_id = internal_run_id(public)
     if run_id is None:
         return None
-    async with ctx.sessions() as session:
+    async with runs.sessions() as session:
         run = await session.get(RunRow, run_id)
     return run if run is not None and run.owner == owner else None

@@ -14,11 +14,11 @@ from typing import Any
 
 import orjson
 
-from headwater.api.context import ApiContext
-from headwater.api.errors import NotFound
 from headwater.api.ops.schemas import CheckpointView, LlmCall, NodeSpan, StateDiff
 from headwater.api.ops.timeline import ai_messages
-from headwater.api.thread_access import ask_worker
+from headwater.api.shared.context import ApiContext
+from headwater.api.shared.errors import NotFound
+from headwater.api.threads.access import ask_worker
 from headwater.common.db.models import RunRow, ThreadRow
 from headwater.common.schemas import GraphRequest
 
@@ -60,7 +60,7 @@ async def run_states(ctx: ApiContext, run: RunRow) -> tuple[list[dict[str, Any]]
         metadata={"run_id": run.run_id},
     )
     try:
-        raw = await ask_worker(ctx, history)
+        raw = await ask_worker(ctx.bus, history, ctx.settings.request_timeout_s)
     except NotFound:
         return [], {}
     states = [s for s in orjson.loads(raw) if isinstance(s, dict)]
@@ -71,7 +71,7 @@ async def run_states(ctx: ApiContext, run: RunRow) -> tuple[list[dict[str, Any]]
         try:
             previous = orjson.loads(
                 await ask_worker(
-                    ctx,
+                    ctx.bus,
                     GraphRequest(
                         op="state",
                         graph_id=graph,
@@ -79,6 +79,7 @@ async def run_states(ctx: ApiContext, run: RunRow) -> tuple[list[dict[str, Any]]
                         owner=owner,
                         checkpoint_id=parent,
                     ),
+                    ctx.settings.request_timeout_s,
                 )
             )
             before = _values(previous) if isinstance(previous, dict) else {}

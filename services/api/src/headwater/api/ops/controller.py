@@ -11,8 +11,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from litestar.response import Stream
 
-from headwater.api.authorization import UNPAGED, authorize, only_matching, search_rule
-from headwater.api.context import ApiContext
+from headwater.api.auth.authorization import UNPAGED, authorize, only_matching, search_rule
 from headwater.api.ops import queries
 from headwater.api.ops.inspect import inspect_run, owned_run
 from headwater.api.ops.live import Listener, LiveFeed, live_body, snapshot_frame
@@ -27,6 +26,7 @@ from headwater.api.ops.schemas import (
     Worker,
 )
 from headwater.api.ops.workers import worker_views
+from headwater.api.shared.context import ApiContext
 from headwater.common.db import repository
 from headwater.common.db.models import RunRow
 

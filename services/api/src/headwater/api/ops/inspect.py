@@ -12,14 +12,14 @@ from typing import Any
 
 import msgspec
 
-from headwater.api.authorization import require_visible
-from headwater.api.context import ApiContext
-from headwater.api.deps import require_uuid
-from headwater.api.errors import NotFound, Unavailable
+from headwater.api.auth.authorization import require_visible
 from headwater.api.ops import checkpoints, timeline
 from headwater.api.ops.event_log import stored_events
 from headwater.api.ops.run_view import run_view
 from headwater.api.ops.schemas import NodeSpan, RunInspection
+from headwater.api.shared.context import ApiContext
+from headwater.api.shared.errors import NotFound, Unavailable
+from headwater.api.shared.ids import require_uuid
 from headwater.common.db.models import RunRow
 from headwater.common.db.repository import aware
 

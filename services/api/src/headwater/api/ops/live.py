@@ -23,12 +23,12 @@ import msgspec
 import nats.errors
 from sqlalchemy.exc import SQLAlchemyError
 
-from headwater.api.context import ApiContext
-from headwater.api.custom_auth import filter_matches
+from headwater.api.auth.custom import filter_matches
 from headwater.api.ops.queries import changed_runs
 from headwater.api.ops.queue import queue_view
 from headwater.api.ops.run_view import run_views
 from headwater.api.ops.schemas import Queue, Worker
+from headwater.api.shared.context import ApiContext
 from headwater.api.streaming import HEARTBEAT
 from headwater.common.db.models import RunRow, utcnow
 from headwater.common.db.repository import aware

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from headwater.api.context import ApiContext
 from headwater.api.ops.queue import queue_view
+from headwater.api.shared.context import ApiContext
 from headwater.common.db.models import RunRow, utcnow
 from headwater.common.db.repository import aware
 from headwater.common.telemetry.metrics import (

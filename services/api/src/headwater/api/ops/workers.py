@@ -6,8 +6,8 @@ beats is ``stale`` (it died or is cut off), and live workers purge such rows lat
 
 from __future__ import annotations
 
-from headwater.api.context import ApiContext
 from headwater.api.ops.schemas import Concurrency, Worker
+from headwater.api.shared.context import ApiContext
 from headwater.common.db import workers
 from headwater.common.db.shapes import iso
 

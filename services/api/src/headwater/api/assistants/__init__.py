@@ -1,0 +1,1 @@
+"""Assistants: the controller and their versions."""

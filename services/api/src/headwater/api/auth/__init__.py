@@ -1,0 +1,1 @@
+"""Who is asking and what they may do: API keys and JWTs (middleware), LangGraph custom auth, ownership."""

@@ -1,0 +1,1 @@
+"""The store and memory endpoints, forwarded to the memory service."""

@@ -246,3 +246,50 @@ async def test_workers_register_beat_go_stale_and_leave(sessions: Sessions) -> N
         left = await workers.list_workers(session, stale_after_s=10.0)
         assert presence.worker_id not in {w.worker_id for w in left}
         assert await session.get(WorkerRow, presence.worker_id) is None
+
+
+async def test_runs_of_a_thread_are_claimed_in_order_and_the_thread_stays_busy(
+    sessions: Sessions,
+) -> None:
+    first = await add_run(sessions)
+    async with sessions.begin() as session:
+        run = await session.get(RunRow, first)
+        assert run is not None
+        thread_id, now = run.thread_id, utcnow()
+        second = uuid7()
+        session.add(
+            RunRow(
+                run_id=second,
+                thread_id=thread_id,
+                assistant_id="a1",
+                status="pending",
+                metadata_={},
+                kwargs={},
+                multitask_strategy="enqueue",
+                attempt=0,
+                owner="alice",
+                created_at=now + dt.timedelta(seconds=1),
+                updated_at=now,
+            )
+        )
+    assert (await claim(sessions, second, 1, "w2")).outcome == "busy"  # the first comes first
+    assert (await claim(sessions, first, 1, "w1")).outcome == "claimed"
+    assert (await claim(sessions, second, 1, "w2")).outcome == "busy"  # the first runs
+
+    async def finish(run_id: str) -> str:
+        async with sessions.begin() as session:
+            await repository.finish_run(
+                session,
+                run_id=run_id,
+                thread_id=thread_id,
+                run_status="success",
+                thread_status="idle",
+                values={"done": run_id},
+            )
+            thread = await session.get(repository.ThreadRow, thread_id, populate_existing=True)
+            assert thread is not None and thread.values == {"done": run_id}
+            return thread.status
+
+    assert await finish(first) == "busy"  # the second is still pending
+    assert (await claim(sessions, second, 1, "w2")).outcome == "claimed"
+    assert await finish(second) == "idle"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from headwater.common.bus import RunDelivery
 from headwater.common.bus.memory import InProcessBus
 from headwater.common.codec import loads
 from headwater.common.db import repository
@@ -19,6 +20,7 @@ from headwater.common.ids import assistant_id_for_graph, uuid7
 from headwater.common.schemas import RunRequest
 from headwater.worker.checkpointer import open_checkpointer
 from headwater.worker.execute import RunExecutor
+from headwater.worker.presence import WorkerPresence
 from headwater.worker.registry import GraphRegistry
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
@@ -183,3 +185,72 @@ async def test_a_run_whose_every_delivery_died_fails_visibly(
         assert await repository.run_status(session, request.run_id) == "error"
         thread = await session.get(repository.ThreadRow, request.thread_id)
         assert thread is not None and thread.status == "error"
+
+
+class RecordedDelivery(RunDelivery):
+    """A redelivered copy of a request, as JetStream hands it out again; records its verbs."""
+
+    def __init__(self, request: RunRequest, attempt: int) -> None:
+        self.request, self.headers, self.attempt = request, {}, attempt
+        self.verbs: list[tuple[str, float | None]] = []
+
+    async def ack(self) -> None:
+        self.verbs.append(("ack", None))
+
+    async def nak(self, delay: float | None = None) -> None:
+        self.verbs.append(("nak", delay))
+
+    async def term(self) -> None:
+        self.verbs.append(("term", None))
+
+    async def in_progress(self) -> None:
+        self.verbs.append(("in_progress", None))
+
+
+async def test_a_redelivered_run_stays_with_its_live_worker(
+    parts: tuple[InProcessBus, RunExecutor, object],
+) -> None:
+    bus, executor, sessions = parts
+    registry, saver = executor.registry, executor.checkpointer
+    holder_presence = WorkerPresence(
+        sessions, graphs=["counter"], concurrency_limit=2, interval_s=0.1
+    )  # type: ignore[arg-type]
+    other_presence = WorkerPresence(
+        sessions, graphs=["counter"], concurrency_limit=2, interval_s=0.1
+    )  # type: ignore[arg-type]
+    holder, other = (
+        RunExecutor(bus, sessions, registry, saver, heartbeat_s=0.1, presence=p)  # type: ignore[arg-type]
+        for p in (holder_presence, other_presence)
+    )
+    await holder_presence.start()
+    try:
+        request = await submit(bus, sessions, uuid7(), {"steps": 4, "delay": 0.25})
+        events = await bus.subscribe_events(request.thread_id, request.run_id)
+        [delivery] = await bus.fetch_runs(1, timeout=1)
+        running = asyncio.create_task(holder.execute(delivery))
+        for _ in range(50):
+            await asyncio.sleep(0.05)
+            async with sessions() as session:  # type: ignore[operator]
+                if await repository.run_status(session, request.run_id) == "running":
+                    break
+        await asyncio.sleep(0.3)  # past a few heartbeats
+        # Another worker gets a copy: the holder beats, so it hands the copy back for later.
+        elsewhere = RecordedDelivery(request, attempt=2)
+        await other.execute(elsewhere)
+        assert [verb for verb, _ in elsewhere.verbs] == ["nak"]
+        assert 0.1 <= (elsewhere.verbs[0][1] or 0) <= other_presence.stale_after_s + 0.2
+        # The holder itself gets a copy: it joins the run and is acknowledged with it.
+        here = RecordedDelivery(request, attempt=3)
+        await holder.execute(here)
+        assert "ack" not in [verb for verb, _ in here.verbs]
+        await running
+        assert here.verbs[-1] == ("ack", None)
+    finally:
+        await holder_presence.stop()
+    async with sessions() as session:  # type: ignore[operator]
+        run = await session.get(RunRow, request.run_id)
+    assert run is not None and run.status == "success"
+    assert (run.worker_id, run.attempt) == (holder_presence.worker_id, 1)
+    assert run.started_at is not None and run.ended_at is not None
+    batch = await events.next_batch(1)
+    assert [loads(e.data)["attempt"] for e in batch if e.event == "metadata"] == [1]

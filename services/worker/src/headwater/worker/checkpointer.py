@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+import time
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from langgraph.checkpoint.base import (
     CheckpointTuple,
 )
 
+from headwater.common.db.engine import PING_AFTER_IDLE_S
 from headwater.common.outages import ride_out
 from headwater.worker.savers import HeadwaterPostgresSaver, HeadwaterSqliteSaver, ThreadSaver
 
@@ -65,6 +68,30 @@ class OutlastingPostgresSaver(HeadwaterPostgresSaver):
         )
 
 
+class IdleCheck:
+    """The pool's connection check, only for a connection idle for ``PING_AFTER_IDLE_S``.
+
+    A check at every checkout is a round trip per checkpoint read or write (autocommit: one
+    transaction each); connections in steady use skip it. One the server closed while it
+    sat in the pool is still replaced before use; one that dies mid-burst fails its
+    statement, which the retry around every read and write (``retry_s``) covers.
+    """
+
+    def __init__(self, ping: Callable[[Any], Awaitable[None]]) -> None:
+        self.ping = ping
+        self.idle_since: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+    async def returned(self, connection: Any) -> None:
+        """The pool's ``reset`` hook: the connection goes back to the pool now."""
+        self.idle_since[connection] = time.monotonic()
+
+    async def check(self, connection: Any) -> None:
+        """The pool's ``check`` hook: raise if an idle connection is dead."""
+        since = self.idle_since.get(connection)
+        if since is None or time.monotonic() - since >= PING_AFTER_IDLE_S:
+            await self.ping(connection)
+
+
 @contextlib.asynccontextmanager
 async def open_checkpointer(
     dsn: str, *, pool_size: int = 10, setup: bool = False, retry_s: float = 30.0
@@ -80,18 +107,20 @@ async def open_checkpointer(
         from psycopg.rows import dict_row
         from psycopg_pool import AsyncConnectionPool
 
+        idle_check = IdleCheck(AsyncConnectionPool.check_connection)
         pool = AsyncConnectionPool(
             dsn,
             min_size=1,
             max_size=pool_size,
             open=False,
             timeout=POOL_WAIT_S,
-            check=AsyncConnectionPool.check_connection,
+            check=idle_check.check,
+            reset=idle_check.returned,
             kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
         )
         await pool.open()
         try:
-            saver = OutlastingPostgresSaver(pool)  # type: ignore[arg-type]
+            saver = OutlastingPostgresSaver(pool)
             saver.retry_s = retry_s
             if setup:
                 await saver.setup()

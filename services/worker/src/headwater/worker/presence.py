@@ -24,8 +24,6 @@ from headwater.common.db import workers
 from headwater.common.db.models import utcnow
 
 log = logging.getLogger(__name__)
-STALE_AFTER_BEATS = 3
-"""A worker (and each of its runs) is stale after this many missed heartbeats."""
 PURGE_AFTER_S = 300.0
 PURGE_EVERY_BEATS = 30
 
@@ -71,7 +69,7 @@ class WorkerPresence:
     ) -> None:
         self.sessions = sessions
         self.interval_s = max(0.05, interval_s)
-        self.stale_after_s = STALE_AFTER_BEATS * self.interval_s
+        self.stale_after_s = workers.STALE_AFTER_BEATS * self.interval_s
         host, pid = socket.gethostname(), os.getpid()
         self.info = workers.WorkerInfo(
             worker_id=new_worker_id(host, pid),

@@ -14,7 +14,9 @@ from typing import Any, Literal, NamedTuple
 from sqlalchemy import (
     ColumnElement,
     and_,
+    case,
     delete,
+    exists,
     func,
     inspect,
     or_,
@@ -27,7 +29,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from headwater.common.db.models import AssistantRow, AssistantVersionRow, RunRow, ThreadRow, utcnow
 
@@ -345,6 +347,9 @@ async def claim_run(
     stopped beating (it died) loses the run. The check is part of the UPDATE, so two
     claimers cannot both win.
     """
+    # One statement reads the run and locks its thread (FOR UPDATE on PostgreSQL; SQLite
+    # writers are serialised anyway); the UPDATE then checks, with a fresh snapshot, that no
+    # other run of the thread runs or comes first. Two statements per claim.
     run = (
         await session.execute(
             select(
@@ -353,39 +358,22 @@ async def claim_run(
                 RunRow.created_at,
                 RunRow.worker_id,
                 RunRow.heartbeat_at,
-            ).where(RunRow.run_id == run_id)
+                ThreadRow.deleting,
+            )
+            .join(ThreadRow, ThreadRow.thread_id == RunRow.thread_id)
+            .where(RunRow.run_id == run_id)
+            .with_for_update(of=ThreadRow)
         )
     ).first()
     if run is None or run.status not in ACTIVE_RUN_STATUSES:
-        return Claim("final")
+        return Claim("final")  # the run, or its thread, is gone; or the run is over
     if run.status == "running" and attempt <= 1:
         return Claim("duplicate")  # a second copy of the request while the first one runs
     now = utcnow()
     if (held := _held_by_other(run, worker_id, stale_after_s, now)) is not None:
         return held
-    deleting = await session.scalar(
-        select(ThreadRow.deleting).where(ThreadRow.thread_id == run.thread_id).with_for_update()
-    )
-    if deleting is None or deleting:
-        return Claim("final")  # the thread is gone or going: nothing of it runs any more
-    if run.status == "pending":
-        earlier = or_(
-            RunRow.status == "running",
-            and_(
-                RunRow.status == "pending",
-                or_(
-                    RunRow.created_at < run.created_at,
-                    and_(RunRow.created_at == run.created_at, RunRow.run_id < run_id),
-                ),
-            ),
-        )
-        blocker = await session.scalar(
-            select(RunRow.run_id)
-            .where(RunRow.thread_id == run.thread_id, RunRow.run_id != run_id, earlier)
-            .limit(1)
-        )
-        if blocker is not None:
-            return Claim("busy")
+    if run.deleting:
+        return Claim("final")  # the thread is going: nothing of it runs any more
     takeable: ColumnElement[bool] = RunRow.status == "pending"
     if stale_after_s is not None:
         takeable = or_(
@@ -397,9 +385,27 @@ async def claim_run(
         )
     else:
         takeable = true()
+    where = [RunRow.run_id == run_id, RunRow.status.in_(ACTIVE_RUN_STATUSES), takeable]
+    if run.status == "pending":
+        other = aliased(RunRow)
+        first_in_line = ~exists().where(
+            other.thread_id == run.thread_id,
+            other.run_id != run_id,
+            or_(
+                other.status == "running",
+                and_(
+                    other.status == "pending",
+                    or_(
+                        other.created_at < run.created_at,
+                        and_(other.created_at == run.created_at, other.run_id < run_id),
+                    ),
+                ),
+            ),
+        )
+        where.append(first_in_line)
     result = await session.execute(
         update(RunRow)
-        .where(RunRow.run_id == run_id, RunRow.status.in_(ACTIVE_RUN_STATUSES), takeable)
+        .where(*where)
         .values(
             status="running",
             attempt=attempt,
@@ -408,10 +414,12 @@ async def claim_run(
             started_at=func.coalesce(RunRow.started_at, now),
             heartbeat_at=now,
         )
+        .execution_options(synchronize_session=False)
     )
     if result.rowcount:  # type: ignore[attr-defined]
         return Claim("claimed")
-    # Lost a race: another worker took the run meanwhile, or it ended.
+    # Another run of the thread comes first, or we lost a race (another worker took the
+    # run meanwhile, or it ended).
     again = (
         await session.execute(
             select(RunRow.status, RunRow.worker_id, RunRow.heartbeat_at).where(
@@ -421,7 +429,7 @@ async def claim_run(
     ).first()
     if again is None or again.status not in ACTIVE_RUN_STATUSES:
         return Claim("final")
-    return _held_by_other(again, worker_id, stale_after_s, now) or Claim("busy")
+    return _held_by_other(again, worker_id, stale_after_s, now) or Claim("busy")  # wait
 
 
 async def release_run(session: AsyncSession, run_id: str, worker_id: str) -> None:
@@ -465,20 +473,21 @@ async def finish_run(
     changes_of_run: dict[str, Any] = {"status": run_status, "updated_at": now, "ended_at": now}
     if first_token_at is not None:
         changes_of_run["first_token_at"] = func.coalesce(RunRow.first_token_at, first_token_at)
-    await session.execute(update(RunRow).where(RunRow.run_id == run_id).values(**changes_of_run))
+    await session.execute(
+        update(RunRow)
+        .where(RunRow.run_id == run_id)
+        .values(**changes_of_run)
+        .execution_options(synchronize_session=False)
+    )
     if thread_status is None:
         return
-    others = await session.scalar(
-        select(func.count())
-        .select_from(RunRow)
-        .where(
-            RunRow.thread_id == thread_id,
-            RunRow.run_id != run_id,
-            RunRow.status.in_(ACTIVE_RUN_STATUSES),
-        )
+    others_active = exists().where(
+        RunRow.thread_id == thread_id,
+        RunRow.run_id != run_id,
+        RunRow.status.in_(ACTIVE_RUN_STATUSES),
     )
     changes: dict[str, Any] = {
-        "status": "busy" if others else thread_status,
+        "status": case((others_active, "busy"), else_=thread_status),
         "settled_status": thread_status,
         "updated_at": now,
         "error": error,
@@ -486,13 +495,18 @@ async def finish_run(
     if update_values:
         changes.update(values=values, interrupts=interrupts, state_updated_at=now)
     ttl = await session.scalar(
-        select(ThreadRow.ttl_minutes).where(ThreadRow.thread_id == thread_id)
+        update(ThreadRow)
+        .where(ThreadRow.thread_id == thread_id)
+        .values(**changes)
+        .returning(ThreadRow.ttl_minutes)
+        .execution_options(synchronize_session=False)
     )
     if ttl is not None:  # a run counts as activity: the thread lives another ttl
-        changes["expires_at"] = now + dt.timedelta(minutes=ttl)
-    await session.execute(
-        update(ThreadRow).where(ThreadRow.thread_id == thread_id).values(**changes)
-    )
+        await session.execute(
+            update(ThreadRow)
+            .where(ThreadRow.thread_id == thread_id)
+            .values(expires_at=now + dt.timedelta(minutes=ttl))
+        )
 
 
 async def thread_idle_unless_busy(session: AsyncSession, thread_id: str) -> None:

@@ -21,6 +21,9 @@ from headwater.common.db.models import RunRow, WorkerRow, utcnow
 from headwater.common.db.repository import aware
 
 WorkerStatus = Literal["alive", "stale"]
+STALE_AFTER_BEATS = 3
+"""A worker (and each run it holds) is stale after this many missed heartbeats: readers pass
+``STALE_AFTER_BEATS * settings.worker_heartbeat_s`` to :func:`list_workers`."""
 
 
 class WorkerView(msgspec.Struct, frozen=True, kw_only=True):

@@ -31,13 +31,15 @@ CHROMIUM_ARGS = [
 KINDS = ["dev", "cluster"]
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: the sync API keeps an event loop running in this thread while it
+# is open, and every asyncio test after this package would find it and fail.
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not CHROMIUM.is_file():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it)")
@@ -46,21 +48,21 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def console_dev() -> Iterator[Deployment]:
     deployment = start_dev()
     yield deployment
     deployment.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def console_cluster(nats_server: NatsServer, pg_url: str) -> Iterator[Deployment]:
     deployment = start_cluster(nats_server.url, pg_url, f"ui{uuid.uuid4().hex[:8]}", workers=2)
     yield deployment
     deployment.stop()
 
 
-@pytest.fixture(scope="session", params=KINDS)
+@pytest.fixture(scope="package", params=KINDS)
 def deployment(request: pytest.FixtureRequest) -> Deployment:
     """Each console test runs against dev mode and against the cluster mode."""
     return request.getfixturevalue(f"console_{request.param}")

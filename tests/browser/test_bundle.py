@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from headwater.api.console import CONSOLE_DIST
+from tests.programs import program_or_skip
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
@@ -25,8 +26,9 @@ def _hashes(folder: Path) -> dict[str, str]:
 
 
 def test_shipped_bundle_is_built_from_the_source(tmp_path: Path) -> None:
-    npm = shutil.which("npm")
-    assert npm, "npm is missing (.ci/run installs Node.js and npm)"
+    npm = program_or_skip(
+        "npm", "the console's bundle is rebuilt from console/", ".ci/run installs Node.js and npm"
+    )
     tracked = subprocess.run(
         ["git", "ls-files", "console"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split()

@@ -17,7 +17,7 @@ from tests.faults.tries import Frame, check_try, stream_run
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(180)]
 FAULT_AT_TOKEN = 20
 Fault = Callable[[], Awaitable[None]]
-FENCED = ("is held by a live worker", "already running here")
+FENCED = ("by a live worker", "already running here")
 """What a worker logs when it leaves a redelivered run to the live worker that runs it."""
 
 

@@ -125,6 +125,30 @@ async def test_claim_records_the_holder_and_fences_a_live_one(sessions: Sessions
     assert (await claim(sessions, run_id, 4, "w3")).outcome == "claimed"
 
 
+async def test_a_finished_run_whose_holder_still_beats_is_finishing(sessions: Sessions) -> None:
+    """The holder recorded the end but still beats (its last events are on their way after a
+    NATS outage): a redelivery must wait, not announce the end ahead of those events."""
+    run_id = await add_run(sessions)
+    assert (await claim(sessions, run_id, 1, "w1")).outcome == "claimed"
+    async with sessions.begin() as session:
+        await session.execute(
+            RunRow.__table__.update().where(RunRow.run_id == run_id).values(status="success")
+        )
+    finishing = await claim(sessions, run_id, 2, "w2")
+    assert finishing.outcome == "finishing"
+    assert 0.0 <= finishing.holder_age_s < 3.0
+    # Its holder's own redelivered copy is simply final.
+    assert (await claim(sessions, run_id, 2, "w1")).outcome == "final"
+    # Once the holder stops beating (it released the run, or died), the run is final to all.
+    async with sessions.begin() as session:
+        old = utcnow() - dt.timedelta(seconds=10)
+        await session.execute(
+            RunRow.__table__.update().where(RunRow.run_id == run_id).values(heartbeat_at=old)
+        )
+    assert (await claim(sessions, run_id, 3, "w2")).outcome == "final"
+    assert (await row(sessions, run_id)).status == "success"
+
+
 async def test_heartbeats_are_batched_and_only_touch_the_workers_own_runs(
     sessions: Sessions,
 ) -> None:

@@ -188,13 +188,18 @@ class RunExecutor:
         try:
             if claim.outcome == "busy":
                 claim = await self._wait_for_thread(delivery)
-            if claim.outcome == "held":
+            if claim.outcome in ("held", "finishing"):
                 # Fencing: the worker running it is alive (cut off from NATS for a while, its
                 # acknowledgement timer ran out). Come back once it would count as dead if it
-                # stopped beating now; while it beats it keeps the run.
+                # stopped beating now; while it beats it keeps the run. A finished run's holder
+                # that still beats is storing the run's last events: announcing the end now
+                # would store it before them.
                 delay = max(self.heartbeat_s, self.stale_after_s - claim.holder_age_s + 0.1)
                 log.info(
-                    "run %s is held by a live worker; retrying in %.1f s", request.run_id, delay
+                    "run %s is %s by a live worker; retrying in %.1f s",
+                    request.run_id,
+                    "held" if claim.outcome == "held" else "being finished",
+                    delay,
                 )
                 heartbeat.cancel()
                 await self._settle(request.run_id, "nak", delay)

@@ -312,12 +312,12 @@ async def cancel_if_pending(session: AsyncSession, run_id: str) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-ClaimOutcome = Literal["claimed", "final", "busy", "duplicate", "held"]
+ClaimOutcome = Literal["claimed", "final", "busy", "duplicate", "held", "finishing"]
 
 
 class Claim(NamedTuple):
-    """What a worker's claim found; ``holder_age_s``: for ``held``, how long ago the holder
-    last showed life."""
+    """What a worker's claim found; ``holder_age_s``: for ``held`` and ``finishing``, how long
+    ago the holder last showed life."""
 
     outcome: ClaimOutcome
     holder_age_s: float = 0.0
@@ -346,6 +346,11 @@ async def claim_run(
     which also happens to a live worker cut off from NATS for a while; only a holder that
     stopped beating (it died) loses the run. The check is part of the UPDATE, so two
     claimers cannot both win.
+
+    ``finishing``: the run is final, but the worker that ran it still beats for it: it may
+    still be storing the run's last events and its end (NATS came back a moment ago). A
+    redelivered request must not announce the end meanwhile: the end would be stored before
+    those events, and a stream would stop there.
     """
     # One statement reads the run and locks its thread (FOR UPDATE on PostgreSQL; SQLite
     # writers are serialised anyway); the UPDATE then checks, with a fresh snapshot, that no
@@ -366,7 +371,7 @@ async def claim_run(
         )
     ).first()
     if run is None or run.status not in ACTIVE_RUN_STATUSES:
-        return Claim("final")  # the run, or its thread, is gone; or the run is over
+        return _over(run, worker_id, stale_after_s)  # the run, or its thread, is gone; or over
     if run.status == "running" and attempt <= 1:
         return Claim("duplicate")  # a second copy of the request while the first one runs
     now = utcnow()
@@ -428,7 +433,7 @@ async def claim_run(
         )
     ).first()
     if again is None or again.status not in ACTIVE_RUN_STATUSES:
-        return Claim("final")
+        return _over(again, worker_id, stale_after_s)
     return _held_by_other(again, worker_id, stale_after_s, now) or Claim("busy")  # wait
 
 
@@ -442,16 +447,36 @@ async def release_run(session: AsyncSession, run_id: str, worker_id: str) -> Non
     )
 
 
-def _held_by_other(
+def _holder_age(
     run: Any, worker_id: str | None, stale_after_s: float | None, now: dt.datetime
-) -> Claim | None:
-    """``held`` when ``run`` is running on another worker that beat recently, else None."""
-    if stale_after_s is None or run.status != "running" or run.heartbeat_at is None:
+) -> float | None:
+    """How long ago another worker holding ``run`` beat for it; None if no live other
+    worker holds it (never claimed, handed back, ours, or its holder went silent)."""
+    if stale_after_s is None or run.heartbeat_at is None:
         return None
     if run.worker_id is None or run.worker_id == worker_id:
         return None
     age = (now - aware(run.heartbeat_at)).total_seconds()
-    return Claim("held", max(0.0, age)) if age < stale_after_s else None
+    return max(0.0, age) if age < stale_after_s else None
+
+
+def _held_by_other(
+    run: Any, worker_id: str | None, stale_after_s: float | None, now: dt.datetime
+) -> Claim | None:
+    """``held`` when ``run`` is running on another worker that beat recently, else None."""
+    if run.status != "running":
+        return None
+    age = _holder_age(run, worker_id, stale_after_s, now)
+    return None if age is None else Claim("held", age)
+
+
+def _over(run: Any, worker_id: str | None, stale_after_s: float | None) -> Claim:
+    """The claim of a run that is gone or final: ``finishing`` while its holder still beats
+    for it, else ``final``."""
+    if run is None:
+        return Claim("final")
+    age = _holder_age(run, worker_id, stale_after_s, utcnow())
+    return Claim("final") if age is None else Claim("finishing", age)
 
 
 async def finish_run(

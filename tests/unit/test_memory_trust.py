@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from headwater.common.service_trust import SERVICE_TOKEN_HEADER
+from headwater.common.memory_contract import SERVICE_TOKEN_HEADER
 from headwater.common.settings import load_settings
 from headwater.memory.app import create_app
 from headwater.worker.memory_store import STORE_OWNER, MemoryServiceStore

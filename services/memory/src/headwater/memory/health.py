@@ -8,7 +8,7 @@ from litestar import Response, get
 from litestar.datastructures import State
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from headwater.memory.schemas import GetItem
+from headwater.common.memory_contract import GetItem
 from headwater.memory.service import StoreService
 
 

@@ -9,9 +9,10 @@ from litestar import Request, get, post
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 
+from headwater.common.memory_contract import PutItem, SearchItems
 from headwater.memory.extraction import extract_facts
 from headwater.memory.routes import owner_of
-from headwater.memory.schemas import Extract, PutItem, SearchItems
+from headwater.memory.schemas import Extract
 from headwater.memory.service import StoreService
 
 

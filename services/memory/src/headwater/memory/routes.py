@@ -13,8 +13,8 @@ from litestar import Request, Response, delete, get, post, put
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 
-from headwater.memory.errors import InvalidRequest
-from headwater.memory.schemas import (
+from headwater.common.memory_contract import (
+    OWNER_HEADER,
     Batch,
     DeleteItem,
     GetItem,
@@ -22,9 +22,8 @@ from headwater.memory.schemas import (
     PutItem,
     SearchItems,
 )
+from headwater.memory.errors import InvalidRequest
 from headwater.memory.service import StoreService
-
-OWNER_HEADER = "x-headwater-owner"
 
 
 def owner_of(request: Request[Any, Any, Any]) -> str:

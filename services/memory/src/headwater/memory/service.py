@@ -23,9 +23,7 @@ from langgraph.store.base import (
     SearchOp,
 )
 
-from headwater.memory.errors import InvalidRequest
-from headwater.memory.options import StoreOptions
-from headwater.memory.schemas import (
+from headwater.common.memory_contract import (
     DeleteItem,
     GetItem,
     ListNamespaces,
@@ -33,6 +31,8 @@ from headwater.memory.schemas import (
     SearchItems,
     StoreRequest,
 )
+from headwater.memory.errors import InvalidRequest
+from headwater.memory.options import StoreOptions
 from headwater.memory.storable import NUL, check_json, check_text
 from headwater.memory.store import StoreBackend, owned, unowned
 

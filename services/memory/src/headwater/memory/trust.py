@@ -16,7 +16,7 @@ import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from headwater.common.service_trust import SERVICE_TOKEN_HEADER
+from headwater.common.memory_contract import SERVICE_TOKEN_HEADER
 
 log = logging.getLogger(__name__)
 OPEN_PATHS = frozenset({"/ok", "/health", "/healthz", "/readyz", "/metrics"})

@@ -32,14 +32,23 @@ from langgraph.store.base import (
 )
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from headwater.common.service_trust import service_headers
+from headwater.common.memory_contract import (
+    BATCH_PATH,
+    OWNER_HEADER,
+    Batch,
+    DeleteItem,
+    GetItem,
+    ListNamespaces,
+    PutItem,
+    SearchItems,
+    StoreRequest,
+    service_headers,
+)
 from headwater.common.telemetry.tracing import inject_headers, tracer
 
 STORE_OWNER: contextvars.ContextVar[str] = contextvars.ContextVar(
     "headwater_store_owner", default=""
 )
-OWNER_HEADER = "x-headwater-owner"
-BATCH_PATH = "/store/batch"
 
 
 class MemoryServiceError(RuntimeError):
@@ -59,43 +68,39 @@ def _time(value: str) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-def encode_op(op: Op) -> dict[str, Any]:
-    """One op as the batch endpoint takes it (unset defaults left out)."""
+def encode_op(op: Op) -> StoreRequest:
+    """One LangGraph op as the batch endpoint takes it (defaults the graph left unset are
+    left to the memory service)."""
     if isinstance(op, GetOp):
-        body: dict[str, Any] = {"op": "get", "namespace": list(op.namespace), "key": op.key}
-        if op.refresh_ttl is not None:
-            body["refresh_ttl"] = op.refresh_ttl
-        return body
+        return GetItem(namespace=list(op.namespace), key=op.key, refresh_ttl=op.refresh_ttl)
     if isinstance(op, PutOp):
-        target = {"namespace": list(op.namespace), "key": op.key}
         if op.value is None:
-            return {"op": "delete", **target}
-        body = {"op": "put", **target, "value": dict(op.value), "index": op.index}
-        if not isinstance(op.ttl, NotProvided):
-            body["ttl"] = op.ttl
-        return body
+            return DeleteItem(namespace=list(op.namespace), key=op.key)
+        return PutItem(
+            namespace=list(op.namespace),
+            key=op.key,
+            value=dict(op.value),
+            index=cast("bool | list[str] | None", op.index),
+            ttl=msgspec.UNSET if isinstance(op.ttl, NotProvided) else op.ttl,
+        )
     if isinstance(op, SearchOp):
-        body = {
-            "op": "search",
-            "namespace_prefix": list(op.namespace_prefix),
-            "filter": op.filter,
-            "limit": op.limit,
-            "offset": op.offset,
-            "query": op.query,
-        }
-        if op.refresh_ttl is not None:
-            body["refresh_ttl"] = op.refresh_ttl
-        return body
+        return SearchItems(
+            namespace_prefix=list(op.namespace_prefix),
+            filter=op.filter,
+            limit=op.limit,
+            offset=op.offset,
+            query=op.query,
+            refresh_ttl=op.refresh_ttl,
+        )
     if isinstance(op, ListNamespacesOp):
         conditions = op.match_conditions or ()
-        return {
-            "op": "list_namespaces",
-            "prefix": next((list(c.path) for c in conditions if c.match_type == "prefix"), None),
-            "suffix": next((list(c.path) for c in conditions if c.match_type == "suffix"), None),
-            "max_depth": op.max_depth,
-            "limit": op.limit,
-            "offset": op.offset,
-        }
+        return ListNamespaces(
+            prefix=next((list(c.path) for c in conditions if c.match_type == "prefix"), None),
+            suffix=next((list(c.path) for c in conditions if c.match_type == "suffix"), None),
+            max_depth=op.max_depth,
+            limit=op.limit,
+            offset=op.offset,
+        )
     raise TypeError(f"unknown store operation {type(op).__name__}")
 
 
@@ -166,7 +171,7 @@ class MemoryServiceStore(BaseStore):
         ops = list(ops)
         if not ops:
             return []
-        body = msgspec.json.encode({"ops": [encode_op(op) for op in ops]})
+        body = msgspec.json.encode(Batch(ops=[encode_op(op) for op in ops]))
         attributes: dict[str, str | int] = {
             "http.request.method": "POST",
             "url.path": BATCH_PATH,

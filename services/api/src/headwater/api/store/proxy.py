@@ -21,11 +21,9 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from headwater.api.auth.authorization import AuthHandlers, authorize
 from headwater.api.shared.errors import ApiError, Unavailable, Unprocessable
-from headwater.common.service_trust import service_headers
+from headwater.common.memory_contract import OWNER_HEADER, service_headers
 from headwater.common.settings import Settings
 from headwater.common.telemetry.tracing import inject_headers, tracer
-
-OWNER_HEADER = "x-headwater-owner"
 
 
 async def _forward(

@@ -47,11 +47,12 @@ def to_events(msg: Msg) -> tuple[list[RunEvent], int]:
     name in ``EVENT_HEADER``. Ids follow ``bus.framing``.
     """
     headers = msg.headers or {}
-    # Reply subject: $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>
-    tokens = msg.reply.split(".") if msg.reply else []
-    seq = int(tokens[-4]) if tokens else 0
-    pending = int(tokens[-1]) if tokens else 0
-    stored_at = int(tokens[-2]) / 1e9 if tokens else 0.0  # the stream's timestamp, in ns
+    if msg.reply:  # a consumer's delivery: its ack subject says where it is in the stream
+        metadata = msg.metadata
+        seq, pending = metadata.sequence.stream, metadata.num_pending
+        stored_at = metadata.timestamp.timestamp()
+    else:
+        seq, pending, stored_at = 0, 0, 0.0
     run_id = msg.subject.rsplit(".", 1)[-1]
     if FRAME_HEADER not in headers:
         event = headers.get(EVENT_HEADER, "message")

@@ -187,6 +187,68 @@ async def test_a_run_whose_every_delivery_died_fails_visibly(
         assert thread is not None and thread.status == "error"
 
 
+async def test_a_running_run_without_a_live_holder_or_a_delivery_is_failed(
+    parts: tuple[InProcessBus, RunExecutor, object],
+) -> None:
+    """Its deliveries ran out while its worker lived (fenced during an outage), then that
+    worker died: nothing would bring the run back, so the sweep fails it visibly. A run whose
+    holder beats, or whose request the queue still holds, is left alone."""
+    import datetime as dt
+
+    from headwater.worker.reaper import StuckRunReaper
+
+    bus, _executor, sessions = parts
+    silent = utcnow() - dt.timedelta(seconds=30)
+
+    async def running_run(heartbeat_at: dt.datetime) -> tuple[str, str]:
+        thread_id, run_id = uuid7(), uuid7()
+        async with sessions.begin() as session:  # type: ignore[attr-defined]
+            session.add(repository.new_thread(thread_id, {"graph_id": "counter"}, ""))
+            await repository.ensure_system_assistant(
+                session, assistant_id_for_graph("counter"), "counter", "counter"
+            )
+            session.add(
+                RunRow(
+                    run_id=run_id,
+                    thread_id=thread_id,
+                    assistant_id=assistant_id_for_graph("counter"),
+                    status="running",
+                    metadata_={},
+                    kwargs={"input": {"steps": 1}},
+                    multitask_strategy="enqueue",
+                    attempt=3,
+                    owner="",
+                    worker_id="gone-1-abc",
+                    heartbeat_at=heartbeat_at,
+                    created_at=silent,
+                    updated_at=silent,
+                )
+            )
+        return thread_id, run_id
+
+    orphan_thread, orphan = await running_run(silent)
+    _, beating = await running_run(utcnow())
+    queued = await submit(bus, sessions, uuid7(), {"steps": 1})
+    async with sessions.begin() as session:  # type: ignore[attr-defined]
+        await session.execute(
+            RunRow.__table__.update()
+            .where(RunRow.run_id == queued.run_id)
+            .values(status="running", worker_id="gone-2-abc", heartbeat_at=silent)
+        )
+    events = await bus.subscribe_events(orphan_thread, orphan)
+    reaper = StuckRunReaper(bus, sessions, stale_after_s=3.0)  # type: ignore[arg-type]
+    assert await reaper.sweep() == 1
+    assert await reaper.sweep() == 0, "failed once"
+    batch = await events.next_batch(2)
+    batch += await events.next_batch(0.5)
+    assert [e.event for e in batch] == ["error", "__end__"]
+    assert loads(batch[0].data)["error"] == "WorkerLost"
+    async with sessions() as session:  # type: ignore[operator]
+        assert await repository.run_status(session, orphan) == "error"
+        assert await repository.run_status(session, beating) == "running"
+        assert await repository.run_status(session, queued.run_id) == "running"
+
+
 class RecordedDelivery(RunDelivery):
     """A redelivered copy of a request, as JetStream hands it out again; records its verbs."""
 

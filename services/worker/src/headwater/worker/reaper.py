@@ -8,6 +8,11 @@
   of a run that is already running or finished.
 - A request whose every delivery died with its worker (``max_deliver`` attempts) is never
   delivered again; the bus says so, and the run is failed visibly.
+- A request whose deliveries ran out while its worker was alive (fenced redeliveries during a
+  long NATS outage) is dropped, and that worker records the run's end. If that worker dies
+  before it does, nothing would ever deliver the run again: a ``running`` run whose holder
+  stopped beating more than ``stale_after_s`` ago and whose request is gone from the queue is
+  an orphan, failed visibly like an exhausted one.
 """
 
 from __future__ import annotations
@@ -27,6 +32,14 @@ from headwater.common.schemas import RunRequest
 from headwater.worker.failures import record_failure
 
 log = logging.getLogger(__name__)
+WORKER_LOST = {
+    "error": "WorkerLost",
+    "message": "the run's worker stopped during every attempt; it will not be retried",
+}
+ORPHANED = {
+    "error": "WorkerLost",
+    "message": "the run's worker stopped after its deliveries ran out; it will not be retried",
+}
 
 
 def request_from_row(run: RunRow, graph_id: str) -> RunRequest:
@@ -85,7 +98,11 @@ class StuckRunReaper:
                 log.warning("stuck-run sweep failed", exc_info=True)
 
     async def sweep(self) -> int:
-        """Republish the lost requests; how many."""
+        """Republish the lost requests and fail the orphaned runs; how many of both."""
+        return await self.republish_lost() + await self.fail_orphans()
+
+    async def republish_lost(self) -> int:
+        """Republish the requests of pending runs that the queue lost; how many."""
         cutoff = utcnow() - dt.timedelta(seconds=self.pending_after_s)
         async with self.sessions() as session:
             rows = (
@@ -105,6 +122,37 @@ class StuckRunReaper:
             await self.bus.submit_run(request_from_row(run, graph_id))
             republished += 1
         return republished
+
+    async def fail_orphans(self) -> int:
+        """Fail the running runs that no worker holds and no delivery will bring back."""
+        if self.stale_after_s is None:
+            return 0  # no worker heartbeats (tests without presence): nothing tells an orphan
+        silent_since = utcnow() - dt.timedelta(seconds=self.stale_after_s)
+        async with self.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(RunRow.run_id, RunRow.thread_id)
+                    .where(RunRow.status == "running", RunRow.heartbeat_at < silent_since)
+                    .order_by(RunRow.heartbeat_at)
+                    .limit(100)
+                )
+            ).all()
+        failed = 0
+        for run_id, thread_id in rows:
+            if await self.bus.has_run_request(run_id):
+                continue  # JetStream delivers it again: the next worker takes the run over
+            if await record_failure(
+                self.bus,
+                self.sessions,
+                thread_id=thread_id,
+                run_id=run_id,
+                error=ORPHANED,
+                only_if_active=True,
+                db_retry_s=self.db_retry_s,
+            ):
+                log.error("run %s failed: its worker died and no delivery is left", run_id)
+                failed += 1
+        return failed
 
     async def fail_exhausted(self, run_id: str) -> None:
         """Every attempt of the run died with its worker: fail it, end its stream."""
@@ -131,16 +179,12 @@ class StuckRunReaper:
                 # NATS outage): the worker still runs it and records its end.
                 log.warning("run %s: deliveries exhausted, but its worker is alive", run_id)
                 return
-        error = {
-            "error": "WorkerLost",
-            "message": "the run's worker stopped during every attempt; it will not be retried",
-        }
         if await record_failure(
             self.bus,
             self.sessions,
             thread_id=thread_id,
             run_id=run_id,
-            error=error,
+            error=WORKER_LOST,
             only_if_active=True,
             db_retry_s=self.db_retry_s,
         ):

@@ -57,7 +57,6 @@ async def in_process_api(
     await asyncio.to_thread(upgrade, settings.database_url)
     bus = InProcessBus(
         ack_wait=settings.ack_wait_s,
-        max_deliver=settings.max_deliver,
         retention=settings.event_retention_s,
     )
     await bus.start()

@@ -29,13 +29,13 @@ ACK_WAIT = 1.0
 )
 async def bus(request: pytest.FixtureRequest, namespace: str) -> AsyncIterator[Bus]:
     if request.param == "memory":
-        memory = InProcessBus(ack_wait=ACK_WAIT, max_deliver=3, retention=60)
+        memory = InProcessBus(ack_wait=ACK_WAIT, retention=60)
         await memory.start()
         yield memory
         await memory.close()
         return
     server: NatsServer = request.getfixturevalue("nats_server")
-    nats_bus = NatsBus(server.url, Names(namespace), ack_wait=ACK_WAIT, max_deliver=3, retention=60)
+    nats_bus = NatsBus(server.url, Names(namespace), ack_wait=ACK_WAIT, retention=60)
     await nats_bus.start()
     yield nats_bus
     await nats_bus.delete_streams()
@@ -131,24 +131,24 @@ async def test_in_progress_prevents_redelivery(bus: Bus) -> None:
     await delivery.ack()
 
 
-async def test_max_deliver_stops_redelivery_and_tells_the_watchers(bus: Bus) -> None:
-    exhausted: asyncio.Queue[str] = asyncio.Queue()
-
-    async def on_exhausted(run_id: str) -> None:
-        exhausted.put_nowait(run_id)
-
-    await bus.watch_exhausted_runs(on_exhausted)
+async def test_handed_back_requests_come_back_after_their_delay_without_limit(bus: Bus) -> None:
+    """A delivery handed back because its run must wait (thread busy, not due, held) is not
+    an attempt: it comes back as often as it is handed back, each time after its delay, and
+    counts its deliveries; the worker bounds real attempts when it claims the run."""
     await bus.submit_run(request := run_request())
-    attempts = []
-    for _ in range(3):
+    delivered = []
+    loop = asyncio.get_running_loop()
+    for _ in range(5):
         [delivery] = await bus.fetch_runs(1, timeout=2.0)
-        attempts.append(delivery.attempt)
-        if delivery.attempt < 3:
-            await delivery.nak()
-    assert attempts == [1, 2, 3]  # the last attempt's worker "dies": no ack, no nak
-    assert await bus.fetch_runs(1, timeout=ACK_WAIT * 1.5) == []
-    async with asyncio.timeout(ACK_WAIT * 4):
-        assert await exhausted.get() == request.run_id
+        delivered.append(delivery.attempt)
+        handed_back = loop.time()
+        await delivery.nak(delay=0.3)
+    [delivery] = await bus.fetch_runs(1, timeout=2.0)
+    assert loop.time() - handed_back >= 0.25, "not before its delay"
+    delivered.append(delivery.attempt)
+    assert delivered == [1, 2, 3, 4, 5, 6]
+    assert await bus.has_run_request(request.run_id)
+    await delivery.ack()
     async with asyncio.timeout(3):
         while await bus.has_run_request(request.run_id):
             await asyncio.sleep(0.05)
@@ -280,7 +280,7 @@ async def test_request_reply(bus: Bus) -> None:
 async def test_nats_restart_keeps_stored_events(namespace: str) -> None:
     server = NatsServer()
     server.start()
-    bus = NatsBus(server.url, Names(namespace), ack_wait=ACK_WAIT, max_deliver=3, retention=60)
+    bus = NatsBus(server.url, Names(namespace), ack_wait=ACK_WAIT, retention=60)
     try:
         await bus.start()
         thread_id, run_id = str(uuid.uuid4()), str(uuid.uuid4())
@@ -417,7 +417,7 @@ async def test_a_slow_reader_costs_bounded_memory_and_misses_nothing(bus: Bus) -
 async def test_parts_published_across_a_nats_restart_are_stored_once_each(namespace: str) -> None:
     server = NatsServer()
     server.start()
-    bus = NatsBus(server.url, Names(namespace), ack_wait=ACK_WAIT, max_deliver=3, retention=60)
+    bus = NatsBus(server.url, Names(namespace), ack_wait=ACK_WAIT, retention=60)
     try:
         await bus.start()
         thread_id, run_id = str(uuid.uuid4()), str(uuid.uuid4())

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.faults.cluster import LONG, LONG_TOKENS, FaultCluster
+from tests.faults.cluster import LONG, LONG_TOKENS, SHORT, FaultCluster
 from tests.faults.tries import Frame, check_try, stream_run
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(180)]
@@ -68,3 +68,41 @@ async def test_kill_9_api_rejoin_on_another_replica(
     figures["breaks"] = " / ".join(run.breaks)
     assert run.rejoins == 1, run.breaks
     await check_try(apis[1], run, reply_tokens=LONG_TOKENS)
+
+
+async def test_kill_9_api_before_a_delayed_run_is_due(
+    cluster: FaultCluster, figures: dict[str, str]
+) -> None:
+    """A run created with ``after_seconds`` waits in the queue, not in the API that took it:
+    killing that API before the run is due changes nothing; the run starts on time."""
+    import datetime as dt
+
+    import httpx
+
+    delay_s = 3.0
+    api0, api1 = cluster.api_urls["api0"], cluster.api_urls["api1"]
+    body = {
+        "assistant_id": "agent",
+        "input": {"messages": [{"role": "user", "content": SHORT}]},
+        "after_seconds": delay_s,
+    }
+    async with httpx.AsyncClient(timeout=30.0) as http:
+        thread = (await http.post(f"{api0}/threads", json={})).json()["thread_id"]
+        created = await http.post(f"{api0}/threads/{thread}/runs", json=body)
+        assert created.status_code == 200, created.text
+        run = created.json()
+        cluster.deployment.processes["api0"].send_signal(signal.SIGKILL)
+        try:
+            due = dt.datetime.fromisoformat(run["created_at"])
+            url = f"{api1}/threads/{thread}/runs/{run['run_id']}"
+            deadline = time.monotonic() + delay_s + 20
+            while (row := (await http.get(url)).json())["status"] in ("pending", "running"):
+                assert time.monotonic() < deadline, f"still {row['status']}"
+                await asyncio.sleep(0.2)
+        finally:
+            await asyncio.to_thread(cluster.respawn, "api0")
+    started_late = (dt.datetime.fromisoformat(row["updated_at"]) - due).total_seconds()
+    figures["delay (s)"] = f"{delay_s:.1f}"
+    figures["ended after due (s)"] = f"{started_late:.1f}"
+    assert row["status"] == "success"
+    assert 0 <= started_late < 5.0, "ran when due, not a minute later by the stuck-run sweep"

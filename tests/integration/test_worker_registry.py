@@ -292,7 +292,7 @@ async def test_runs_of_a_thread_are_claimed_in_order_and_the_thread_stays_busy(
                 multitask_strategy="enqueue",
                 attempt=0,
                 owner="alice",
-                created_at=now + dt.timedelta(seconds=1),
+                created_at=now,
                 updated_at=now,
             )
         )
@@ -317,3 +317,26 @@ async def test_runs_of_a_thread_are_claimed_in_order_and_the_thread_stays_busy(
     assert await finish(first) == "busy"  # the second is still pending
     assert (await claim(sessions, second, 1, "w2")).outcome == "claimed"
     assert await finish(second) == "idle"
+
+
+async def test_claims_count_attempts_wait_for_due_runs_and_stop_after_the_last(
+    sessions: Sessions,
+) -> None:
+    """A run is not started before its ``after_seconds`` (``not_due``, with the wait); each
+    claim is one more attempt, whoever makes it; past ``max_attempts`` it is ``exhausted``."""
+    later = await add_run(sessions, created_at=utcnow() + dt.timedelta(seconds=30))
+    not_due = await claim(sessions, later, 1, "w1")
+    assert not_due.outcome == "not_due" and 28.0 < not_due.due_in_s <= 30.0
+    assert (await row(sessions, later)).status == "pending"
+
+    run_id = await add_run(sessions)
+    for attempt, worker in enumerate(("w1", "w2", "w3"), start=1):
+        async with sessions.begin() as session:
+            got = await repository.claim_run(
+                session, run_id, attempt + 1, worker_id=worker, stale_after_s=None, max_attempts=3
+            )
+        assert (got.outcome, got.attempt) == ("claimed", attempt)
+    async with sessions.begin() as session:
+        exhausted = await repository.claim_run(session, run_id, 9, worker_id="w4", max_attempts=3)
+    assert (exhausted.outcome, exhausted.attempt) == ("exhausted", 3)
+    assert (await row(sessions, run_id)).worker_id == "w3"

@@ -107,13 +107,16 @@ async def test_second_run_of_a_thread_waits_for_the_first(
     second = await submit(bus, sessions, thread_id, {"steps": 2, "label": "second"})
     deliveries = await bus.fetch_runs(2, timeout=1)
     assert [d.request.run_id for d in deliveries] == [first.run_id, second.run_id]
-    # Start the second before the first: it must wait for the thread.
-    later = asyncio.create_task(executor.execute(deliveries[1]))
-    await asyncio.sleep(0.2)
+    # Start the second before the first: it must wait for the thread. It does not hold a
+    # slot meanwhile: its delivery goes back to the queue, to come back shortly.
+    await executor.execute(deliveries[1])
     async with sessions() as session:  # type: ignore[operator]
         assert await repository.run_status(session, second.run_id) == "pending"
+    assert await bus.has_run_request(second.run_id)
     await executor.execute(deliveries[0])
-    await later
+    [again] = await bus.fetch_runs(1, timeout=2)
+    assert (again.request.run_id, again.attempt) == (second.run_id, 2)
+    await executor.execute(again)
     async with sessions() as session:  # type: ignore[operator]
         assert await repository.run_status(session, second.run_id) == "success"
         thread = await session.get(repository.ThreadRow, thread_id)
@@ -164,23 +167,27 @@ async def test_lost_request_is_republished_even_while_the_queue_is_busy(
         assert await repository.run_status(session, run_id) == "success"
 
 
-async def test_a_run_whose_every_delivery_died_fails_visibly(
+async def test_a_run_whose_every_attempt_died_fails_visibly(
     parts: tuple[InProcessBus, RunExecutor, object],
 ) -> None:
-    from headwater.worker.reaper import StuckRunReaper
-
-    bus, _executor, sessions = parts
-    reaper = StuckRunReaper(bus, sessions)  # type: ignore[arg-type]
-    await bus.watch_exhausted_runs(reaper.fail_exhausted)
+    """Attempts are counted at claim: a run claimed ``max_attempts`` times whose workers all
+    died is failed by the next delivery's claim, not started a fourth time."""
+    bus, executor, sessions = parts
     request = await submit(bus, sessions, uuid7(), {"steps": 1})
     events = await bus.subscribe_events(request.thread_id, request.run_id)
-    for _ in range(3):  # max_deliver: each attempt's worker "dies" and the request comes back
-        [delivery] = await bus.fetch_runs(1, timeout=1)
-        await delivery.nak()
+    for attempt in (1, 2, 3):  # each attempt's worker "dies" after its claim
+        async with sessions.begin() as session:  # type: ignore[attr-defined]
+            claim = await repository.claim_run(session, request.run_id, attempt, max_attempts=3)
+        assert (claim.outcome, claim.attempt) == ("claimed", attempt)
+    [first] = await bus.fetch_runs(1, timeout=1)
+    await first.nak()  # its worker died: the bus delivers the request again
+    [delivery] = await bus.fetch_runs(1, timeout=1)
+    await executor.execute(delivery)
     batch = await events.next_batch(2)
     batch += await events.next_batch(0.5)
     assert [e.event for e in batch] == ["error", "__end__"]
     assert loads(batch[0].data)["error"] == "WorkerLost"
+    assert not await bus.has_run_request(request.run_id), "acknowledged: not delivered again"
     async with sessions() as session:  # type: ignore[operator]
         assert await repository.run_status(session, request.run_id) == "error"
         thread = await session.get(repository.ThreadRow, request.thread_id)

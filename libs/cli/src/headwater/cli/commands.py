@@ -29,12 +29,11 @@ from headwater.cli.startup import (
 )
 from headwater.cli.waiting import WaitingApp
 from headwater.common.bus.nats import NatsBus
-from headwater.common.bus.options import event_options, memory_event_options
+from headwater.common.bus.options import memory_event_options
 from headwater.common.db.engine import make_engine, make_sessionmaker
 from headwater.common.db.migrate import migration_lock, upgrade
 from headwater.common.graph_config import ConfigError, ProjectConfig, load_project
 from headwater.common.settings import Settings
-from headwater.common.subjects import Names
 from headwater.common.telemetry.logs import setup_logging
 
 log = logging.getLogger("headwater")
@@ -49,20 +48,6 @@ def _uvicorn_config(app: Any, host: str, port: int, settings: Settings) -> uvico
         lifespan="on",
         loop="none",
         http=http_protocol(settings),
-    )
-
-
-def nats_bus(settings: Settings, client_name: str) -> NatsBus:
-    """The cluster bus with the settings' namespace and limits."""
-    return NatsBus(
-        settings.nats_url,
-        Names(settings.namespace),
-        ack_wait=settings.ack_wait_s,
-        max_deliver=settings.max_deliver,
-        retention=settings.event_retention_s,
-        client_name=client_name,
-        replicas=settings.stream_replicas,
-        **event_options(settings),
     )
 
 
@@ -154,7 +139,6 @@ async def run_dev(
             stack.push_async_callback(stop_memory)
         bus = LoggedBus(
             ack_wait=settings.ack_wait_s,
-            max_deliver=settings.max_deliver,
             retention=settings.event_retention_s,
             **memory_event_options(settings),
         )
@@ -235,7 +219,7 @@ async def run_worker(settings: Settings) -> None:
         return
     from headwater.worker.service import worker_components  # the graphs' libraries: slow
 
-    bus = nats_bus(settings, "headwater-worker")
+    bus = NatsBus.from_settings(settings, "headwater-worker")
     engine = make_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
@@ -292,7 +276,7 @@ async def run_api(settings: Settings) -> None:
     """
     stop = stop_on_signals()
     project_of(settings)
-    bus = nats_bus(settings, "headwater-api")
+    bus = NatsBus.from_settings(settings, "headwater-api")
     engine = make_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
@@ -384,7 +368,7 @@ async def run_migrate(settings: Settings, *, streams: bool, check: bool, wait: b
     if streams:
         if not await wait_for_nats(settings.nats_url, stop):
             return
-        bus = nats_bus(settings, "headwater-migrate")
+        bus = NatsBus.from_settings(settings, "headwater-migrate")
         await until_stopped(bus.start(), stop)
         await bus.close()
         log.info("NATS streams and consumer ready under namespace %r", settings.namespace)

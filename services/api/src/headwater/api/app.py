@@ -45,11 +45,9 @@ from headwater.api.threads.stream import ThreadStreamController
 from headwater.api.threads.ttl import sweeping
 from headwater.common.bus import Bus
 from headwater.common.bus.nats import NatsBus
-from headwater.common.bus.options import event_options
 from headwater.common.db.engine import make_engine, make_sessionmaker
 from headwater.common.graph_config import load_project
 from headwater.common.settings import Settings
-from headwater.common.subjects import Names
 from headwater.common.webhooks import webhook_policy
 
 log = logging.getLogger(__name__)
@@ -87,16 +85,7 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
                     pool_timeout=settings.db_pool_timeout_s,
                 )
                 stack.push_async_callback(engine.dispose)
-                bus: Bus = NatsBus(
-                    settings.nats_url,
-                    Names(settings.namespace),
-                    ack_wait=settings.ack_wait_s,
-                    max_deliver=settings.max_deliver,
-                    retention=settings.event_retention_s,
-                    client_name="headwater-api",
-                    replicas=settings.stream_replicas,
-                    **event_options(settings),
-                )
+                bus: Bus = NatsBus.from_settings(settings, "headwater-api")
                 await bus.start()
                 stack.push_async_callback(bus.close)
             else:
@@ -122,7 +111,6 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
             except IntegrityError:
                 log.info("system assistants registered concurrently by another replica")
             app.state.ctx = ctx
-            stack.callback(lambda: [task.cancel() for task in list(ctx.deferred)])
             await stack.enter_async_context(scheduling(ctx))
             await stack.enter_async_context(sweeping(ctx))
             yield

@@ -26,7 +26,7 @@ from headwater.common.subjects import END_EVENT
 from headwater.common.telemetry.logs import RUN_ID, THREAD_ID
 from headwater.common.telemetry.metrics import RUN_ATTEMPTS, RUNS_FINISHED, WORKER_RUNS_IN_USE
 from headwater.common.telemetry.tracing import extract_context, tracer
-from headwater.worker.failures import client_error, record_failure
+from headwater.worker.failures import WORKER_LOST, client_error, record_failure
 from headwater.worker.memory_store import STORE_OWNER
 from headwater.worker.presence import RunClock, WorkerPresence
 from headwater.worker.registry import GraphRegistry
@@ -38,7 +38,10 @@ from headwater.worker.telemetry import RunTelemetry
 from headwater.worker.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
-THREAD_BUSY_POLL_S = 0.1
+QUEUED_RETRY_S = (0.05, 0.1, 0.2, 0.4)
+"""How soon a run waiting for its thread's earlier runs is delivered again, by how many times
+it was delivered (then every last value): a run queued behind a short one starts soon after,
+and one behind a long one costs a delivery every 0.4 s, not a worker slot."""
 RELEASE_TIMEOUT_S = 2.0
 RUN_STARTED: contextvars.ContextVar[dt.datetime] = contextvars.ContextVar("headwater_run_started")
 """When this attempt of the run being executed started (its webhook reports it)."""
@@ -95,6 +98,7 @@ class RunExecutor:
         db_retry_s: float = 30.0,
         bus_retry_s: float = 30.0,
         presence: WorkerPresence | None = None,
+        max_attempts: int | None = 3,
     ) -> None:
         self.bus = bus
         self.sessions = sessions
@@ -107,6 +111,7 @@ class RunExecutor:
         self.db_retry_s = db_retry_s
         self.bus_retry_s = bus_retry_s
         self.presence = presence
+        self.max_attempts = max_attempts
         # A run held by a worker whose heartbeat is younger than this is not taken over.
         self.stale_after_s = presence.stale_after_s if presence is not None else 0.0
         self._claiming = asyncio.Lock()  # one claim at a time per worker (SQLite snapshots)
@@ -126,7 +131,7 @@ class RunExecutor:
             "messaging.message.id": request.run_id,
             "headwater.run_id": request.run_id,
             "headwater.thread_id": request.thread_id,
-            "headwater.attempt": delivery.attempt,
+            "headwater.delivered": delivery.attempt,
         }
         RUN_ATTEMPTS.inc()
         WORKER_RUNS_IN_USE.inc()
@@ -186,8 +191,21 @@ class RunExecutor:
             heartbeat.cancel()
             raise
         try:
-            if claim.outcome == "busy":
-                claim = await self._wait_for_thread(delivery)
+            if claim.outcome in ("busy", "not_due"):
+                # Not this run's turn (an earlier run of its thread is not done), or not its
+                # time (after_seconds): JetStream brings it back then; no slot is held.
+                heartbeat.cancel()
+                if claim.outcome == "busy":
+                    delay = QUEUED_RETRY_S[min(delivery.attempt, len(QUEUED_RETRY_S)) - 1]
+                else:
+                    delay = claim.due_in_s
+                await self._settle(request.run_id, "nak", delay)
+                return
+            if claim.outcome == "exhausted":
+                heartbeat.cancel()
+                await self._fail_exhausted(request, claim.attempt)
+                await self._settle(request.run_id, "ack")
+                return
             if claim.outcome in ("held", "finishing"):
                 # Fencing: the worker running it is alive (cut off from NATS for a while, its
                 # acknowledgement timer ran out). Come back once it would count as dead if it
@@ -217,7 +235,7 @@ class RunExecutor:
             clock = self.presence.hold(request.run_id) if self.presence is not None else None
             try:
                 RUN_STARTED.set(utcnow())
-                await self._supervise(request, delivery.attempt, control, clock)
+                await self._supervise(request, claim.attempt, control, clock)
             except DependencyDown:
                 # Not a failure of the run: a later delivery finds the run final and announces
                 # its end, or (still running) continues it from its last checkpoint.
@@ -256,7 +274,7 @@ class RunExecutor:
         except Exception:
             log.warning("run %s: could not release it", run_id, exc_info=True)
 
-    async def _claim(self, run_id: str, attempt: int) -> repository.Claim:
+    async def _claim(self, run_id: str, delivered: int) -> repository.Claim:
         worker_id = self.presence.worker_id if self.presence is not None else None
 
         async def claim() -> repository.Claim:
@@ -264,9 +282,10 @@ class RunExecutor:
                 return await repository.claim_run(
                     session,
                     run_id,
-                    attempt,
+                    delivered,
                     worker_id=worker_id,
                     stale_after_s=self.stale_after_s if worker_id else None,
+                    max_attempts=self.max_attempts,
                 )
 
         return await ride_out(claim, what=f"claiming run {run_id}", budget_s=self.db_retry_s)
@@ -284,13 +303,21 @@ class RunExecutor:
             publish, what=f"announcing the end of run {request.run_id}", budget_s=self.bus_retry_s
         )
 
-    async def _wait_for_thread(self, delivery: RunDelivery) -> repository.Claim:
-        """Hold the delivery (the heartbeat keeps it) until the thread's earlier runs are done."""
-        while True:
-            await asyncio.sleep(THREAD_BUSY_POLL_S)
-            claim = await self._claim(delivery.request.run_id, delivery.attempt)
-            if claim.outcome != "busy":
-                return claim
+    async def _fail_exhausted(self, request: RunRequest, attempts: int) -> None:
+        """Every attempt of the run started and died with its worker: fail it visibly."""
+        log.error(
+            "run %s failed: its worker stopped during all %d attempts", request.run_id, attempts
+        )
+        await record_failure(
+            self.bus,
+            self.sessions,
+            thread_id=request.thread_id,
+            run_id=request.run_id,
+            error=WORKER_LOST,
+            only_if_active=True,
+            db_retry_s=self.db_retry_s,
+            bus_retry_s=self.bus_retry_s,
+        )
 
     async def _drop_finished(self, request: RunRequest) -> None:
         """A redelivered request of a run that is final or gone: re-announce its end."""

@@ -42,6 +42,12 @@ def client_error(exc: BaseException) -> dict[str, str]:
     return {"error": name, "message": str(exc) if shown else "An internal error occurred"}
 
 
+WORKER_LOST = {
+    "error": "WorkerLost",
+    "message": "the run's worker stopped during every attempt; it will not be retried",
+}
+
+
 async def record_failure(
     bus: Bus,
     sessions: async_sessionmaker[AsyncSession],

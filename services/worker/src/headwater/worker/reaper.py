@@ -6,13 +6,11 @@
   per run) is republished from its row. Republishing is safe to repeat: JetStream drops a
   copy with the same ``Nats-Msg-Id`` inside its duplicate window, and a worker drops a copy
   of a run that is already running or finished.
-- A request whose every delivery died with its worker (``max_deliver`` attempts) is never
-  delivered again; the bus says so, and the run is failed visibly.
-- A request whose deliveries ran out while its worker was alive (fenced redeliveries during a
-  long NATS outage) is dropped, and that worker records the run's end. If that worker dies
-  before it does, nothing would ever deliver the run again: a ``running`` run whose holder
-  stopped beating more than ``stale_after_s`` ago and whose request is gone from the queue is
-  an orphan, failed visibly like an exhausted one.
+- A run whose every attempt died with its worker is failed by the claim of its next delivery
+  (attempts are counted when a run is claimed; ``HEADWATER_MAX_DELIVER`` bounds them).
+- A ``running`` run whose holder stopped beating more than ``stale_after_s`` ago and whose
+  request is gone from the queue (a stream purged by hand, a message lost) would never be
+  delivered again: it is an orphan, failed visibly.
 """
 
 from __future__ import annotations
@@ -26,16 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from headwater.common.bus import Bus
 from headwater.common.db.models import AssistantRow, RunRow, utcnow
-from headwater.common.db.repository import aware
-from headwater.common.outages import ride_out
 from headwater.common.schemas import RunRequest
 from headwater.worker.failures import record_failure
 
 log = logging.getLogger(__name__)
-WORKER_LOST = {
-    "error": "WorkerLost",
-    "message": "the run's worker stopped during every attempt; it will not be retried",
-}
 ORPHANED = {
     "error": "WorkerLost",
     "message": "the run's worker stopped after its deliveries ran out; it will not be retried",
@@ -88,8 +80,7 @@ class StuckRunReaper:
         self.stale_after_s = stale_after_s
 
     async def run(self) -> None:
-        """Watch for exhausted requests; sweep every ``every_s`` seconds until cancelled."""
-        await self.bus.watch_exhausted_runs(self.fail_exhausted)
+        """Sweep every ``every_s`` seconds until cancelled."""
         while True:
             await asyncio.sleep(self.every_s)
             try:
@@ -153,39 +144,3 @@ class StuckRunReaper:
                 log.error("run %s failed: its worker died and no delivery is left", run_id)
                 failed += 1
         return failed
-
-    async def fail_exhausted(self, run_id: str) -> None:
-        """Every attempt of the run died with its worker: fail it, end its stream."""
-
-        async def read_run() -> tuple[str, str, dt.datetime | None] | None:
-            async with self.sessions() as session:
-                row = (
-                    await session.execute(
-                        select(RunRow.thread_id, RunRow.status, RunRow.heartbeat_at).where(
-                            RunRow.run_id == run_id
-                        )
-                    )
-                ).first()
-                return None if row is None else (row[0], row[1], row[2])
-
-        run = await ride_out(read_run, what=f"reading run {run_id}", budget_s=self.db_retry_s)
-        if run is None:
-            return
-        thread_id, status, beat = run
-        if status == "running" and beat is not None and self.stale_after_s is not None:
-            age = (utcnow() - aware(beat)).total_seconds()
-            if age < self.stale_after_s:
-                # Its deliveries ran out while its worker lived (fenced redeliveries during a
-                # NATS outage): the worker still runs it and records its end.
-                log.warning("run %s: deliveries exhausted, but its worker is alive", run_id)
-                return
-        if await record_failure(
-            self.bus,
-            self.sessions,
-            thread_id=thread_id,
-            run_id=run_id,
-            error=WORKER_LOST,
-            only_if_active=True,
-            db_retry_s=self.db_retry_s,
-        ):
-            log.error("run %s failed: its deliveries are exhausted", run_id)

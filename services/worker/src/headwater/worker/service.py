@@ -153,6 +153,7 @@ async def worker_components(
             db_retry_s=settings.db_retry_s,
             bus_retry_s=settings.bus_retry_s,
             presence=presence,
+            max_attempts=settings.max_deliver,
         )
         WORKER_CONCURRENCY.set(settings.worker_concurrency)
         reaper = asyncio.create_task(

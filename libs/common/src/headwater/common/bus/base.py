@@ -200,14 +200,6 @@ class Bus(abc.ABC):
     async def has_run_request(self, run_id: str) -> bool:
         """Whether the run's request is still queued or delivered but unacknowledged."""
 
-    @abc.abstractmethod
-    async def watch_exhausted_runs(self, handler: Callable[[str], Awaitable[None]]) -> None:
-        """Call ``handler`` with the run id of each request that used up its deliveries.
-
-        Such a request is never delivered again (its workers died on every attempt); the
-        run must be failed by whoever watches, or it stays active forever.
-        """
-
     # events ---------------------------------------------------------------
     @abc.abstractmethod
     async def publish_event(

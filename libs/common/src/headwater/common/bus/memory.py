@@ -16,7 +16,7 @@ import asyncio
 import bisect
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
 from headwater.common.bus.base import (
@@ -144,7 +144,6 @@ class InProcessBus(Bus):
         self,
         *,
         ack_wait: float = 30.0,
-        max_deliver: int = 3,
         retention: float = 3600.0,
         finished_retention: float = 120.0,
         max_bytes: int = 256 << 20,
@@ -152,7 +151,6 @@ class InProcessBus(Bus):
         max_pending_bytes: int = 1 << 20,
     ) -> None:
         self.ack_wait = ack_wait
-        self.max_deliver = max_deliver
         self.retention = retention
         self.finished_retention = finished_retention
         self.max_bytes = max_bytes
@@ -168,8 +166,6 @@ class InProcessBus(Bus):
         self._seq = 0
         self._control: dict[str, set[asyncio.Queue[RunControl]]] = {}
         self._handlers: list[RequestHandler] = []
-        self._exhausted_handlers: list[Callable[[str], Awaitable[None]]] = []
-        self._handling: set[asyncio.Future[None]] = set()
         self._next_handler = 0
         self._reaper: asyncio.Task[None] | None = None
 
@@ -226,17 +222,9 @@ class InProcessBus(Bus):
         self._in_flight.discard(id(item))
         self._items.pop(id(item), None)
 
-    async def watch_exhausted_runs(self, handler: Callable[[str], Awaitable[None]]) -> None:
-        self._exhausted_handlers.append(handler)
-
     def _requeue(self, item: _Queued, delay: float) -> None:
         self._in_flight.discard(id(item))
-        if item.done or item.delivered >= self.max_deliver:
-            if not item.done:
-                for handler in self._exhausted_handlers:
-                    task = asyncio.ensure_future(handler(item.request.run_id))
-                    self._handling.add(task)
-                    task.add_done_callback(self._handling.discard)
+        if item.done:
             self._finish(item)
             return
         if delay > 0:

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import nats
@@ -47,11 +46,13 @@ from headwater.common.bus.framing import (
     message_seq,
 )
 from headwater.common.bus.nats_subscriptions import NatsControl, NatsDelivery, NatsEvents
+from headwater.common.bus.options import event_options
 from headwater.common.schemas import (
     RunControl,
     RunRequest,
     encoder,
 )
+from headwater.common.settings import Settings
 from headwater.common.subjects import FRAME_HEADER, FRAME_VERSION, Names
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,6 @@ class NatsBus(Bus):
         names: Names,
         *,
         ack_wait: float = 30.0,
-        max_deliver: int = 3,
         retention: float = 3600.0,
         client_name: str = "headwater",
         replicas: int = 1,
@@ -90,7 +90,6 @@ class NatsBus(Bus):
         self.url = url
         self.names = names
         self.ack_wait = ack_wait
-        self.max_deliver = max_deliver
         self.retention = retention
         self.client_name = client_name
         self.replicas = replicas
@@ -116,6 +115,20 @@ class NatsBus(Bus):
     def js(self) -> JetStreamContext:
         assert self._js is not None, "NatsBus.start() was not awaited"
         return self._js
+
+    @classmethod
+    def from_settings(cls, settings: Settings, client_name: str) -> NatsBus:
+        """The cluster bus of a Headwater process: the settings' server, namespace and limits
+        (the one place a ``NatsBus`` is built from settings)."""
+        return cls(
+            settings.nats_url,
+            Names(settings.namespace),
+            ack_wait=settings.ack_wait_s,
+            retention=settings.event_retention_s,
+            client_name=client_name,
+            replicas=settings.stream_replicas,
+            **event_options(settings),
+        )
 
     async def start(self) -> None:
         refused = 0  # failed reconnect attempts of this outage: the first one is logged
@@ -180,7 +193,10 @@ class NatsBus(Bus):
             durable_name=self.names.workers_consumer,
             ack_policy=js_api.AckPolicy.EXPLICIT,
             ack_wait=self.ack_wait,
-            max_deliver=self.max_deliver,
+            # Unbounded: a delivery handed back because the run must wait (its thread is busy,
+            # its after_seconds not reached, a live worker holds it) is not an attempt. The
+            # worker counts attempts when it claims a run (HEADWATER_MAX_DELIVER bounds them).
+            max_deliver=-1,
             filter_subject=self.names.all_run_requests,
             max_ack_pending=10_000,
         )
@@ -277,33 +293,6 @@ class NatsBus(Bus):
         except NotFoundError:
             return False
         return True
-
-    async def watch_exhausted_runs(self, handler: Callable[[str], Awaitable[None]]) -> None:
-        subject = (
-            "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES."
-            f"{self.names.runs_stream}.{self.names.workers_consumer}"
-        )
-
-        async def on_advisory(msg: Msg) -> None:
-            try:
-                seq = int(json.loads(msg.data)["stream_seq"])
-                stored = await self.js.get_msg(self.names.runs_stream, seq)
-            except (ValueError, KeyError, NotFoundError):
-                log.warning("ignoring max-deliveries advisory %r", msg.data[:200])
-                return
-            run_id = (stored.subject or "").rsplit(".", 1)[-1]
-            try:
-                await handler(run_id)
-            except Exception:
-                log.exception("handling the exhausted run %s failed", run_id)
-                return
-            with contextlib.suppress(NotFoundError):  # it will never be delivered again
-                await self.js.delete_msg(self.names.runs_stream, seq)
-
-        sub = await self.nc.subscribe(
-            subject, queue=f"{self.names.workers_consumer}-exhausted", cb=on_advisory
-        )
-        self._request_subs.append(sub)
 
     # events ---------------------------------------------------------------
     @property

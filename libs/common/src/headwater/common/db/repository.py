@@ -312,34 +312,48 @@ async def cancel_if_pending(session: AsyncSession, run_id: str) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-ClaimOutcome = Literal["claimed", "final", "busy", "duplicate", "held", "finishing"]
+ClaimOutcome = Literal[
+    "claimed", "final", "busy", "duplicate", "held", "finishing", "not_due", "exhausted"
+]
 
 
 class Claim(NamedTuple):
-    """What a worker's claim found; ``holder_age_s``: for ``held`` and ``finishing``, how long
-    ago the holder last showed life."""
+    """What a worker's claim found.
+
+    ``attempt``: for ``claimed``, which execution of the run this is (1 for the first).
+    ``holder_age_s``: for ``held`` and ``finishing``, how long ago the holder last showed life.
+    ``due_in_s``: for ``not_due``, how long until the run may start.
+    """
 
     outcome: ClaimOutcome
     holder_age_s: float = 0.0
+    attempt: int = 0
+    due_in_s: float = 0.0
 
 
 async def claim_run(
     session: AsyncSession,
     run_id: str,
-    attempt: int,
+    delivered: int,
     *,
     worker_id: str | None = None,
     stale_after_s: float | None = None,
+    max_attempts: int | None = None,
 ) -> Claim:
     """A worker takes a run: pending (or running, on redelivery) → running, held by
-    ``worker_id`` (with ``started_at`` on the first claim and a fresh ``heartbeat_at``).
+    ``worker_id`` (with ``started_at`` on the first claim and a fresh ``heartbeat_at``), its
+    ``attempt`` one more than before. Attempts are counted here, not by the bus: a delivery
+    handed back because the run had to wait (``busy``, ``not_due``, ``held``) is not one.
 
+    ``delivered``: how many times the bus delivered this request (1: the first time).
     ``duplicate`` for a first delivery of a run that is already running (a republished copy).
     ``final`` when the run is gone or already finished (a redelivered request of a finished
     run is acknowledged and dropped: JetStream is at-least-once). ``busy`` while another run of
     the same thread is running or an earlier one is still pending: runs of one thread execute
     one at a time, in order, across any number of workers. The thread row is locked for the
-    check (``FOR UPDATE`` on PostgreSQL; SQLite writers are serialised anyway).
+    check (``FOR UPDATE`` on PostgreSQL; SQLite writers are serialised anyway). ``not_due``:
+    a run created with ``after_seconds`` whose time has not come (its ``created_at`` is when
+    it may start).
 
     ``held`` (fencing): the run is running on another worker whose heartbeat for it is younger
     than ``stale_after_s``. JetStream redelivers a run whose acknowledgement timer ran out,
@@ -351,6 +365,9 @@ async def claim_run(
     still be storing the run's last events and its end (NATS came back a moment ago). A
     redelivered request must not announce the end meanwhile: the end would be stored before
     those events, and a stream would stop there.
+
+    ``exhausted``: the run could be taken, but ``max_attempts`` executions of it already
+    started and none finished (their workers died): it is not started again.
     """
     # One statement reads the run and locks its thread (FOR UPDATE on PostgreSQL; SQLite
     # writers are serialised anyway); the UPDATE then checks, with a fresh snapshot, that no
@@ -363,6 +380,7 @@ async def claim_run(
                 RunRow.created_at,
                 RunRow.worker_id,
                 RunRow.heartbeat_at,
+                RunRow.attempt,
                 ThreadRow.deleting,
             )
             .join(ThreadRow, ThreadRow.thread_id == RunRow.thread_id)
@@ -372,13 +390,23 @@ async def claim_run(
     ).first()
     if run is None or run.status not in ACTIVE_RUN_STATUSES:
         return _over(run, worker_id, stale_after_s)  # the run, or its thread, is gone; or over
-    if run.status == "running" and attempt <= 1:
-        return Claim("duplicate")  # a second copy of the request while the first one runs
     now = utcnow()
+    if (
+        run.status == "running"
+        and delivered <= 1
+        and (stale_after_s is None or _holder_age(run, worker_id, stale_after_s, now) is not None)
+    ):
+        # A second copy of the request while the first one runs. (A copy of a run whose
+        # holder went silent takes the run over below, as a redelivery would.)
+        return Claim("duplicate")
     if (held := _held_by_other(run, worker_id, stale_after_s, now)) is not None:
         return held
     if run.deleting:
         return Claim("final")  # the thread is going: nothing of it runs any more
+    if run.status == "pending" and (due_in := (aware(run.created_at) - now).total_seconds()) > 0:
+        return Claim("not_due", due_in_s=due_in)
+    if max_attempts is not None and (run.attempt or 0) >= max_attempts:
+        return Claim("exhausted", attempt=run.attempt or 0)
     takeable: ColumnElement[bool] = RunRow.status == "pending"
     if stale_after_s is not None:
         takeable = or_(
@@ -408,9 +436,10 @@ async def claim_run(
             ),
         )
         where.append(first_in_line)
+    attempt = (run.attempt or 0) + 1
     result = await session.execute(
         update(RunRow)
-        .where(*where)
+        .where(*where, func.coalesce(RunRow.attempt, 0) == (run.attempt or 0))
         .values(
             status="running",
             attempt=attempt,
@@ -422,7 +451,7 @@ async def claim_run(
         .execution_options(synchronize_session=False)
     )
     if result.rowcount:  # type: ignore[attr-defined]
-        return Claim("claimed")
+        return Claim("claimed", attempt=attempt)
     # Another run of the thread comes first, or we lost a race (another worker took the
     # run meanwhile, or it ended).
     again = (

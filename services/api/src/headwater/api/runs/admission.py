@@ -23,7 +23,6 @@ from headwater.api.shared.schemas import RunCreate
 from headwater.common.bus import EventSubscription
 from headwater.common.db import repository
 from headwater.common.db.models import AssistantRow, RunRow, ThreadRow, utcnow
-from headwater.common.db.repository import aware
 from headwater.common.ids import assistant_id_for_graph, is_uuid, uuid7
 from headwater.common.schemas import RunControl, RunEnd, RunRequest, encoder
 from headwater.common.subjects import END_EVENT, Names
@@ -355,27 +354,12 @@ class RunAdmission:
         return run, subscription
 
     async def submit(self, run: RunRow, request: RunRequest) -> None:
-        """Publish the run request (at its ``after_seconds``); if the bus refuses, the run fails.
+        """Publish the run request at once; if the bus refuses, the run fails.
 
-        A delayed request waits in this process. Should the process go first, the workers'
-        stuck-run sweep republishes it a minute after it was due (its row says when).
+        A run with ``after_seconds`` is published at once too: its row's ``created_at`` is when
+        it may start, and a worker that gets it earlier hands it back to JetStream until then
+        (``nak`` with that delay). Nothing waits in this process, so a restart loses nothing.
         """
-        delay = (aware(run.created_at) - utcnow()).total_seconds()
-        if delay > 0:
-            task = asyncio.create_task(self._publish_later(run, request, delay))
-            self.ctx.deferred.add(task)
-            task.add_done_callback(self.ctx.deferred.discard)
-            return
-        await self._publish(run, request)
-
-    async def _publish_later(self, run: RunRow, request: RunRequest, delay: float) -> None:
-        await asyncio.sleep(delay)
-        try:
-            await self._publish(run, request)
-        except Exception:  # nobody to tell but the log (a refused publish marks the run error)
-            log.exception("the delayed run %s could not be queued", run.run_id)
-
-    async def _publish(self, run: RunRow, request: RunRequest) -> None:
         destination = Names(self.ctx.settings.namespace).run_requests
         attributes = {
             "messaging.system": "nats",

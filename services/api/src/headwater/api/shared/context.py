@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 
 import httpx
@@ -30,8 +29,6 @@ class ApiContext:
     custom_auth: CustomAuth | None = None
     memory: httpx.AsyncClient | None = None
     webhook_policy: WebhookPolicy = field(default_factory=WebhookPolicy)
-    deferred: set[asyncio.Task[None]] = field(default_factory=set)
-    """Run requests waiting for their ``after_seconds`` (cancelled when the API stops)."""
 
     @property
     def default_assistant(self) -> str:

@@ -147,7 +147,12 @@ async def test_the_live_feed_makes_one_query_per_look_however_many_listen(
 
     assert api_with_worker.app is not None
     ctx = api_with_worker.app.state.ctx
-    feed = LiveFeed(ctx, lambda: worker_views(ctx), interval=1.0)
+    feed = LiveFeed(
+        ctx.bus,
+        ctx.sessions,
+        lambda: worker_views(ctx.sessions, ctx.settings.worker_heartbeat_s),
+        interval=1.0,
+    )
     listeners = [Listener("", None) for _ in range(50)]
     for listener in listeners:
         feed.subscribe(listener)

@@ -31,12 +31,13 @@ from headwater.api.ops import OpsController
 from headwater.api.runs.controller import ThreadRunsController
 from headwater.api.runs.stateless import StatelessRunsController
 from headwater.api.shared.context import ApiContext
+from headwater.api.shared.version import HEADWATER_VERSION
 from headwater.api.store.proxy import ROUTES as STORE_ROUTES
 from headwater.api.system.dependencies import DEPENDENCIES
 from headwater.api.system.docs import docs_assets, docs_ui
 from headwater.api.system.exception_handlers import EXCEPTION_HANDLERS
 from headwater.api.system.hygiene import refuse_bad_input
-from headwater.api.system.meta import HEADWATER_VERSION, ROUTES
+from headwater.api.system.meta import ROUTES
 from headwater.api.system.observability import http_metrics, metrics, tracing_plugins
 from headwater.api.system.security import add_security_headers, cors_config
 from headwater.api.threads.controller import ThreadsController

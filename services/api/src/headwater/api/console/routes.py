@@ -19,8 +19,8 @@ from litestar.enums import MediaType
 from litestar.exceptions import NotFoundException
 from litestar.static_files import create_static_files_router
 
-from headwater.api.shared.context import ApiContext
-from headwater.api.system.meta import HEADWATER_VERSION
+from headwater.api.shared.version import HEADWATER_VERSION
+from headwater.common.bus import Bus
 from headwater.common.bus.nats import NatsBus
 
 CONSOLE_DIST = Path(__file__).resolve().parent.parent / "console_dist"
@@ -76,11 +76,11 @@ def console_routes(auth: AuthMode, traces_url: str) -> Router:
     """The ``/console`` router. ``auth`` is the credential the UI asks for (``none``: none)."""
 
     @get("/config.json", tags=["Console"], summary="Console configuration (public)")
-    async def console_config(ctx: ApiContext) -> ConsoleConfig:
+    async def console_config(bus: Bus) -> ConsoleConfig:
         """How the console must authenticate, the deployment mode (``cluster`` on NATS,
         ``dev`` on the in-process bus), the version, and the trace viewer URL template
         (``HEADWATER_TRACES_URL``). Public: it holds no secret."""
-        mode: Mode = "cluster" if isinstance(ctx.bus, NatsBus) else "dev"
+        mode: Mode = "cluster" if isinstance(bus, NatsBus) else "dev"
         return ConsoleConfig(
             auth=auth, mode=mode, version=HEADWATER_VERSION, traces_url=traces_url or None
         )

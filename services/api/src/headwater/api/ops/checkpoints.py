@@ -13,12 +13,13 @@ import itertools
 from typing import Any
 
 import orjson
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from headwater.api.ops.schemas import CheckpointView, LlmCall, NodeSpan, StateDiff
 from headwater.api.ops.timeline import ai_messages
-from headwater.api.shared.context import ApiContext
 from headwater.api.shared.errors import NotFound
 from headwater.api.threads.access import ask_worker
+from headwater.common.bus import Bus
 from headwater.common.db.models import RunRow, ThreadRow
 from headwater.common.schemas import GraphRequest
 
@@ -39,13 +40,15 @@ def _values(state: dict[str, Any]) -> dict[str, Any]:
     return values if isinstance(values, dict) else {"__root__": values} if values else {}
 
 
-async def run_states(ctx: ApiContext, run: RunRow) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+async def run_states(
+    bus: Bus, sessions: async_sessionmaker[AsyncSession], timeout_s: float, run: RunRow
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The run's checkpoints as ``ThreadState``s, oldest first, and the values before them.
 
     Nothing when the thread is gone (a stateless run's thread goes with its run) or never
     ran a graph.
     """
-    async with ctx.sessions() as session:
+    async with sessions() as session:
         thread = await session.get(ThreadRow, run.thread_id)
     graph_id = (thread.metadata_ or {}).get("graph_id") if thread is not None else None
     if thread is None or not graph_id:
@@ -60,7 +63,7 @@ async def run_states(ctx: ApiContext, run: RunRow) -> tuple[list[dict[str, Any]]
         metadata={"run_id": run.run_id},
     )
     try:
-        raw = await ask_worker(ctx.bus, history, ctx.settings.request_timeout_s)
+        raw = await ask_worker(bus, history, timeout_s)
     except NotFound:
         return [], {}
     states = [s for s in orjson.loads(raw) if isinstance(s, dict)]
@@ -71,7 +74,7 @@ async def run_states(ctx: ApiContext, run: RunRow) -> tuple[list[dict[str, Any]]
         try:
             previous = orjson.loads(
                 await ask_worker(
-                    ctx.bus,
+                    bus,
                     GraphRequest(
                         op="state",
                         graph_id=graph,
@@ -79,7 +82,7 @@ async def run_states(ctx: ApiContext, run: RunRow) -> tuple[list[dict[str, Any]]
                         owner=owner,
                         checkpoint_id=parent,
                     ),
-                    ctx.settings.request_timeout_s,
+                    timeout_s,
                 )
             )
             before = _values(previous) if isinstance(previous, dict) else {}

@@ -10,13 +10,13 @@ from litestar import Controller, get, post
 from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from litestar.response import Stream
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from headwater.api.auth.authorization import UNPAGED, authorize, only_matching, search_rule
-from headwater.api.ops import queries
+from headwater.api.auth.authorization import AuthHandlers, authorize
+from headwater.api.ops import service
 from headwater.api.ops.inspect import inspect_run, owned_run
-from headwater.api.ops.live import Listener, LiveFeed, live_body, snapshot_frame
+from headwater.api.ops.live import live_stream
 from headwater.api.ops.queue import queue_view
-from headwater.api.ops.run_view import run_views
 from headwater.api.ops.schemas import (
     LiveSnapshot,
     Queue,
@@ -26,11 +26,13 @@ from headwater.api.ops.schemas import (
     Worker,
 )
 from headwater.api.ops.workers import worker_views
-from headwater.api.shared.context import ApiContext
-from headwater.common.db import repository
-from headwater.common.db.models import RunRow
+from headwater.common.bus import Bus
+from headwater.common.settings import Settings
 
 SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+
+
+Sessions = async_sessionmaker[AsyncSession]
 
 
 class OpsController(Controller):
@@ -40,54 +42,47 @@ class OpsController(Controller):
     tags = ["Operations"]
 
     @get("/queue")
-    async def get_queue(self, ctx: ApiContext) -> Queue:
+    async def get_queue(self, bus: Bus) -> Queue:
         """The run queue: waiting, unacknowledged and redelivered requests (JetStream's
         consumer in cluster mode, the in-process queue in dev)."""
-        return await queue_view(ctx.bus)
+        return await queue_view(bus)
 
     @get("/workers")
-    async def list_workers(self, ctx: ApiContext) -> list[Worker]:
+    async def list_workers(self, sessions: Sessions, settings: Settings) -> list[Worker]:
         """Workers by their heartbeats, newest first; a worker whose heartbeat is late
         is ``stale``, one long silent is gone."""
-        return await worker_views(ctx)
+        return await worker_views(sessions, settings.worker_heartbeat_s)
 
     @post("/runs/search", status_code=200)
-    async def search_runs(self, ctx: ApiContext, owner: str, data: RunSearch) -> list[RunView]:
+    async def search_runs(
+        self, sessions: Sessions, auth: AuthHandlers, owner: str, data: RunSearch
+    ) -> list[RunView]:
         """The caller's runs across threads, newest first: by status (one or a list),
         assistant, thread and metadata (containment)."""
-        wanted, residual = await search_rule(
-            ctx, "threads", {"metadata": dict(data.metadata or {})}, data.metadata
-        )
-        async with ctx.sessions() as session:
-            rows = await repository.search_runs(
-                session,
-                owner,
-                status=data.statuses,
-                assistant_id=data.assistant_id,
-                thread_id=data.thread_id,
-                metadata=wanted,
-                limit=data.limit if residual is None else UNPAGED,
-                offset=data.offset if residual is None else 0,
-            )
-            if residual is not None:
-                rows = only_matching(rows, residual, lambda row: row.metadata_)
-                rows = rows[data.offset : data.offset + data.limit]
-            return await run_views(session, rows)
+        return await service.search_runs(sessions, auth, owner, data)
 
     @get("/runs/{run_id:str}")
-    async def get_run(self, ctx: ApiContext, owner: str, run_id: str) -> RunView:
+    async def get_run(
+        self, sessions: Sessions, auth: AuthHandlers, owner: str, run_id: str
+    ) -> RunView:
         """One of the caller's runs, on whatever thread, with its worker and times."""
-        run = await owned_run(ctx, run_id, owner)
-        async with ctx.sessions() as session:
-            (view,) = await run_views(session, [run])
-        return view
+        return await service.run_view_of(sessions, await owned_run(sessions, auth, run_id, owner))
 
     @get("/runs/{run_id:str}/inspect")
-    async def inspect(self, ctx: ApiContext, owner: str, run_id: str) -> RunInspection:
+    async def inspect(
+        self,
+        bus: Bus,
+        sessions: Sessions,
+        settings: Settings,
+        auth: AuthHandlers,
+        owner: str,
+        run_id: str,
+    ) -> RunInspection:
         """The run inspector: the run's stream parts with their times, its nodes, its LLM
         calls with tokens and time to first token, the checkpoints it wrote with what each
         changed, its input, config and metadata, and a link to its trace."""
-        return await inspect_run(ctx, await owned_run(ctx, run_id, owner))
+        run = await owned_run(sessions, auth, run_id, owner)
+        return await inspect_run(bus, sessions, settings, run)
 
     @get(
         "/runs/live",
@@ -102,26 +97,16 @@ class OpsController(Controller):
     )
     async def live(
         self,
-        ctx: ApiContext,
+        bus: Bus,
+        sessions: Sessions,
+        settings: Settings,
+        auth: AuthHandlers,
         owner: str,
         limit: int = Parameter(default=200, ge=1, le=1000),
     ) -> Stream:
         """Server-Sent Events: ``snapshot`` (recent runs, the queue, the workers), then
         ``run`` whenever one of the caller's runs changes, ``queue`` every second,
         ``workers`` every two; ``: heartbeat`` comments in between."""
-        rule = await authorize(ctx, "threads", "search", {"metadata": {}, "limit": limit})
-        listener = Listener(owner, rule)
-        feed = LiveFeed.of(ctx, lambda: worker_views(ctx))
-
-        async def runs() -> list[RunRow]:
-            async with ctx.sessions() as session:
-                return list(await queries.recent_runs(session, owner, limit))
-
-        feed.subscribe(listener)  # before the snapshot: a change made meanwhile is not lost
-        try:  # a snapshot that fails is the request's error (a 503 when NATS is down)
-            snapshot = await snapshot_frame(ctx, listener, runs, lambda: worker_views(ctx))
-        except BaseException:
-            feed.unsubscribe(listener)
-            raise
-        body = live_body(feed, listener, snapshot, ctx.settings.sse_keepalive_s)
+        rule = await authorize(auth, "threads", "search", {"metadata": {}, "limit": limit})
+        body = await live_stream(bus, sessions, settings, owner, rule, limit)
         return Stream(body, media_type="text/event-stream", headers=SSE_HEADERS)

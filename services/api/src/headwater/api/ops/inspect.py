@@ -11,31 +11,35 @@ import logging
 from typing import Any
 
 import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from headwater.api.auth.authorization import require_visible
+from headwater.api.auth.authorization import AuthHandlers, require_visible
 from headwater.api.ops import checkpoints, timeline
 from headwater.api.ops.event_log import stored_events
 from headwater.api.ops.run_view import run_view
 from headwater.api.ops.schemas import NodeSpan, RunInspection
-from headwater.api.shared.context import ApiContext
 from headwater.api.shared.errors import NotFound, Unavailable
 from headwater.api.shared.ids import require_uuid
+from headwater.common.bus import Bus
 from headwater.common.db.models import RunRow
 from headwater.common.db.repository import aware
+from headwater.common.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-async def owned_run(ctx: ApiContext, run_id: str, owner: str) -> RunRow:
+async def owned_run(
+    sessions: async_sessionmaker[AsyncSession], auth: AuthHandlers, run_id: str, owner: str
+) -> RunRow:
     """The caller's run, allowed by the auth handlers; 404 for anyone else's."""
     require_uuid(run_id, "run")
-    async with ctx.sessions() as session:
+    async with sessions() as session:
         run = await session.get(RunRow, run_id)
     detail = f"Run {run_id} not found"
     if run is None or run.owner != owner:
         raise NotFound(detail)
     value = {"thread_id": run.thread_id, "run_id": run_id, "metadata": run.metadata_}
-    await require_visible(ctx, "threads", "read", value, run.metadata_, detail)
+    await require_visible(auth, "threads", "read", value, run.metadata_, detail)
     return run
 
 
@@ -56,16 +60,20 @@ def _origin(run: RunRow) -> float:
     return aware(run.started_at or run.created_at).timestamp()
 
 
-async def inspect_run(ctx: ApiContext, run: RunRow) -> RunInspection:
+async def inspect_run(
+    bus: Bus, sessions: async_sessionmaker[AsyncSession], settings: Settings, run: RunRow
+) -> RunInspection:
     """Everything the inspector shows of ``run``."""
     origin = _origin(run)
-    events, truncated = await stored_events(ctx.bus, run.thread_id, run.run_id)
+    events, truncated = await stored_events(bus, run.thread_id, run.run_id)
     parts = timeline.decode(events, origin)
     states: list[dict[str, Any]] = []
     before: dict[str, Any] = {}
     if run.status != "pending" or run.attempt:  # a run never started wrote no checkpoint
         try:
-            states, before = await checkpoints.run_states(ctx, run)
+            states, before = await checkpoints.run_states(
+                bus, sessions, settings.request_timeout_s, run
+            )
         except Unavailable:  # no worker answers: show what the API has
             log.warning("run %s: no worker answered for its checkpoints", run.run_id)
     views = checkpoints.checkpoint_views(states, before)
@@ -107,7 +115,7 @@ async def inspect_run(ctx: ApiContext, run: RunRow) -> RunInspection:
         input=kwargs.get("input"),
         config=_public_config(config or {}),
         metadata=run.metadata_ or {},
-        trace_url=trace_url(ctx.settings.traces_url, run),
+        trace_url=trace_url(settings.traces_url, run),
         events_truncated=truncated,
     )
 

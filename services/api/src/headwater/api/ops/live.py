@@ -22,16 +22,19 @@ from typing import Any, ClassVar
 import msgspec
 import nats.errors
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from headwater.api.auth.custom import filter_matches
-from headwater.api.ops.queries import changed_runs
+from headwater.api.ops.queries import changed_runs, recent_runs
 from headwater.api.ops.queue import queue_view
 from headwater.api.ops.run_view import run_views
 from headwater.api.ops.schemas import Queue, Worker
-from headwater.api.shared.context import ApiContext
+from headwater.api.ops.workers import worker_views
 from headwater.api.streaming import HEARTBEAT
+from headwater.common.bus import Bus
 from headwater.common.db.models import RunRow, utcnow
 from headwater.common.db.repository import aware
+from headwater.common.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +83,15 @@ class LiveFeed:
 
     _shared: ClassVar[weakref.WeakKeyDictionary[Any, LiveFeed]] = weakref.WeakKeyDictionary()
 
-    def __init__(self, ctx: ApiContext, workers: WorkersSource, interval: float = 1.0) -> None:
-        self.ctx = ctx
+    def __init__(
+        self,
+        bus: Bus,
+        sessions: async_sessionmaker[AsyncSession],
+        workers: WorkersSource,
+        interval: float = 1.0,
+    ) -> None:
+        self.bus = bus
+        self.sessions = sessions
         self.workers = workers
         self.interval = interval
         self.listeners: set[Listener] = set()
@@ -90,11 +100,13 @@ class LiveFeed:
         self._task: asyncio.Task[None] | None = None
 
     @classmethod
-    def of(cls, ctx: ApiContext, workers: WorkersSource) -> LiveFeed:
+    def of(
+        cls, bus: Bus, sessions: async_sessionmaker[AsyncSession], workers: WorkersSource
+    ) -> LiveFeed:
         """The feed of this API process (one per database sessionmaker)."""
-        feed = cls._shared.get(ctx.sessions)
+        feed = cls._shared.get(sessions)
         if feed is None:
-            feed = cls._shared[ctx.sessions] = cls(ctx, workers)
+            feed = cls._shared[sessions] = cls(bus, sessions, workers)
         return feed
 
     def subscribe(self, listener: Listener) -> None:
@@ -116,7 +128,7 @@ class LiveFeed:
             tick += 1
             try:
                 since = await self._publish_runs(since)
-                self._broadcast(frame("queue", await queue_view(self.ctx.bus)))
+                self._broadcast(frame("queue", await queue_view(self.bus)))
                 if tick % 2 == 0:
                     self._broadcast(frame("workers", await self.workers()))
             except (SQLAlchemyError, OSError, TimeoutError, nats.errors.Error) as exc:
@@ -127,7 +139,7 @@ class LiveFeed:
         """One query for the runs changed since the last look; each goes to who may see it."""
         self.queries += 1
         latest = since
-        async with self.ctx.sessions() as session:
+        async with self.sessions() as session:
             rows = await changed_runs(session, since - dt.timedelta(seconds=OVERLAP_S))
             fresh = []
             for row in rows:
@@ -184,15 +196,46 @@ async def live_body(
 
 
 async def snapshot_frame(
-    ctx: ApiContext,
+    bus: Bus,
+    sessions: async_sessionmaker[AsyncSession],
     listener: Listener,
     runs: Callable[[], Awaitable[list[RunRow]]],
     workers: WorkersSource,
 ) -> bytes:
     """``event: snapshot`` with the listener's recent runs, the queue and the workers."""
     rows = [row for row in await runs() if listener.sees(row)]
-    async with ctx.sessions() as session:
+    async with sessions() as session:
         views = await run_views(session, rows)
-    queue: Queue = await queue_view(ctx.bus)
+    queue: Queue = await queue_view(bus)
     body = {"runs": views, "queue": queue, "workers": await workers()}
     return frame("snapshot", body)
+
+
+async def live_stream(
+    bus: Bus,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    owner: str,
+    rule: Any,
+    limit: int,
+) -> AsyncGenerator[bytes, None]:
+    """The ``/runs/live`` body for ``owner`` (whose custom-auth filter is ``rule``): the
+    snapshot of their ``limit`` most recent runs, then the shared feed's changes. Raises
+    before the stream starts when the snapshot cannot be read (a 503 when NATS is down)."""
+    listener = Listener(owner, rule)
+
+    async def workers() -> list[Worker]:
+        return await worker_views(sessions, settings.worker_heartbeat_s)
+
+    async def runs() -> list[RunRow]:
+        async with sessions() as session:
+            return list(await recent_runs(session, owner, limit))
+
+    feed = LiveFeed.of(bus, sessions, workers)
+    feed.subscribe(listener)  # before the snapshot: a change made meanwhile is not lost
+    try:
+        snapshot = await snapshot_frame(bus, sessions, listener, runs, workers)
+    except BaseException:
+        feed.unsubscribe(listener)
+        raise
+    return live_body(feed, listener, snapshot, settings.sse_keepalive_s)

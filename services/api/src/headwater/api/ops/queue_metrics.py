@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from headwater.api.ops.queue import queue_view
-from headwater.api.shared.context import ApiContext
+from headwater.common.bus import Bus
 from headwater.common.db.models import RunRow, utcnow
 from headwater.common.db.repository import aware
 from headwater.common.telemetry.metrics import (
@@ -17,15 +18,15 @@ from headwater.common.telemetry.metrics import (
 )
 
 
-async def record_queue(ctx: ApiContext) -> None:
+async def record_queue(bus: Bus, sessions: async_sessionmaker[AsyncSession]) -> None:
     """Waiting, unacknowledged and redelivered requests from the bus; the oldest pending run's
     age from the database (one query on the ``status`` index)."""
-    queue = await queue_view(ctx.bus)
+    queue = await queue_view(bus)
     QUEUE_PENDING.set(queue.pending)
     QUEUE_IN_FLIGHT.set(queue.ack_pending)
     QUEUE_REDELIVERED.set(queue.redelivered)
     try:
-        async with ctx.sessions() as session:
+        async with sessions() as session:
             oldest = await session.scalar(
                 select(func.min(RunRow.created_at)).where(RunRow.status == "pending")
             )

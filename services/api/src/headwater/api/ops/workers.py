@@ -6,18 +6,22 @@ beats is ``stale`` (it died or is cut off), and live workers purge such rows lat
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from headwater.api.ops.schemas import Concurrency, Worker
-from headwater.api.shared.context import ApiContext
 from headwater.common.db import workers
 from headwater.common.db.shapes import iso
 
 STALE_AFTER_BEATS = 3
 
 
-async def worker_views(ctx: ApiContext) -> list[Worker]:
-    """Registered workers, newest heartbeat first (``headwater dev``: its in-process one)."""
-    stale_after_s = STALE_AFTER_BEATS * ctx.settings.worker_heartbeat_s
-    async with ctx.sessions() as session:
+async def worker_views(
+    sessions: async_sessionmaker[AsyncSession], heartbeat_s: float
+) -> list[Worker]:
+    """Registered workers, newest heartbeat first (``headwater dev``: its in-process one);
+    ``heartbeat_s``: how often workers beat (``HEADWATER_WORKER_HEARTBEAT_S``)."""
+    stale_after_s = STALE_AFTER_BEATS * heartbeat_s
+    async with sessions() as session:
         rows = await workers.list_workers(session, stale_after_s)
     return [
         Worker(

@@ -3,10 +3,9 @@
 The lifespan builds the resources once (an :class:`ApiContext` on ``app.state``); each handler
 declares the parts it uses (``bus``, ``sessions``, ``settings``, ``memory``, ``auth``,
 ``graph_ids``, ``webhook_policy``, ``owner``, and ``runs``: the run service), so its signature
-says what it touches and a test can hand it others. ``ctx`` (the whole context) is still
-provided for the handlers written against it (``ops/``, ``/metrics``); the resources, fronts
-and the other system routes no longer take it. Run admission inside ``RunService`` still
-does (see docs/architecture.md).
+says what it touches and a test can hand it others. No handler takes the whole context; run
+admission inside ``RunService`` and the lifespan's background tasks (cron scheduling, the
+thread TTL sweep) still do (see docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -28,51 +27,51 @@ from headwater.common.settings import Settings
 from headwater.common.webhooks import WebhookPolicy
 
 
-def provide_ctx(state: State) -> ApiContext:
-    """The ApiContext built in the lifespan (resources not yet converted take it whole)."""
+def _ctx(state: State) -> ApiContext:
+    """The ApiContext built in the lifespan, which holds the resources."""
     ctx: ApiContext = state.ctx
     return ctx
 
 
 def provide_settings(state: State) -> Settings:
     """The API's settings."""
-    return provide_ctx(state).settings
+    return _ctx(state).settings
 
 
 def provide_bus(state: State) -> Bus:
     """The bus (NATS JetStream, or the in-process one under ``headwater dev``)."""
-    return provide_ctx(state).bus
+    return _ctx(state).bus
 
 
 def provide_sessions(state: State) -> async_sessionmaker[AsyncSession]:
     """Database sessions."""
-    return provide_ctx(state).sessions
+    return _ctx(state).sessions
 
 
 def provide_memory(state: State) -> httpx.AsyncClient | None:
     """The memory service's client, None when ``HEADWATER_MEMORY_URL`` is unset."""
-    return provide_ctx(state).memory
+    return _ctx(state).memory
 
 
 def provide_auth(state: State) -> AuthHandlers:
     """The project's LangGraph custom auth handlers (none configured: every action allowed)."""
-    return AuthHandlers(provide_ctx(state).custom_auth)
+    return AuthHandlers(_ctx(state).custom_auth)
 
 
 def provide_graph_ids(state: State) -> list[str]:
     """The served graphs' ids, from ``langgraph.json``."""
-    return provide_ctx(state).graph_ids
+    return _ctx(state).graph_ids
 
 
 def provide_webhook_policy(state: State) -> WebhookPolicy:
     """Which webhook URLs runs and crons may name (langgraph.json's ``webhooks``)."""
-    return provide_ctx(state).webhook_policy
+    return _ctx(state).webhook_policy
 
 
 def provide_runs(state: State) -> RunService:
     """The run service: admission (which still takes the whole context), bus, sessions,
     settings and the auth handlers."""
-    return RunService.of(provide_ctx(state))
+    return RunService.of(_ctx(state))
 
 
 def provide_owner(scope: Scope) -> str:
@@ -86,7 +85,6 @@ def _sync(provider: Callable[..., Any]) -> Provide:
 
 
 DEPENDENCIES = {
-    "ctx": _sync(provide_ctx),
     "settings": _sync(provide_settings),
     "bus": _sync(provide_bus),
     "sessions": _sync(provide_sessions),

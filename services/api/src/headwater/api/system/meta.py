@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from importlib.metadata import version
 from typing import Any
 
 from litestar import Response, get
@@ -12,9 +11,9 @@ from sqlalchemy import text
 
 from headwater.api.shared.context import Sessions
 from headwater.api.shared.errors import RETRY_AFTER_S
+from headwater.api.shared.version import HEADWATER_VERSION
 from headwater.common.bus import Bus
 
-HEADWATER_VERSION = version("headwater-api")
 READY_TIMEOUT_S = 2.0
 
 

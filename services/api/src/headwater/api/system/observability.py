@@ -10,9 +10,10 @@ from litestar.plugins import InitPluginProtocol
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from headwater.api.ops.queue_metrics import record_queue
-from headwater.api.shared.context import ApiContext
+from headwater.common.bus import Bus
 from headwater.common.telemetry.metrics import HTTP_REQUESTS, QUEUE_PENDING
 from headwater.common.telemetry.tracing import tracing_configured
 
@@ -42,10 +43,10 @@ def http_metrics(app: ASGIApp) -> ASGIApp:
 
 
 @get("/metrics", tags=["System"], include_in_schema=False)
-async def metrics(ctx: ApiContext) -> Response[bytes]:
+async def metrics(bus: Bus, sessions: async_sessionmaker[AsyncSession]) -> Response[bytes]:
     """Prometheus text format; the queue's gauges are read from the bus on each scrape."""
     try:
-        await record_queue(ctx)
+        await record_queue(bus, sessions)
     except Exception:  # noqa: BLE001 - a scrape must answer even when the bus does not
         QUEUE_PENDING.set(float("nan"))
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

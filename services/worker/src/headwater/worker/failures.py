@@ -10,6 +10,7 @@ from headwater.common.codec import dumps
 from headwater.common.db import repository
 from headwater.common.outages import ride_out
 from headwater.common.schemas import RunEnd, encoder
+from headwater.common.statuses import ACTIVE_RUN_STATUSES
 from headwater.common.subjects import END_EVENT
 from headwater.common.telemetry.metrics import RUNS_FINISHED
 
@@ -69,7 +70,7 @@ async def record_failure(
         async with sessions.begin() as session:
             if only_if_active:
                 status = await repository.run_status(session, run_id)
-                if status not in repository.ACTIVE_RUN_STATUSES:
+                if status not in ACTIVE_RUN_STATUSES:
                     return False
             await repository.finish_run(
                 session,

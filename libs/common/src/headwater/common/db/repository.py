@@ -32,9 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from headwater.common.db.models import AssistantRow, AssistantVersionRow, RunRow, ThreadRow, utcnow
+from headwater.common.statuses import ACTIVE_RUN_STATUSES
 
-ACTIVE_RUN_STATUSES = ("pending", "running")
-FINAL_RUN_STATUSES = ("success", "error", "timeout", "interrupted")
 SortOrder = Literal["asc", "desc"]
 
 

@@ -142,11 +142,20 @@ async def test_store_calls_join_the_callers_trace(traced: tuple[Deployment, Path
     await client.store.put_item(["traced"], key, {"text": "a traced note"})
 
     def memory_put(spans: list[dict[str, Any]]) -> bool:
+        """The memory service's span and the API's server span of its trace are written
+        (each process writes its spans when they end: the API's request ends last)."""
+        served = [
+            s
+            for s in spans
+            if s["service"] == "headwater-memory" and s["name"] == "PUT /store/items"
+        ]
         return any(
-            s["service"] == "headwater-memory" and s["name"] == "PUT /store/items" for s in spans
+            s["service"] == "headwater-api" and s["kind"] == "SERVER"
+            for s in spans
+            if served and s["trace_id"] == served[0]["trace_id"]
         )
 
-    spans = wait_for_spans(folder, memory_put, "memory server span for the put")
+    spans = wait_for_spans(folder, memory_put, "memory and API server spans for the put")
     served = next(
         s for s in spans if s["service"] == "headwater-memory" and s["name"] == "PUT /store/items"
     )

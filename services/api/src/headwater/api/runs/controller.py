@@ -6,10 +6,10 @@ the work is admission's and :mod:`headwater.api.runs.service`'s.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, Parameter
 from litestar.response import Stream
 
 from headwater.api.runs import responses
@@ -110,9 +110,10 @@ class ThreadRunsController(Controller):
         thread_id: str,
         run_id: str,
         cancel_on_disconnect: bool = False,
-        last_event_id: str | None = Parameter(
-            header="Last-Event-ID", default=None, pattern=responses.RUN_STREAM_ID_PATTERN
-        ),
+        last_event_id: Annotated[
+            str | None,
+            HeaderParameter(name="Last-Event-ID", pattern=responses.RUN_STREAM_ID_PATTERN),
+        ] = None,
         stream_mode: list[str] | None = None,
     ) -> Stream:
         """Stream a run's events: all of them, or those after ``Last-Event-ID``.

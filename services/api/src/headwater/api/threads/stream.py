@@ -15,9 +15,10 @@ viewer joining mid-run misses none of it), or at the next event when the thread 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Annotated
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.params import HeaderParameter
 from litestar.response import Stream
 
 from headwater.api.auth.authorization import AuthHandlers
@@ -124,9 +125,9 @@ class ThreadStreamController(Controller):
         auth: AuthHandlers,
         owner: str,
         thread_id: str,
-        last_event_id: str | None = Parameter(
-            header="Last-Event-ID", default=None, pattern=STREAM_ID_PATTERN
-        ),
+        last_event_id: Annotated[
+            str | None, HeaderParameter(name="Last-Event-ID", pattern=STREAM_ID_PATTERN)
+        ] = None,
         stream_mode: list[str] | None = None,
         stream_modes: list[str] | None = None,
     ) -> Stream:

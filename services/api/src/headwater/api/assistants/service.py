@@ -26,7 +26,7 @@ from headwater.api.auth.authorization import (
     require_visible,
 )
 from headwater.api.auth.custom import Forbidden
-from headwater.api.runs.admission import resolve_assistant
+from headwater.api.runs.run_shape import resolve_assistant
 from headwater.api.shared.context import Sessions
 from headwater.api.shared.errors import NotFound
 from headwater.api.shared.ids import require_uuid

@@ -33,7 +33,7 @@ from headwater.api.crons.records import (
 )
 from headwater.api.crons.schedule import next_fire
 from headwater.api.crons.schemas import CronCreate, CronPatch, CronSearch
-from headwater.api.runs.admission import resolve_assistant
+from headwater.api.runs.run_shape import resolve_assistant
 from headwater.api.shared.context import ApiContext, Sessions
 from headwater.api.shared.errors import ApiError, NotFound, Unprocessable
 from headwater.api.shared.ids import require_uuid

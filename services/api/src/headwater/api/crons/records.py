@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from headwater.api.crons.schemas import CronCreate, CronPatch
-from headwater.api.runs.admission import stream_modes
+from headwater.api.runs.run_shape import stream_modes
 from headwater.api.shared.errors import ApiError, Unprocessable
 from headwater.api.shared.schemas import RunCreate
 from headwater.api.shared.wire import iso

@@ -27,7 +27,7 @@ from headwater.api.fronts.events import (
 from headwater.api.fronts.keepalive import with_keepalives
 from headwater.api.fronts.openai_request import ChatCompletionRequest, OpenAIError, parse_request
 from headwater.api.fronts.usage import RunUsage
-from headwater.api.runs.admission import resolve_assistant
+from headwater.api.runs.run_shape import resolve_assistant
 from headwater.api.runs.service import RunService
 from headwater.api.shared.context import Sessions
 from headwater.api.shared.errors import ApiError, NotFound

@@ -1,4 +1,5 @@
-"""Run admission: validate a run request, write the run row, hand it to the bus.
+"""Run admission: validate a run request, write the run row, hand it to the bus (what the
+request becomes is in :mod:`headwater.api.runs.run_shape`).
 
 No Litestar here: controllers translate HTTP to these calls and errors back to HTTP.
 """
@@ -17,13 +18,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.api.auth.authorization import authorize, authorize_assistant_for_run
 from headwater.api.auth.custom import filter_matches
+from headwater.api.runs.run_shape import (
+    MAX_AFTER_SECONDS,
+    configurable_headers,
+    merged_config,
+    resolve_assistant,
+    run_context,
+    start_checkpoint,
+    stream_modes,
+)
 from headwater.api.shared.context import ApiContext
 from headwater.api.shared.errors import ApiError, Conflict, NotFound, Unavailable, Unprocessable
 from headwater.api.shared.schemas import RunCreate
 from headwater.common.bus import EventSubscription
 from headwater.common.db import repository
-from headwater.common.db.models import AssistantRow, RunRow, ThreadRow, utcnow
-from headwater.common.ids import assistant_id_for_graph, is_uuid, uuid7
+from headwater.common.db.models import RunRow, ThreadRow, utcnow
+from headwater.common.ids import is_uuid, uuid7
 from headwater.common.schemas import RunControl, RunEnd, RunRequest, encoder
 from headwater.common.subjects import END_EVENT, Names
 from headwater.common.telemetry.metrics import RUNS_CREATED
@@ -31,118 +41,7 @@ from headwater.common.telemetry.tracing import current_trace_id, inject_headers,
 from headwater.common.webhooks import url_problem
 
 log = logging.getLogger(__name__)
-STREAM_MODES = frozenset(
-    {
-        "values",
-        "updates",
-        "messages",
-        "messages-tuple",
-        "custom",
-        "debug",
-        "tasks",
-        "checkpoints",
-        "events",
-    }
-)
-RESERVED_CONFIGURABLE = frozenset(
-    {
-        "langgraph_auth_user",
-        "langgraph_auth_user_id",
-        "langgraph_auth_permissions",
-        "langgraph_request_id",
-        "__request_start_time_ms__",
-        "__after_seconds__",
-        "__otel_traceparent__",
-        "__otel_tracestate__",
-    }
-)
-MAX_AFTER_SECONDS = 30 * 86400.0
-CHECKPOINT_KEYS = frozenset({"checkpoint_id", "checkpoint_ns", "checkpoint_map"})
-EXCLUDED_HEADERS = frozenset({"x-api-key", "x-tenant-id", "x-service-key"})
 REJECTED = "Thread is already running a task. Wait for it to finish or choose a different multitask strategy."
-
-
-def configurable_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """``x-*`` headers and ``user-agent`` go into ``config.configurable`` as langgraph-api does."""
-    out: dict[str, str] = {}
-    for name, value in headers.items():
-        lower = name.lower()
-        if (lower.startswith("x-") and lower not in EXCLUDED_HEADERS) or lower == "user-agent":
-            out[lower] = value
-    return out
-
-
-async def resolve_assistant(
-    session: AsyncSession, graph_ids: list[str], assistant_id: str
-) -> AssistantRow:
-    """An assistant by UUID or by graph name."""
-    if not is_uuid(assistant_id):
-        if assistant_id not in graph_ids:
-            raise Unprocessable(
-                f"Invalid assistant: '{assistant_id}'. Must be either a UUID or one of the registered graphs: {graph_ids}"
-            )
-        assistant_id = assistant_id_for_graph(assistant_id)
-    row = await session.get(AssistantRow, assistant_id)
-    if row is None:
-        raise NotFound("Thread or assistant not found.")
-    return row
-
-
-def stream_modes(body: RunCreate) -> list[str]:
-    """The requested stream modes as a list; unknown modes are a 422."""
-    modes = [body.stream_mode] if isinstance(body.stream_mode, str) else list(body.stream_mode)
-    unknown = [m for m in modes if m not in STREAM_MODES]
-    if unknown:
-        raise Unprocessable(
-            f"Invalid stream_mode {unknown}: expected any of {sorted(STREAM_MODES)}"
-        )
-    return modes or ["values"]
-
-
-def start_checkpoint(body: RunCreate) -> dict[str, Any]:
-    """Where in its thread the run starts: only ``checkpoint_id``, ``checkpoint_ns`` and
-    ``checkpoint_map`` (a ``thread_id`` in there would point the run at another thread)."""
-    checkpoint = {
-        k: v for k, v in (body.checkpoint or {}).items() if k in CHECKPOINT_KEYS and v is not None
-    }
-    if body.checkpoint_id:
-        checkpoint["checkpoint_id"] = body.checkpoint_id
-    for key in ("checkpoint_id", "checkpoint_ns"):
-        if key in checkpoint and not isinstance(checkpoint[key], str):
-            raise Unprocessable(f"checkpoint.{key} must be a string")
-    if "checkpoint_map" in checkpoint and not isinstance(checkpoint["checkpoint_map"], dict):
-        raise Unprocessable("checkpoint.checkpoint_map must be an object")
-    return checkpoint
-
-
-def _merged_config(
-    assistant: AssistantRow, thread: ThreadRow, body: RunCreate, headers: dict[str, str]
-) -> dict[str, Any]:
-    request_config = dict(body.config or {})
-    configurable = {
-        **(assistant.config or {}).get("configurable", {}),
-        **(thread.config or {}).get("configurable", {}),
-        **headers,
-        **{
-            k: v
-            for k, v in (body.context or request_config.get("configurable", {})).items()
-            if k not in RESERVED_CONFIGURABLE  # the request's context is mirrored, as upstream
-        },
-    }
-    config = {**(assistant.config or {}), **(thread.config or {}), **request_config}
-    config["configurable"] = configurable
-    return config
-
-
-def run_context(assistant: AssistantRow, body: RunCreate) -> dict[str, Any]:
-    """The run's runtime context as langgraph-api merges it: the assistant's ``context``
-    under the request's (its ``context``, else its ``config.configurable``)."""
-    requested = body.context or {
-        k: v
-        for k, v in ((body.config or {}).get("configurable") or {}).items()
-        if k not in RESERVED_CONFIGURABLE
-    }
-    return {**(assistant.context or {}), **requested}
 
 
 class RunAdmission:
@@ -151,7 +50,7 @@ class RunAdmission:
     def __init__(self, ctx: ApiContext) -> None:
         self.ctx = ctx
 
-    async def create(  # noqa: C901 - to split (issue 14)
+    async def create(
         self,
         body: RunCreate,
         *,
@@ -166,19 +65,7 @@ class RunAdmission:
         Without ``thread_id`` the run gets a new thread (``new_thread_id``, or a fresh id).
         """
         modes = stream_modes(body)
-        if body.config and body.config.get("configurable") and body.context:
-            raise ApiError(
-                "Cannot specify both configurable and context. Prefer setting context alone."
-            )
-        if thread_id is None and body.command and "resume" in body.command:
-            raise ApiError("You must provide a thread_id when resuming.")
-        if thread_id is not None and not is_uuid(thread_id):
-            raise Unprocessable("Invalid thread ID: must be a UUID")
-        after = body.after_seconds or 0.0
-        if not 0 <= after <= MAX_AFTER_SECONDS:
-            raise Unprocessable(f"after_seconds must be between 0 and {MAX_AFTER_SECONDS:g}")
-        if body.webhook and (problem := url_problem(body.webhook, self.ctx.webhook_policy)):
-            raise Unprocessable(f"Invalid webhook: {problem}")
+        after = self._checked(body, thread_id)
         temporary = thread_id is None and body.on_completion == "delete"
         run_id = run_id or uuid7()
         value: dict[str, Any] = {
@@ -219,7 +106,7 @@ class RunAdmission:
                 **(body.metadata or {}),
                 **stamp,
             }
-            config = _merged_config(assistant, thread, body, configurable_headers(headers))
+            config = merged_config(assistant, thread, body, configurable_headers(headers))
             context = run_context(assistant, body)
             checkpoint = start_checkpoint(body)
             kwargs = {
@@ -285,6 +172,23 @@ class RunAdmission:
             durability=body.durability,
         )
         return run, request
+
+    def _checked(self, body: RunCreate, thread_id: str | None) -> float:
+        """Refuse what no run can be made of; the run's delay (``after_seconds``)."""
+        if body.config and body.config.get("configurable") and body.context:
+            raise ApiError(
+                "Cannot specify both configurable and context. Prefer setting context alone."
+            )
+        if thread_id is None and body.command and "resume" in body.command:
+            raise ApiError("You must provide a thread_id when resuming.")
+        if thread_id is not None and not is_uuid(thread_id):
+            raise Unprocessable("Invalid thread ID: must be a UUID")
+        after = body.after_seconds or 0.0
+        if not 0 <= after <= MAX_AFTER_SECONDS:
+            raise Unprocessable(f"after_seconds must be between 0 and {MAX_AFTER_SECONDS:g}")
+        if body.webhook and (problem := url_problem(body.webhook, self.ctx.webhook_policy)):
+            raise Unprocessable(f"Invalid webhook: {problem}")
+        return after
 
     async def _thread_for_run(
         self,

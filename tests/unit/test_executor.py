@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -44,7 +45,11 @@ async def parts(tmp_path: Path) -> AsyncIterator[tuple[InProcessBus, RunExecutor
 
 
 async def submit(
-    bus: InProcessBus, sessions: object, thread_id: str, graph_input: dict[str, object]
+    bus: InProcessBus,
+    sessions: object,
+    thread_id: str,
+    graph_input: dict[str, object],
+    after_s: float = 0.0,
 ) -> RunRequest:
     request = RunRequest(
         run_id=uuid7(),
@@ -69,7 +74,7 @@ async def submit(
                 multitask_strategy="enqueue",
                 attempt=0,
                 owner="",
-                created_at=now,
+                created_at=now + dt.timedelta(seconds=after_s),  # as admission writes it
                 updated_at=now,
             )
         )
@@ -121,6 +126,76 @@ async def test_second_run_of_a_thread_waits_for_the_first(
         assert await repository.run_status(session, second.run_id) == "success"
         thread = await session.get(repository.ThreadRow, thread_id)
     assert thread is not None and thread.values["log"] == ["first 1", "second 2"]
+
+
+async def test_enqueued_runs_handed_back_while_their_thread_is_busy_run_in_order(
+    parts: tuple[InProcessBus, RunExecutor, object],
+) -> None:
+    """Four runs queued on one thread, every delivery executed as soon as it arrives (the
+    later ones first): each waits in the queue (nak with a delay), none is lost or reordered."""
+    bus, executor, sessions = parts
+    thread_id = uuid7()
+    runs = [
+        await submit(bus, sessions, thread_id, {"steps": 1, "delay": 0.1, "label": f"r{i}"})
+        for i in range(4)
+    ]
+    handed_back = 0
+    async with asyncio.timeout(20):
+        while True:
+            async with sessions() as session:  # type: ignore[operator]
+                statuses = [await repository.run_status(session, r.run_id) for r in runs]
+            if statuses == ["success"] * 4:
+                break
+            deliveries = await bus.fetch_runs(4, timeout=0.5)
+            handed_back += sum(d.attempt > 1 for d in deliveries)
+            await asyncio.gather(*(executor.execute(d) for d in reversed(deliveries)))
+    async with sessions() as session:  # type: ignore[operator]
+        thread = await session.get(repository.ThreadRow, thread_id)
+    assert thread is not None and thread.values["log"] == ["r0 1", "r1 2", "r2 3", "r3 4"]
+    assert handed_back > 0, "the later runs came back from the queue"
+    assert not any([await bus.has_run_request(r.run_id) for r in runs])
+
+
+async def test_a_delayed_run_waits_in_the_queue_and_runs_when_due(
+    parts: tuple[InProcessBus, RunExecutor, object],
+) -> None:
+    """``after_seconds``: the worker that gets the request early hands it back with the time
+    left; it comes back when due (not before) and runs."""
+    bus, executor, sessions = parts
+    loop = asyncio.get_running_loop()
+    due = loop.time() + 0.8
+    request = await submit(bus, sessions, uuid7(), {"steps": 1, "label": "late"}, after_s=0.8)
+    [early] = await bus.fetch_runs(1, timeout=1)
+    async with asyncio.timeout(0.5):  # handed back at once: no slot held until it is due
+        await executor.execute(early)
+    async with sessions() as session:  # type: ignore[operator]
+        assert await repository.run_status(session, request.run_id) == "pending"
+    assert await bus.has_run_request(request.run_id)
+    [again] = await bus.fetch_runs(1, timeout=3)
+    assert loop.time() >= due - 0.05, "not before it is due"
+    await executor.execute(again)
+    async with sessions() as session:  # type: ignore[operator]
+        assert await repository.run_status(session, request.run_id) == "success"
+    assert not await bus.has_run_request(request.run_id)
+
+
+async def test_a_delayed_run_cancelled_before_it_is_due_never_runs(
+    parts: tuple[InProcessBus, RunExecutor, object],
+) -> None:
+    bus, executor, sessions = parts
+    thread_id = uuid7()
+    request = await submit(bus, sessions, thread_id, {"steps": 1}, after_s=0.5)
+    [early] = await bus.fetch_runs(1, timeout=1)
+    await executor.execute(early)
+    async with sessions.begin() as session:  # type: ignore[attr-defined]
+        assert await repository.cancel_if_pending(session, request.run_id)
+    [due] = await bus.fetch_runs(1, timeout=3)  # the request comes back when due ...
+    await executor.execute(due)  # ... and is dropped
+    assert not await bus.has_run_request(request.run_id)
+    async with sessions() as session:  # type: ignore[operator]
+        assert await repository.run_status(session, request.run_id) == "interrupted"
+        thread = await session.get(repository.ThreadRow, thread_id)
+    assert thread is not None and not (thread.values or {}).get("log")
 
 
 async def test_lost_request_is_republished_even_while_the_queue_is_busy(

@@ -114,7 +114,14 @@ class RunExecutor:
         self.max_attempts = max_attempts
         # A run held by a worker whose heartbeat is younger than this is not taken over.
         self.stale_after_s = presence.stale_after_s if presence is not None else 0.0
-        self._claiming = asyncio.Lock()  # one claim at a time per worker (SQLite snapshots)
+        # One claim at a time per worker on SQLite (its snapshots); PostgreSQL's claim locks
+        # the thread row itself, and serialising there made the 50th run of a burst wait for
+        # 49 claims, each behind the token work of the runs already streaming (TTFT at C=50).
+        bind = sessions.kw.get("bind")
+        serial = bind is None or bind.dialect.name == "sqlite"
+        self._claiming: contextlib.AbstractAsyncContextManager[Any] = (
+            asyncio.Lock() if serial else contextlib.nullcontext()
+        )
         self._active: dict[str, list[RunDelivery]] = {}
         """Runs executing here, with every delivery of each (a redelivery joins the first)."""
 

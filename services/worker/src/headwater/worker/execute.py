@@ -32,6 +32,7 @@ from headwater.worker.presence import RunClock, WorkerPresence
 from headwater.worker.registry import GraphRegistry
 from headwater.worker.run_inputs import graph_input, run_config
 from headwater.worker.savers import Baseline, ThreadSaver
+from headwater.worker.start_priority import RunStarts
 from headwater.worker.state import thread_interrupts
 from headwater.worker.stream_parts import PartEncoder, graph_stream_modes
 from headwater.worker.telemetry import RunTelemetry
@@ -123,6 +124,8 @@ class RunExecutor:
             asyncio.Lock() if serial else contextlib.nullcontext()
         )
         self._active: dict[str, list[RunDelivery]] = {}
+        self._starts: RunStarts | None = None
+        self._start_tokens: dict[str, object] = {}
         """Runs executing here, with every delivery of each (a redelivery joins the first)."""
 
     async def execute(self, delivery: RunDelivery) -> None:
@@ -142,6 +145,10 @@ class RunExecutor:
         }
         RUN_ATTEMPTS.inc()
         WORKER_RUNS_IN_USE.inc()
+        if self._starts is None:
+            self._starts = RunStarts()  # here: born in the running loop
+        start = self._starts.begin()
+        self._start_tokens.setdefault(request.run_id, start)
         try:
             with tracer().start_as_current_span(
                 f"{self.destination} process",
@@ -151,6 +158,9 @@ class RunExecutor:
             ):
                 await self._execute(delivery)
         finally:
+            self._starts.started(start)
+            if self._start_tokens.get(request.run_id) is start:
+                del self._start_tokens[request.run_id]
             WORKER_RUNS_IN_USE.dec()
 
     async def _execute(self, delivery: RunDelivery) -> None:
@@ -508,12 +518,19 @@ class RunExecutor:
                     await bus.publish_event(thread_id, run_id, "events", dumps(item))
                     published += 1
                 return
+            starts, start = self._starts, self._start_tokens.get(run_id)
             async for namespace, mode, chunk in graph.astream(payload, config, **kwargs):
                 if namespace and not request.stream_subgraphs:
                     continue
                 for event, data in parts.encode(namespace, mode, chunk):
                     await bus.publish_event(thread_id, run_id, event, data)
                     published += 1
+                if starts is not None:
+                    if start is not None:
+                        starts.started(start)  # its first part is out
+                        start = None
+                    else:
+                        await starts.make_way()
         finally:
             # Per-token publishes are counted on the graph span, not one span per token.
             trace.get_current_span().set_attribute("headwater.events_published", published)

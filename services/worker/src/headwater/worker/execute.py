@@ -100,6 +100,7 @@ class RunExecutor:
         bus_retry_s: float = 30.0,
         presence: WorkerPresence | None = None,
         max_attempts: int | None = 3,
+        start_priority: bool = False,
     ) -> None:
         self.bus = bus
         self.sessions = sessions
@@ -124,6 +125,8 @@ class RunExecutor:
             asyncio.Lock() if serial else contextlib.nullcontext()
         )
         self._active: dict[str, list[RunDelivery]] = {}
+        self.start_priority = start_priority
+        """Streaming runs make way for starting ones (``RunStarts``)."""
         self._starts: RunStarts | None = None
         self._start_tokens: dict[str, object] = {}
         """Runs executing here, with every delivery of each (a redelivery joins the first)."""
@@ -145,10 +148,11 @@ class RunExecutor:
         }
         RUN_ATTEMPTS.inc()
         WORKER_RUNS_IN_USE.inc()
-        if self._starts is None:
+        if self._starts is None and self.start_priority:
             self._starts = RunStarts()  # here: born in the running loop
-        start = self._starts.begin()
-        self._start_tokens.setdefault(request.run_id, start)
+        start = self._starts.begin() if self._starts is not None else None
+        if start is not None:
+            self._start_tokens.setdefault(request.run_id, start)
         try:
             with tracer().start_as_current_span(
                 f"{self.destination} process",
@@ -158,9 +162,10 @@ class RunExecutor:
             ):
                 await self._execute(delivery)
         finally:
-            self._starts.started(start)
-            if self._start_tokens.get(request.run_id) is start:
-                del self._start_tokens[request.run_id]
+            if self._starts is not None and start is not None:
+                self._starts.started(start)
+                if self._start_tokens.get(request.run_id) is start:
+                    del self._start_tokens[request.run_id]
             WORKER_RUNS_IN_USE.dec()
 
     async def _execute(self, delivery: RunDelivery) -> None:

@@ -32,6 +32,7 @@ from headwater.worker.presence import RunClock, WorkerPresence
 from headwater.worker.registry import GraphRegistry
 from headwater.worker.run_inputs import graph_input, run_config
 from headwater.worker.savers import Baseline, ThreadSaver
+from headwater.worker.start_priority import RunStarts
 from headwater.worker.state import thread_interrupts
 from headwater.worker.stream_parts import PartEncoder, graph_stream_modes
 from headwater.worker.telemetry import RunTelemetry
@@ -99,6 +100,7 @@ class RunExecutor:
         bus_retry_s: float = 30.0,
         presence: WorkerPresence | None = None,
         max_attempts: int | None = 3,
+        start_priority: bool = False,
     ) -> None:
         self.bus = bus
         self.sessions = sessions
@@ -114,8 +116,19 @@ class RunExecutor:
         self.max_attempts = max_attempts
         # A run held by a worker whose heartbeat is younger than this is not taken over.
         self.stale_after_s = presence.stale_after_s if presence is not None else 0.0
-        self._claiming = asyncio.Lock()  # one claim at a time per worker (SQLite snapshots)
+        # One claim at a time per worker on SQLite (its snapshots); PostgreSQL's claim locks
+        # the thread row itself, and serialising there made the 50th run of a burst wait for
+        # 49 claims, each behind the token work of the runs already streaming (TTFT at C=50).
+        bind = sessions.kw.get("bind")
+        serial = bind is None or bind.dialect.name == "sqlite"
+        self._claiming: contextlib.AbstractAsyncContextManager[Any] = (
+            asyncio.Lock() if serial else contextlib.nullcontext()
+        )
         self._active: dict[str, list[RunDelivery]] = {}
+        self.start_priority = start_priority
+        """Streaming runs make way for starting ones (``RunStarts``)."""
+        self._starts: RunStarts | None = None
+        self._start_tokens: dict[str, object] = {}
         """Runs executing here, with every delivery of each (a redelivery joins the first)."""
 
     async def execute(self, delivery: RunDelivery) -> None:
@@ -135,6 +148,11 @@ class RunExecutor:
         }
         RUN_ATTEMPTS.inc()
         WORKER_RUNS_IN_USE.inc()
+        if self._starts is None and self.start_priority:
+            self._starts = RunStarts()  # here: born in the running loop
+        start = self._starts.begin() if self._starts is not None else None
+        if start is not None:
+            self._start_tokens.setdefault(request.run_id, start)
         try:
             with tracer().start_as_current_span(
                 f"{self.destination} process",
@@ -144,6 +162,10 @@ class RunExecutor:
             ):
                 await self._execute(delivery)
         finally:
+            if self._starts is not None and start is not None:
+                self._starts.started(start)
+                if self._start_tokens.get(request.run_id) is start:
+                    del self._start_tokens[request.run_id]
             WORKER_RUNS_IN_USE.dec()
 
     async def _execute(self, delivery: RunDelivery) -> None:
@@ -501,12 +523,19 @@ class RunExecutor:
                     await bus.publish_event(thread_id, run_id, "events", dumps(item))
                     published += 1
                 return
+            starts, start = self._starts, self._start_tokens.get(run_id)
             async for namespace, mode, chunk in graph.astream(payload, config, **kwargs):
                 if namespace and not request.stream_subgraphs:
                     continue
                 for event, data in parts.encode(namespace, mode, chunk):
                     await bus.publish_event(thread_id, run_id, event, data)
                     published += 1
+                if starts is not None:
+                    if start is not None:
+                        starts.started(start)  # its first part is out
+                        start = None
+                    else:
+                        await starts.make_way()
         finally:
             # Per-token publishes are counted on the graph span, not one span per token.
             trace.get_current_span().set_attribute("headwater.events_published", published)

@@ -37,13 +37,31 @@ class PartEncoder:
     def __init__(self, requested: Sequence[str]) -> None:
         self.legacy_messages = "messages" in requested and "messages-tuple" not in requested
         self._seen: dict[str, Any] = {}
+        self._metadata: Any = None
+        self._metadata_json = b""
+        self._metadata_len = -1
 
     def encode(self, namespace: Sequence[str], mode: str, chunk: Any) -> list[tuple[str, bytes]]:
         """SSE ``(event, data)`` pairs for one LangGraph stream part."""
-        suffix = "".join("|" + part for part in namespace)
-        if mode == "messages" and self.legacy_messages:
-            return self._legacy(suffix, chunk)
+        suffix = "".join("|" + part for part in namespace) if namespace else ""
+        if mode == "messages":
+            if self.legacy_messages:
+                return self._legacy(suffix, chunk)
+            return [("messages" + suffix, self._message_tuple(chunk))]
         return [(mode + suffix, dumps(chunk))]
+
+    def _message_tuple(self, chunk: Any) -> bytes:
+        """``dumps((message, metadata))``, with the metadata's JSON made once per LLM call.
+
+        LangGraph hands every token of one model call the same metadata dict (~20 keys,
+        most of the ~1 KB of a token event); its bytes are spliced after the message's.
+        """
+        message, metadata = chunk
+        if metadata is not self._metadata or len(metadata) != self._metadata_len:
+            self._metadata = metadata
+            self._metadata_len = len(metadata)
+            self._metadata_json = dumps(metadata)
+        return b"[" + dumps(message) + b"," + self._metadata_json + b"]"
 
     def _legacy(self, suffix: str, chunk: Any) -> list[tuple[str, bytes]]:
         message, metadata = chunk

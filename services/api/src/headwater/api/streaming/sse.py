@@ -18,9 +18,18 @@ _MESSAGES = {
 }
 
 
+_HEADS: dict[str, bytes] = {}
+"""``event: …\\r\\ndata: `` per event name (a handful of names: one per stream mode)."""
+
+
 def sse_frame(event: str, data: bytes, seq: int) -> bytes:
     """``event: …\\r\\ndata: …\\r\\nid: …\\r\\n\\r\\n`` as langgraph-api frames it."""
-    return b"event: %s\r\ndata: %s\r\nid: %d\r\n\r\n" % (event.encode(), data, seq)
+    head = _HEADS.get(event)
+    if head is None:
+        head = b"event: %s\r\ndata: " % event.encode()
+        if len(_HEADS) < 1024:  # names are few; a stream of odd ones must not grow it
+            _HEADS[event] = head
+    return b"%s%s\r\nid: %d\r\n\r\n" % (head, data, seq)
 
 
 def error_frame(ended: Ended) -> bytes:

@@ -125,11 +125,11 @@ class RunExecutor:
             asyncio.Lock() if serial else contextlib.nullcontext()
         )
         self._active: dict[str, list[RunDelivery]] = {}
+        """Runs executing here, with every delivery of each (a redelivery joins the first)."""
         self.start_priority = start_priority
         """Streaming runs make way for starting ones (``RunStarts``)."""
         self._starts: RunStarts | None = None
         self._start_tokens: dict[str, object] = {}
-        """Runs executing here, with every delivery of each (a redelivery joins the first)."""
 
     async def execute(self, delivery: RunDelivery) -> None:
         """Run one delivery to a final status; on worker shutdown hand it back (nak)."""

@@ -33,8 +33,9 @@ from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from headwater.common.db.models import AssistantRow, AssistantVersionRow, RunRow, ThreadRow, utcnow
 
-ACTIVE_RUN_STATUSES = ("pending", "running")
-FINAL_RUN_STATUSES = ("success", "error", "timeout", "interrupted")
+# Re-exported: the worker reads it from here.
+from headwater.common.statuses import ACTIVE_RUN_STATUSES as ACTIVE_RUN_STATUSES
+
 SortOrder = Literal["asc", "desc"]
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import msgspec
 
 from headwater.common.bus import EventSubscription
-from headwater.common.db.repository import ACTIVE_RUN_STATUSES
 from headwater.common.schemas import RunEnd, run_end_decoder
+from headwater.common.statuses import ACTIVE_RUN_STATUSES
 from headwater.common.subjects import END_EVENT
 from headwater.common.telemetry.metrics import ACTIVE_STREAMS
 

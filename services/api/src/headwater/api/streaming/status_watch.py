@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from headwater.common.db.models import RunRow
-from headwater.common.db.repository import ACTIVE_RUN_STATUSES
+from headwater.common.statuses import ACTIVE_RUN_STATUSES
 
 log = logging.getLogger(__name__)
 

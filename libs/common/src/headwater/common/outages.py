@@ -117,7 +117,9 @@ async def ride_out(
     async for attempt in AsyncRetrying(
         retry=retry_if_exception(is_outage),
         stop=stop_after_delay(budget_s),
-        wait=wait_exponential_jitter(initial=first_pause_s, max=max_pause_s, jitter=first_pause_s),
+        wait=wait_exponential_jitter(
+            multiplier=first_pause_s, max=max_pause_s, jitter=first_pause_s
+        ),
         before_sleep=first_failure,
         reraise=True,  # the last error itself, not tenacity's RetryError
     ):

@@ -72,7 +72,7 @@ async def run_views(session: AsyncSession, rows: Sequence[RunRow]) -> list[RunVi
         query = select(ThreadRow.thread_id, ThreadRow.error).where(
             ThreadRow.thread_id.in_(failed), ThreadRow.status == "error"
         )
-        errors = dict((await session.execute(query)).tuples().all())
+        errors = dict((await session.execute(query)).all())
     return [
         run_view(row, errors.get(row.thread_id) if row.status == "error" else None) for row in rows
     ]

@@ -15,9 +15,11 @@ viewer joining mid-run misses none of it), or at the next event when the thread 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Annotated
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, HeaderParameter
 from litestar.response import Stream
 
 from headwater.api.auth.authorization import AuthHandlers
@@ -119,16 +121,16 @@ class ThreadStreamController(Controller):
     @get("/")
     async def join_thread_stream(
         self,
-        bus: Bus,
-        sessions: Sessions,
-        auth: AuthHandlers,
-        owner: str,
-        thread_id: str,
-        last_event_id: str | None = Parameter(
-            header="Last-Event-ID", default=None, pattern=STREAM_ID_PATTERN
-        ),
-        stream_mode: list[str] | None = None,
-        stream_modes: list[str] | None = None,
+        bus: NamedDependency[Bus],
+        sessions: NamedDependency[Sessions],
+        auth: NamedDependency[AuthHandlers],
+        owner: NamedDependency[str],
+        thread_id: FromPath[str],
+        last_event_id: Annotated[
+            str | None, HeaderParameter(name="Last-Event-ID", pattern=STREAM_ID_PATTERN)
+        ] = None,
+        stream_mode: FromQuery[list[str] | None] = None,
+        stream_modes: FromQuery[list[str] | None] = None,
     ) -> Stream:
         """Stream every run of the thread, current and future (``run_modes``, ``lifecycle``,
         ``state_update``); resume after ``Last-Event-ID``."""

@@ -106,4 +106,6 @@ def console_routes(auth: AuthMode, traces_url: str) -> Router:
         include_in_schema=False,
         name="console-assets",
     )
-    return Router(path="/console", route_handlers=[console_config, console_index, console_page, assets])
+    return Router(
+        path="/console", route_handlers=[console_config, console_index, console_page, assets]
+    )

@@ -19,6 +19,7 @@ from headwater.api.assistants.service import register_system_assistants
 from headwater.api.crons.admission import CronAdmission
 from headwater.api.crons.scheduler import CronScheduler, fire_run_id
 from headwater.api.crons.schemas import CronCreate
+from headwater.api.runs.service import RunService
 from headwater.api.shared.context import ApiContext
 from headwater.common.bus.nats import NatsBus
 from headwater.common.db.engine import make_engine, make_sessionmaker
@@ -27,6 +28,7 @@ from headwater.common.db.models import AssistantRow, CronRow, RunRow, ThreadRow
 from headwater.common.ids import uuid7
 from headwater.common.settings import Settings
 from headwater.common.subjects import Names
+from headwater.common.webhooks import WebhookPolicy
 from tests.services import NatsServer, create_database, drop_database
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -61,23 +63,29 @@ async def replicas(
                 sessions=make_sessionmaker(engine),
                 graph_ids=["counter"],
             )
-            schedulers.append(CronScheduler(ctx, poll_s=1.0))
-        async with schedulers[0].ctx.sessions.begin() as session:
+            schedulers.append(CronScheduler(RunService.of(ctx), poll_s=1.0))
+        async with schedulers[0].runs.sessions.begin() as session:
             await register_system_assistants(session, ["counter"])
         yield schedulers
-        await schedulers[0].ctx.bus.delete_streams()  # type: ignore[attr-defined]
+        await schedulers[0].runs.bus.delete_streams()  # type: ignore[attr-defined]
 
 
 @pytest.fixture(autouse=True)
 async def no_crons_left(replicas: list[CronScheduler]) -> AsyncIterator[None]:
     """Crons of one test must not fire in the next."""
     yield
-    async with replicas[0].ctx.sessions.begin() as session:
+    async with replicas[0].runs.sessions.begin() as session:
         await session.execute(delete(CronRow))
 
 
+def _crons(scheduler: CronScheduler) -> CronAdmission:
+    """Cron admission over the same sessions and auth as ``scheduler``."""
+    runs = scheduler.runs
+    return CronAdmission(runs.sessions, runs.auth, ["counter"], WebhookPolicy())
+
+
 async def _runs_of(scheduler: CronScheduler, owner: str) -> list[RunRow]:
-    async with scheduler.ctx.sessions() as session:
+    async with scheduler.runs.sessions() as session:
         return list((await session.scalars(select(RunRow).where(RunRow.owner == owner))).all())
 
 
@@ -86,15 +94,15 @@ async def test_every_due_time_fires_once_across_replicas(replicas: list[CronSche
     first = replicas[0]
     clock = dt.datetime.now(dt.UTC)  # start just after a second ticks: both crons share a due time
     await asyncio.sleep(1.02 - clock.microsecond / 1e6)
-    async with first.ctx.sessions.begin() as session:
+    async with first.runs.sessions.begin() as session:
         thread_id = uuid7()
         session.add(ThreadRow(thread_id=thread_id, owner=owner, metadata_={}, config={}))
-    stateless = await CronAdmission.of(first.ctx).create(
+    stateless = await _crons(first).create(
         CronCreate(schedule="* * * * * *", assistant_id="counter", input={"steps": 1}),
         owner,
         None,
     )
-    on_thread = await CronAdmission.of(first.ctx).create(
+    on_thread = await _crons(first).create(
         CronCreate(schedule="* * * * * *", assistant_id="counter", input={"steps": 1}),
         owner,
         thread_id,
@@ -126,7 +134,7 @@ async def test_every_due_time_fires_once_across_replicas(replicas: list[CronSche
     stateless_runs = [r for r in runs if r not in on_thread_runs]
     assert len({r.thread_id for r in stateless_runs}) == 12, "a new thread per fire"
     assert all(r.kwargs["temporary"] for r in stateless_runs), "on_run_completed=delete"
-    waiting, unacknowledged = await first.ctx.bus.queue_stats()
+    waiting, unacknowledged = await first.runs.bus.queue_stats()
     assert (waiting, unacknowledged) == (24, 0), "each run queued once (no worker consumes here)"
 
 
@@ -134,14 +142,14 @@ async def test_disabled_ended_and_orphaned_crons_do_not_fire(
     replicas: list[CronScheduler],
 ) -> None:
     owner = f"owner-{uuid7()}"
-    ctx = replicas[0].ctx
+    service = replicas[0].runs
     body = {"schedule": "* * * * * *", "assistant_id": "counter", "input": {"steps": 1}}
-    disabled = await CronAdmission.of(ctx).create(CronCreate(**body, enabled=False), owner, None)  # type: ignore[arg-type]
+    disabled = await _crons(replicas[0]).create(CronCreate(**body, enabled=False), owner, None)  # type: ignore[arg-type]
     soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=3)
-    ending = await CronAdmission.of(ctx).create(CronCreate(**body, end_time=soon), owner, None)  # type: ignore[arg-type]
-    assistant = await CronAdmission.of(ctx).create(CronCreate(**body), owner, None)  # type: ignore[arg-type]
-    healthy = await CronAdmission.of(ctx).create(CronCreate(**body), owner, None)  # type: ignore[arg-type]
-    async with ctx.sessions.begin() as session:  # the assistant of one cron goes away
+    ending = await _crons(replicas[0]).create(CronCreate(**body, end_time=soon), owner, None)  # type: ignore[arg-type]
+    assistant = await _crons(replicas[0]).create(CronCreate(**body), owner, None)  # type: ignore[arg-type]
+    healthy = await _crons(replicas[0]).create(CronCreate(**body), owner, None)  # type: ignore[arg-type]
+    async with service.sessions.begin() as session:  # the assistant of one cron goes away
         other = AssistantRow(
             assistant_id=uuid7(),
             graph_id="counter",
@@ -153,11 +161,11 @@ async def test_disabled_ended_and_orphaned_crons_do_not_fire(
             owner=owner,
         )
         session.add(other)
-    async with ctx.sessions.begin() as session:
+    async with service.sessions.begin() as session:
         row = await session.get(CronRow, assistant.cron_id)
         assert row is not None
         row.assistant_id = other.assistant_id
-    async with ctx.sessions.begin() as session:
+    async with service.sessions.begin() as session:
         await session.execute(
             delete(AssistantRow).where(AssistantRow.assistant_id == other.assistant_id)
         )
@@ -168,7 +176,7 @@ async def test_disabled_ended_and_orphaned_crons_do_not_fire(
     assert [r.kwargs["config"]["configurable"]["cron_id"] for r in runs] == [healthy.cron_id], (
         "a failing cron does not stop the others"
     )
-    async with ctx.sessions() as session:
+    async with service.sessions() as session:
         assert await session.get(CronRow, assistant.cron_id) is None, "orphaned crons are removed"
         kept = await session.get(CronRow, disabled.cron_id)
         ended = await session.get(CronRow, ending.cron_id)

@@ -29,6 +29,7 @@ from headwater.api.fronts.simple_runs import SimpleRunsController
 from headwater.api.fronts.transcription import TranscriptionController, transcription_upstream
 from headwater.api.ops import OpsController
 from headwater.api.runs.controller import ThreadRunsController
+from headwater.api.runs.service import RunService
 from headwater.api.runs.stateless import StatelessRunsController
 from headwater.api.shared.context import ApiContext
 from headwater.api.shared.version import HEADWATER_VERSION
@@ -112,8 +113,9 @@ def create_app(settings: Settings, shared: SharedResources | None = None) -> Lit
             except IntegrityError:
                 log.info("system assistants registered concurrently by another replica")
             app.state.ctx = ctx
-            await stack.enter_async_context(scheduling(ctx))
-            await stack.enter_async_context(sweeping(ctx))
+            runs = RunService.of(ctx)  # what the background tasks use: admission, bus, sessions
+            await stack.enter_async_context(scheduling(runs))
+            await stack.enter_async_context(sweeping(runs))
             yield
 
     return Litestar(

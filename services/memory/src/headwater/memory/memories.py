@@ -8,6 +8,7 @@ from typing import Any
 from litestar import Request, get, post
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
+from litestar.params import FromQuery, JSONBody
 
 from headwater.common.memory_contract import PutItem, SearchItems
 from headwater.memory.extraction import extract_facts
@@ -17,7 +18,9 @@ from headwater.memory.service import StoreService
 
 
 @post("/memories/extract", status_code=200)
-async def extract(state: State, request: Request[Any, Any, Any], data: Extract) -> dict[str, Any]:
+async def extract(
+    state: State, request: Request[Any, Any, Any], data: JSONBody[Extract]
+) -> dict[str, Any]:
     """Ask the LLM for durable facts in a conversation and save them under the user."""
     if not data.user_id or not data.conversation:
         raise HTTPException(
@@ -39,7 +42,11 @@ async def extract(state: State, request: Request[Any, Any, Any], data: Extract) 
 
 @get("/memories/relevant")
 async def relevant(
-    state: State, request: Request[Any, Any, Any], user_id: str, prompt: str, limit: int = 5
+    state: State,
+    request: Request[Any, Any, Any],
+    user_id: FromQuery[str],
+    prompt: FromQuery[str],
+    limit: FromQuery[int] = 5,
 ) -> dict[str, Any]:
     """The user's memories most relevant to ``prompt``, best first."""
     if not prompt.strip() or not 1 <= limit <= 100:

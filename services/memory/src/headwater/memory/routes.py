@@ -12,6 +12,7 @@ import msgspec
 from litestar import Request, Response, delete, get, post, put
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
+from litestar.params import FromQuery, JSONBody
 
 from headwater.common.memory_contract import (
     OWNER_HEADER,
@@ -37,7 +38,7 @@ def _service(state: State) -> StoreService:
 
 
 @put("/store/items", status_code=204)
-async def put_item(state: State, request: Request[Any, Any, Any], data: PutItem) -> None:
+async def put_item(state: State, request: Request[Any, Any, Any], data: JSONBody[PutItem]) -> None:
     """Store an item (``ttl`` in minutes; ``index`` false or field paths)."""
     await _service(state).execute(owner_of(request), [data])
 
@@ -46,9 +47,9 @@ async def put_item(state: State, request: Request[Any, Any, Any], data: PutItem)
 async def get_item(
     state: State,
     request: Request[Any, Any, Any],
-    namespace: str = "",
-    key: str = "",
-    refresh_ttl: bool | None = None,
+    namespace: FromQuery[str] = "",
+    key: FromQuery[str] = "",
+    refresh_ttl: FromQuery[bool | None] = None,
 ) -> Response[Any]:
     """One item (``namespace`` dot-joined), or ``null``."""
     if not key:
@@ -72,7 +73,7 @@ async def delete_item(state: State, request: Request[Any, Any, Any]) -> None:
 
 @post("/store/items/search", status_code=200)
 async def search_items(
-    state: State, request: Request[Any, Any, Any], data: SearchItems
+    state: State, request: Request[Any, Any, Any], data: JSONBody[SearchItems]
 ) -> dict[str, Any]:
     """Items under a namespace prefix, filtered on value fields, ranked by ``query``."""
     return {"items": (await _service(state).execute(owner_of(request), [data]))[0]}
@@ -80,14 +81,16 @@ async def search_items(
 
 @post("/store/namespaces", status_code=200)
 async def list_namespaces(
-    state: State, request: Request[Any, Any, Any], data: ListNamespaces
+    state: State, request: Request[Any, Any, Any], data: JSONBody[ListNamespaces]
 ) -> dict[str, Any]:
     """Namespaces the caller has, by prefix, suffix and depth."""
     return {"namespaces": (await _service(state).execute(owner_of(request), [data]))[0]}
 
 
 @post("/store/batch", status_code=200, include_in_schema=False)
-async def batch(state: State, request: Request[Any, Any, Any], data: Batch) -> dict[str, Any]:
+async def batch(
+    state: State, request: Request[Any, Any, Any], data: JSONBody[Batch]
+) -> dict[str, Any]:
     """The ops of one LangGraph ``abatch`` (``{"ops": [{"op": "get", …}, …]}``), answered in
     order: an item or null, a list of items, a list of namespaces, or null for writes."""
     return {"results": await _service(state).execute(owner_of(request), data.ops)}

@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Response, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from headwater.api.assistants import service
 from headwater.api.assistants.schemas import (
@@ -62,18 +64,22 @@ class AssistantsController(Controller):
     @post("/", status_code=200)
     async def create(
         self,
-        sessions: Sessions,
-        auth: AuthHandlers,
-        graph_ids: list[str],
-        owner: str,
-        data: AssistantCreate,
+        sessions: NamedDependency[Sessions],
+        auth: NamedDependency[AuthHandlers],
+        graph_ids: NamedDependency[list[str]],
+        owner: NamedDependency[str],
+        data: JSONBody[AssistantCreate],
     ) -> dict[str, Any]:
         """Create an assistant for a graph."""
         return assistant_json(await service.create(sessions, auth, graph_ids, owner, data))
 
     @get("/{assistant_id:str}")
     async def get_assistant(
-        self, sessions: Sessions, auth: AuthHandlers, owner: str, assistant_id: str
+        self,
+        sessions: NamedDependency[Sessions],
+        auth: NamedDependency[AuthHandlers],
+        owner: NamedDependency[str],
+        assistant_id: FromPath[str],
     ) -> dict[str, Any]:
         """One assistant by UUID."""
         return assistant_json(await service.get(sessions, auth, assistant_id, owner))
@@ -81,12 +87,12 @@ class AssistantsController(Controller):
     @patch("/{assistant_id:str}")
     async def update(
         self,
-        sessions: Sessions,
-        auth: AuthHandlers,
-        graph_ids: list[str],
-        owner: str,
-        assistant_id: str,
-        data: AssistantPatch,
+        sessions: NamedDependency[Sessions],
+        auth: NamedDependency[AuthHandlers],
+        graph_ids: NamedDependency[list[str]],
+        owner: NamedDependency[str],
+        assistant_id: FromPath[str],
+        data: JSONBody[AssistantPatch],
     ) -> dict[str, Any]:
         """Change an assistant: a new version becomes current."""
         row = await service.update(sessions, auth, graph_ids, assistant_id, owner, data)
@@ -94,7 +100,11 @@ class AssistantsController(Controller):
 
     @delete("/{assistant_id:str}", status_code=204)
     async def delete_assistant(
-        self, sessions: Sessions, auth: AuthHandlers, owner: str, assistant_id: str
+        self,
+        sessions: NamedDependency[Sessions],
+        auth: NamedDependency[AuthHandlers],
+        owner: NamedDependency[str],
+        assistant_id: FromPath[str],
     ) -> None:
         """Delete an assistant and its versions."""
         await service.delete_assistant(sessions, auth, assistant_id, owner)
@@ -102,11 +112,11 @@ class AssistantsController(Controller):
     @post("/{assistant_id:str}/versions", status_code=200)
     async def versions(
         self,
-        sessions: Sessions,
-        auth: AuthHandlers,
-        owner: str,
-        assistant_id: str,
-        data: VersionsSearch,
+        sessions: NamedDependency[Sessions],
+        auth: NamedDependency[AuthHandlers],
+        owner: NamedDependency[str],
+        assistant_id: FromPath[str],
+        data: JSONBody[VersionsSearch],
     ) -> list[dict[str, Any]]:
         """Versions, newest first."""
         rows = await service.list_versions(sessions, auth, assistant_id, owner, data)
@@ -114,14 +124,23 @@ class AssistantsController(Controller):
 
     @post("/{assistant_id:str}/latest", status_code=200)
     async def latest(
-        self, sessions: Sessions, auth: AuthHandlers, owner: str, assistant_id: str, data: SetLatest
+        self,
+        sessions: NamedDependency[Sessions],
+        auth: NamedDependency[AuthHandlers],
+        owner: NamedDependency[str],
+        assistant_id: FromPath[str],
+        data: JSONBody[SetLatest],
     ) -> dict[str, Any]:
         """Make a version current."""
         return assistant_json(await service.make_latest(sessions, auth, assistant_id, owner, data))
 
     @post("/search", status_code=200)
     async def search_assistants(
-        self, sessions: Sessions, auth: AuthHandlers, owner: str, data: AssistantSearch
+        self,
+        sessions: NamedDependency[Sessions],
+        auth: NamedDependency[AuthHandlers],
+        owner: NamedDependency[str],
+        data: JSONBody[AssistantSearch],
     ) -> Response[list[dict[str, Any]]]:
         """Search by graph, metadata and name."""
         rows, total = await service.search_assistants(sessions, auth, owner, data)
@@ -129,7 +148,11 @@ class AssistantsController(Controller):
 
     @post("/count", status_code=200)
     async def count_assistants(
-        self, sessions: Sessions, auth: AuthHandlers, owner: str, data: AssistantSearch
+        self,
+        sessions: NamedDependency[Sessions],
+        auth: NamedDependency[AuthHandlers],
+        owner: NamedDependency[str],
+        data: JSONBody[AssistantSearch],
     ) -> int:
         """How many assistants match."""
         _, total = await service.search_assistants(sessions, auth, owner, data, count_only=True)
@@ -138,14 +161,14 @@ class AssistantsController(Controller):
     @get("/{assistant_id:str}/graph")
     async def graph(
         self,
-        sessions: Sessions,
-        bus: Bus,
-        settings: Settings,
-        auth: AuthHandlers,
-        graph_ids: list[str],
-        owner: str,
-        assistant_id: str,
-        xray: str = "false",
+        sessions: NamedDependency[Sessions],
+        bus: NamedDependency[Bus],
+        settings: NamedDependency[Settings],
+        auth: NamedDependency[AuthHandlers],
+        graph_ids: NamedDependency[list[str]],
+        owner: NamedDependency[str],
+        assistant_id: FromPath[str],
+        xray: FromQuery[str] = "false",
     ) -> Response[bytes]:
         """The graph's nodes and edges (``xray`` true or a depth for subgraphs)."""
         depth: int | bool
@@ -163,13 +186,13 @@ class AssistantsController(Controller):
     @get("/{assistant_id:str}/schemas")
     async def schemas(
         self,
-        sessions: Sessions,
-        bus: Bus,
-        settings: Settings,
-        auth: AuthHandlers,
-        graph_ids: list[str],
-        owner: str,
-        assistant_id: str,
+        sessions: NamedDependency[Sessions],
+        bus: NamedDependency[Bus],
+        settings: NamedDependency[Settings],
+        auth: NamedDependency[AuthHandlers],
+        graph_ids: NamedDependency[list[str]],
+        owner: NamedDependency[str],
+        assistant_id: FromPath[str],
     ) -> Response[bytes]:
         """Input, output, state, config and context JSON schemas."""
         graph_id = await service.graph_of(sessions, auth, graph_ids, assistant_id, owner)
@@ -180,15 +203,15 @@ class AssistantsController(Controller):
     @get(["/{assistant_id:str}/subgraphs", "/{assistant_id:str}/subgraphs/{namespace:str}"])
     async def subgraphs(
         self,
-        sessions: Sessions,
-        bus: Bus,
-        settings: Settings,
-        auth: AuthHandlers,
-        graph_ids: list[str],
-        owner: str,
-        assistant_id: str,
-        namespace: str | None = None,
-        recurse: bool = False,
+        sessions: NamedDependency[Sessions],
+        bus: NamedDependency[Bus],
+        settings: NamedDependency[Settings],
+        auth: NamedDependency[AuthHandlers],
+        graph_ids: NamedDependency[list[str]],
+        owner: NamedDependency[str],
+        assistant_id: FromPath[str],
+        namespace: FromPath[str | None] = None,
+        recurse: FromQuery[bool] = False,
     ) -> Response[bytes]:
         """Schemas of the graph's subgraphs by namespace."""
         graph_id = await service.graph_of(sessions, auth, graph_ids, assistant_id, owner)

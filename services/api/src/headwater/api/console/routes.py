@@ -15,8 +15,10 @@ from typing import Literal
 import msgspec
 from litestar import Response, Router, get
 from litestar.datastructures import CacheControlHeader
+from litestar.di import NamedDependency
 from litestar.enums import MediaType
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.static_files import create_static_files_router
 
 from headwater.api.shared.version import HEADWATER_VERSION
@@ -76,7 +78,7 @@ def console_routes(auth: AuthMode, traces_url: str) -> Router:
     """The ``/console`` router. ``auth`` is the credential the UI asks for (``none``: none)."""
 
     @get("/config.json", tags=["Console"], summary="Console configuration (public)")
-    async def console_config(bus: Bus) -> ConsoleConfig:
+    async def console_config(bus: NamedDependency[Bus]) -> ConsoleConfig:
         """How the console must authenticate, the deployment mode (``cluster`` on NATS,
         ``dev`` on the in-process bus), the version, and the trace viewer URL template
         (``HEADWATER_TRACES_URL``). Public: it holds no secret."""
@@ -85,8 +87,13 @@ def console_routes(auth: AuthMode, traces_url: str) -> Router:
             auth=auth, mode=mode, version=HEADWATER_VERSION, traces_url=traces_url or None
         )
 
-    @get(["/", "/{page:path}"], include_in_schema=False)
-    async def console_page(page: str = "") -> Response[bytes]:
+    @get("/", include_in_schema=False)
+    async def console_index() -> Response[bytes]:
+        """The SPA's index."""
+        return _index_response()
+
+    @get("/{page:path}", include_in_schema=False)
+    async def console_page(page: FromPath[str]) -> Response[bytes]:
         """The SPA's index for any page path; a path with a dot is a missing file (404)."""
         if "." in page.rsplit("/", 1)[-1]:
             raise NotFoundException(f"No console file {page.lstrip('/')!r}")
@@ -99,4 +106,6 @@ def console_routes(auth: AuthMode, traces_url: str) -> Router:
         include_in_schema=False,
         name="console-assets",
     )
-    return Router(path="/console", route_handlers=[console_config, console_page, assets])
+    return Router(
+        path="/console", route_handlers=[console_config, console_index, console_page, assets]
+    )

@@ -27,8 +27,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from headwater.api.auth.custom import CURRENT_USER, AuthUser
 from headwater.api.crons.records import run_body
 from headwater.api.crons.schedule import next_fire
-from headwater.api.runs.admission import RunAdmission
-from headwater.api.shared.context import ApiContext
+from headwater.api.runs.service import RunService
 from headwater.api.shared.errors import ApiError, NotFound
 from headwater.common.db import crons as cron_sql
 from headwater.common.db.models import AssistantRow, CronRow, ThreadRow, utcnow
@@ -46,8 +45,8 @@ def fire_run_id(cron_id: str, due: dt.datetime) -> str:
 class CronScheduler:
     """Fires due crons; one per API process, started by :func:`scheduling`."""
 
-    def __init__(self, ctx: ApiContext, *, poll_s: float, batch: int = 100) -> None:
-        self.ctx = ctx
+    def __init__(self, runs: RunService, *, poll_s: float, batch: int = 100) -> None:
+        self.runs = runs
         self.poll_s = poll_s
         self.batch = batch
 
@@ -64,7 +63,7 @@ class CronScheduler:
     async def tick(self, now: dt.datetime | None = None) -> list[str]:
         """Fire every cron due at ``now``; the ids of the runs this process created."""
         now = now or utcnow()
-        async with self.ctx.sessions() as session:
+        async with self.runs.sessions() as session:
             due = await cron_sql.due_crons(session, now, self.batch)
         created: list[str] = []
         for cron in due:
@@ -83,7 +82,7 @@ class CronScheduler:
         except ApiError as exc:  # a stored schedule the timezone database no longer accepts
             log.warning("cron %s: %s; it will not fire again", cron.cron_id, exc.detail)
             following = None
-        async with self.ctx.sessions.begin() as session:
+        async with self.runs.sessions.begin() as session:
             if not await cron_sql.claim_fire(session, cron.cron_id, due, following):
                 return None
         run_id = fire_run_id(cron.cron_id, due)
@@ -107,7 +106,7 @@ class CronScheduler:
         return run_id
 
     async def _create_run(self, cron: CronRow, run_id: str) -> None:
-        admission = RunAdmission(self.ctx)
+        admission = self.runs.admission
         with self._acting_as(cron):
             run, request = await admission.create(
                 run_body(cron),
@@ -121,7 +120,7 @@ class CronScheduler:
     @contextlib.contextmanager
     def _acting_as(self, cron: CronRow) -> Iterator[None]:
         """The cron's owner is the user the auth handlers see for its runs."""
-        if self.ctx.custom_auth is None:
+        if self.runs.auth.custom_auth is None:
             yield
             return
         token = CURRENT_USER.set(
@@ -134,7 +133,7 @@ class CronScheduler:
 
     async def _forget_if_orphaned(self, cron: CronRow, detail: str) -> None:
         try:
-            async with self.ctx.sessions.begin() as session:
+            async with self.runs.sessions.begin() as session:
                 thread_gone = (
                     cron.thread_id is not None
                     and await session.get(ThreadRow, cron.thread_id) is None
@@ -152,13 +151,13 @@ class CronScheduler:
 
 
 @contextlib.asynccontextmanager
-async def scheduling(ctx: ApiContext) -> AsyncIterator[CronScheduler | None]:
+async def scheduling(runs: RunService) -> AsyncIterator[CronScheduler | None]:
     """Run the scheduler beside the app; not at all with ``HEADWATER_CRON_POLL_S=0``."""
-    if ctx.settings.cron_poll_s <= 0:
+    if runs.settings.cron_poll_s <= 0:
         log.info("cron scheduler off on this replica (HEADWATER_CRON_POLL_S=0)")
         yield None
         return
-    scheduler = CronScheduler(ctx, poll_s=ctx.settings.cron_poll_s)
+    scheduler = CronScheduler(runs, poll_s=runs.settings.cron_poll_s)
     task = asyncio.create_task(scheduler.run(), name="headwater-cron-scheduler")
     try:
         yield scheduler

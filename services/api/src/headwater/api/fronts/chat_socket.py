@@ -24,6 +24,7 @@ from typing import Any
 
 import msgspec
 from litestar import WebSocket, websocket
+from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
 
 from headwater.api.fronts.chat_messages import (
@@ -262,7 +263,10 @@ class ChatSession:
 
 @websocket("/ws")
 async def chat_socket(
-    socket: WebSocket[Any, Any, Any], runs: RunService, graph_ids: list[str], owner: str
+    socket: WebSocket[Any, Any, Any],
+    runs: NamedDependency[RunService],
+    graph_ids: NamedDependency[list[str]],
+    owner: NamedDependency[str],
 ) -> None:
     """WebSocket chat; see the module docstring for the protocol."""
     await socket.accept()

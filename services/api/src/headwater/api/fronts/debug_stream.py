@@ -18,6 +18,8 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import Stream
 
 from headwater.api.fronts.completion_ids import PREFIX, completion_run
@@ -193,7 +195,10 @@ class DebugStreamController(Controller):
 
     @get("/stream/{request_id:str}")
     async def stream(
-        self, runs: RunService, owner: str, request_id: str
+        self,
+        runs: NamedDependency[RunService],
+        owner: NamedDependency[str],
+        request_id: FromPath[str],
     ) -> Response[dict[str, Any]] | Stream:
         """The internal events of the run behind a completion id or a run id, as SSE."""
         found = await _run_of(runs, owner, request_id)

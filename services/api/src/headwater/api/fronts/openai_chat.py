@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.response import Stream
 
 from headwater.api.fronts.completion_ids import completion_id
@@ -199,7 +200,12 @@ class OpenAIController(Controller):
     tags = ["OpenAI-compatible"]
 
     @get("/models")
-    async def models(self, sessions: Sessions, graph_ids: list[str], owner: str) -> dict[str, Any]:
+    async def models(
+        self,
+        sessions: NamedDependency[Sessions],
+        graph_ids: NamedDependency[list[str]],
+        owner: NamedDependency[str],
+    ) -> dict[str, Any]:
         """Every graph and every assistant, as models."""
         from sqlalchemy import select
 
@@ -227,9 +233,9 @@ class OpenAIController(Controller):
     @post("/chat/completions", status_code=200)
     async def chat_completions(
         self,
-        runs: RunService,
-        graph_ids: list[str],
-        owner: str,
+        runs: NamedDependency[RunService],
+        graph_ids: NamedDependency[list[str]],
+        owner: NamedDependency[str],
         request: Request[Any, Any, Any],
     ) -> Response[Any] | Stream:
         """Chat with an agent as with a model."""

@@ -12,6 +12,8 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import Stream
 
 from headwater.api.fronts.events import (
@@ -161,9 +163,9 @@ class SimpleRunsController(Controller):
     @post("/", status_code=202)
     async def start(
         self,
-        runs: RunService,
-        graph_ids: list[str],
-        owner: str,
+        runs: NamedDependency[RunService],
+        graph_ids: NamedDependency[list[str]],
+        owner: NamedDependency[str],
         request: Request[Any, Any, Any],
     ) -> Response[dict[str, Any]]:
         """Start a run: ``{"input": "…", "session_id"?: "…", "assistant_id"?: "…"}``."""
@@ -219,7 +221,9 @@ class SimpleRunsController(Controller):
         return Response(answer, status_code=202)
 
     @get("/{run_id:str}/events")
-    async def events(self, runs: RunService, owner: str, run_id: str) -> Response[Any] | Stream:
+    async def events(
+        self, runs: NamedDependency[RunService], owner: NamedDependency[str], run_id: FromPath[str]
+    ) -> Response[Any] | Stream:
         """Server-sent events of the run, from its start, until it ends."""
         run = await _owned_run(runs, owner, run_id)
         if run is None:
@@ -233,7 +237,9 @@ class SimpleRunsController(Controller):
         )
 
     @post("/{run_id:str}/stop", status_code=200)
-    async def stop(self, runs: RunService, owner: str, run_id: str) -> Response[dict[str, Any]]:
+    async def stop(
+        self, runs: NamedDependency[RunService], owner: NamedDependency[str], run_id: FromPath[str]
+    ) -> Response[dict[str, Any]]:
         """Stop a run that has not finished."""
         run = await _owned_run(runs, owner, run_id)
         if run is None:

@@ -6,9 +6,12 @@ same ownership and custom-auth filters as the LangGraph endpoints).
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Controller, get, post
+from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -42,20 +45,26 @@ class OpsController(Controller):
     tags = ["Operations"]
 
     @get("/queue")
-    async def get_queue(self, bus: Bus) -> Queue:
+    async def get_queue(self, bus: NamedDependency[Bus]) -> Queue:
         """The run queue: waiting, unacknowledged and redelivered requests (JetStream's
         consumer in cluster mode, the in-process queue in dev)."""
         return await queue_view(bus)
 
     @get("/workers")
-    async def list_workers(self, sessions: Sessions, settings: Settings) -> list[Worker]:
+    async def list_workers(
+        self, sessions: NamedDependency[Sessions], settings: NamedDependency[Settings]
+    ) -> list[Worker]:
         """Workers by their heartbeats, newest first; a worker whose heartbeat is late
         is ``stale``, one long silent is gone."""
         return await worker_views(sessions, settings.worker_heartbeat_s)
 
     @post("/runs/search", status_code=200)
     async def search_runs(
-        self, sessions: Sessions, auth: AuthHandlers, owner: str, data: RunSearch
+        self,
+        sessions: NamedDependency[Sessions],
+        auth: NamedDependency[AuthHandlers],
+        owner: NamedDependency[str],
+        data: JSONBody[RunSearch],
     ) -> list[RunView]:
         """The caller's runs across threads, newest first: by status (one or a list),
         assistant, thread and metadata (containment)."""
@@ -63,7 +72,11 @@ class OpsController(Controller):
 
     @get("/runs/{run_id:str}")
     async def get_run(
-        self, sessions: Sessions, auth: AuthHandlers, owner: str, run_id: str
+        self,
+        sessions: NamedDependency[Sessions],
+        auth: NamedDependency[AuthHandlers],
+        owner: NamedDependency[str],
+        run_id: FromPath[str],
     ) -> RunView:
         """One of the caller's runs, on whatever thread, with its worker and times."""
         return await service.run_view_of(sessions, await owned_run(sessions, auth, run_id, owner))
@@ -71,12 +84,12 @@ class OpsController(Controller):
     @get("/runs/{run_id:str}/inspect")
     async def inspect(
         self,
-        bus: Bus,
-        sessions: Sessions,
-        settings: Settings,
-        auth: AuthHandlers,
-        owner: str,
-        run_id: str,
+        bus: NamedDependency[Bus],
+        sessions: NamedDependency[Sessions],
+        settings: NamedDependency[Settings],
+        auth: NamedDependency[AuthHandlers],
+        owner: NamedDependency[str],
+        run_id: FromPath[str],
     ) -> RunInspection:
         """The run inspector: the run's stream parts with their times, its nodes, its LLM
         calls with tokens and time to first token, the checkpoints it wrote with what each
@@ -97,12 +110,12 @@ class OpsController(Controller):
     )
     async def live(
         self,
-        bus: Bus,
-        sessions: Sessions,
-        settings: Settings,
-        auth: AuthHandlers,
-        owner: str,
-        limit: int = Parameter(default=200, ge=1, le=1000),
+        bus: NamedDependency[Bus],
+        sessions: NamedDependency[Sessions],
+        settings: NamedDependency[Settings],
+        auth: NamedDependency[AuthHandlers],
+        owner: NamedDependency[str],
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
     ) -> Stream:
         """Server-Sent Events: ``snapshot`` (recent runs, the queue, the workers), then
         ``run`` whenever one of the caller's runs changes, ``queue`` every second,

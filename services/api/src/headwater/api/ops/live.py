@@ -30,7 +30,7 @@ from headwater.api.ops.queue import queue_view
 from headwater.api.ops.run_view import run_views
 from headwater.api.ops.schemas import Queue, Worker
 from headwater.api.ops.workers import worker_views
-from headwater.api.streaming import HEARTBEAT
+from headwater.api.streaming import HEARTBEAT, event_frame
 from headwater.common.bus import Bus
 from headwater.common.db.models import RunRow, utcnow
 from headwater.common.db.repository import aware
@@ -47,8 +47,8 @@ WorkersSource = Callable[[], Awaitable[list[Worker]]]
 
 
 def frame(event: str, payload: Any) -> bytes:
-    """One SSE event with a JSON body."""
-    return b"event: %s\r\ndata: %s\r\n\r\n" % (event.encode(), msgspec.json.encode(payload))
+    """One SSE event with a JSON body (framed by the API's one framer)."""
+    return event_frame(event, msgspec.json.encode(payload))
 
 
 @dataclass(eq=False, slots=True)

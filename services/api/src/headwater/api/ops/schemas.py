@@ -10,10 +10,7 @@ from typing import Any, Literal
 
 import msgspec
 
-RunStatusName = Literal["pending", "running", "success", "error", "timeout", "interrupted"]
-RUN_STATUSES: frozenset[str] = frozenset(
-    ("pending", "running", "success", "error", "timeout", "interrupted")
-)
+from headwater.common.statuses import RunStatus
 
 
 class Concurrency(msgspec.Struct, frozen=True):
@@ -77,7 +74,7 @@ class RunView(msgspec.Struct, frozen=True):
 class RunSearch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """``POST /runs/search``: the caller's runs across threads, newest first."""
 
-    status: RunStatusName | list[RunStatusName] | None = None
+    status: RunStatus | list[RunStatus] | None = None
     assistant_id: str | None = None
     thread_id: str | None = None
     metadata: dict[str, Any] | None = None

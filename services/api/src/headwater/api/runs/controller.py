@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.params import HeaderParameter, Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import Stream
 
 from headwater.api.runs import responses
@@ -27,10 +28,10 @@ class ThreadRunsController(Controller):
     @post("/", status_code=200)
     async def create_run(
         self,
-        runs: RunService,
-        owner: str,
-        thread_id: str,
-        data: RunCreate,
+        runs: NamedDependency[RunService],
+        owner: NamedDependency[str],
+        thread_id: FromPath[str],
+        data: JSONBody[RunCreate],
         request: Request[Any, Any, Any],
     ) -> Response[dict[str, Any]]:
         """Create a background run."""
@@ -39,10 +40,10 @@ class ThreadRunsController(Controller):
     @post("/stream", status_code=200)
     async def stream_run(
         self,
-        runs: RunService,
-        owner: str,
-        thread_id: str,
-        data: RunCreate,
+        runs: NamedDependency[RunService],
+        owner: NamedDependency[str],
+        thread_id: FromPath[str],
+        data: JSONBody[RunCreate],
         request: Request[Any, Any, Any],
     ) -> Stream:
         """Create a run and stream its events as SSE."""
@@ -51,10 +52,10 @@ class ThreadRunsController(Controller):
     @post("/wait", status_code=200)
     async def wait_run(
         self,
-        runs: RunService,
-        owner: str,
-        thread_id: str,
-        data: RunCreate,
+        runs: NamedDependency[RunService],
+        owner: NamedDependency[str],
+        thread_id: FromPath[str],
+        data: JSONBody[RunCreate],
         request: Request[Any, Any, Any],
     ) -> Stream:
         """Create a run and answer its final values."""
@@ -63,12 +64,12 @@ class ThreadRunsController(Controller):
     @get("/")
     async def list_runs(
         self,
-        runs: RunService,
-        owner: str,
-        thread_id: str,
-        limit: int = Parameter(default=10, ge=0, le=1000),
-        offset: int = Parameter(default=0, ge=0, le=2**31 - 1),
-        status: str | None = None,
+        runs: NamedDependency[RunService],
+        owner: NamedDependency[str],
+        thread_id: FromPath[str],
+        limit: Annotated[int, QueryParameter(ge=0, le=1000)] = 10,
+        offset: Annotated[int, QueryParameter(ge=0, le=2**31 - 1)] = 0,
+        status: FromQuery[str | None] = None,
     ) -> list[dict[str, Any]]:
         """A thread's runs, newest first."""
         rows = await runs.list_runs(thread_id, owner, limit, offset, status)
@@ -76,24 +77,34 @@ class ThreadRunsController(Controller):
 
     @get("/{run_id:str}")
     async def get_run(
-        self, runs: RunService, owner: str, thread_id: str, run_id: str
+        self,
+        runs: NamedDependency[RunService],
+        owner: NamedDependency[str],
+        thread_id: FromPath[str],
+        run_id: FromPath[str],
     ) -> dict[str, Any]:
         """One run (the sdk polls this to decide whether to reconnect)."""
         return run_json(await runs.owned_run(thread_id, run_id, owner))
 
     @delete("/{run_id:str}", status_code=204)
-    async def delete_run(self, runs: RunService, owner: str, thread_id: str, run_id: str) -> None:
+    async def delete_run(
+        self,
+        runs: NamedDependency[RunService],
+        owner: NamedDependency[str],
+        thread_id: FromPath[str],
+        run_id: FromPath[str],
+    ) -> None:
         """Delete a finished run."""
         await runs.delete_run(thread_id, run_id, owner)
 
     @get("/{run_id:str}/join")
     async def join_run(
         self,
-        runs: RunService,
-        owner: str,
-        thread_id: str,
-        run_id: str,
-        cancel_on_disconnect: bool = False,
+        runs: NamedDependency[RunService],
+        owner: NamedDependency[str],
+        thread_id: FromPath[str],
+        run_id: FromPath[str],
+        cancel_on_disconnect: FromQuery[bool] = False,
     ) -> Stream:
         """Wait for a run and answer its final values."""
         run = await runs.owned_run(thread_id, run_id, owner)
@@ -105,16 +116,16 @@ class ThreadRunsController(Controller):
     @get("/{run_id:str}/stream")
     async def join_stream(
         self,
-        runs: RunService,
-        owner: str,
-        thread_id: str,
-        run_id: str,
-        cancel_on_disconnect: bool = False,
+        runs: NamedDependency[RunService],
+        owner: NamedDependency[str],
+        thread_id: FromPath[str],
+        run_id: FromPath[str],
+        cancel_on_disconnect: FromQuery[bool] = False,
         last_event_id: Annotated[
             str | None,
             HeaderParameter(name="Last-Event-ID", pattern=responses.RUN_STREAM_ID_PATTERN),
         ] = None,
-        stream_mode: list[str] | None = None,
+        stream_mode: FromQuery[list[str] | None] = None,
     ) -> Stream:
         """Stream a run's events: all of them, or those after ``Last-Event-ID``.
 
@@ -139,12 +150,12 @@ class ThreadRunsController(Controller):
     @post("/{run_id:str}/cancel", status_code=202)
     async def cancel_run(
         self,
-        runs: RunService,
-        owner: str,
-        thread_id: str,
-        run_id: str,
-        wait: bool = False,
-        action: str = "interrupt",
+        runs: NamedDependency[RunService],
+        owner: NamedDependency[str],
+        thread_id: FromPath[str],
+        run_id: FromPath[str],
+        wait: FromQuery[bool] = False,
+        action: FromQuery[str] = "interrupt",
     ) -> Response[Any] | Stream:
         """Cancel a pending or running run: 202 once it reads ``interrupted`` (or, rolled
         back, is gone); ``wait=1``: 200 once it has stopped, with langgraph-api's ``{}``."""

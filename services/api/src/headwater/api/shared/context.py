@@ -19,8 +19,7 @@ Sessions = async_sessionmaker[AsyncSession]
 @dataclass(slots=True)
 class ApiContext:
     """The resources the app's lifespan builds. Handlers declare the parts they use (see
-    :mod:`headwater.api.system.dependencies`); services of runs, crons and thread maintenance
-    still take it whole."""
+    :mod:`headwater.api.system.dependencies`); run admission still takes it whole."""
 
     settings: Settings
     bus: Bus

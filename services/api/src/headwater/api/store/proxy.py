@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import msgspec
 from litestar import Request, Response, delete, get, post, put
+from litestar.di import NamedDependency
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from headwater.api.auth.authorization import AuthHandlers, authorize
@@ -100,10 +101,10 @@ def _encode(body: dict[str, Any]) -> bytes:
 
 @put("/store/items", status_code=200, tags=["Store"])
 async def put_item(
-    memory: httpx.AsyncClient | None,
-    settings: Settings,
-    auth: AuthHandlers,
-    owner: str,
+    memory: NamedDependency[httpx.AsyncClient | None],
+    settings: NamedDependency[Settings],
+    auth: NamedDependency[AuthHandlers],
+    owner: NamedDependency[str],
     request: Request[Any, Any, Any],
 ) -> Response[bytes]:
     """Store an item (``namespace``, ``key``, ``value``, ``index``, ``ttl`` in minutes)."""
@@ -124,10 +125,10 @@ async def put_item(
 
 @get("/store/items", tags=["Store"])
 async def get_item(
-    memory: httpx.AsyncClient | None,
-    settings: Settings,
-    auth: AuthHandlers,
-    owner: str,
+    memory: NamedDependency[httpx.AsyncClient | None],
+    settings: NamedDependency[Settings],
+    auth: NamedDependency[AuthHandlers],
+    owner: NamedDependency[str],
     request: Request[Any, Any, Any],
 ) -> Response[bytes]:
     """One item (``namespace`` dot-joined, ``key``, ``refresh_ttl``), or null."""
@@ -146,10 +147,10 @@ async def get_item(
 
 @delete("/store/items", status_code=200, tags=["Store"])
 async def delete_item(
-    memory: httpx.AsyncClient | None,
-    settings: Settings,
-    auth: AuthHandlers,
-    owner: str,
+    memory: NamedDependency[httpx.AsyncClient | None],
+    settings: NamedDependency[Settings],
+    auth: NamedDependency[AuthHandlers],
+    owner: NamedDependency[str],
     request: Request[Any, Any, Any],
 ) -> Response[bytes]:
     """Delete an item (JSON body ``{"namespace", "key"}``)."""
@@ -165,10 +166,10 @@ async def delete_item(
 
 @post("/store/items/search", status_code=200, tags=["Store"])
 async def search_items(
-    memory: httpx.AsyncClient | None,
-    settings: Settings,
-    auth: AuthHandlers,
-    owner: str,
+    memory: NamedDependency[httpx.AsyncClient | None],
+    settings: NamedDependency[Settings],
+    auth: NamedDependency[AuthHandlers],
+    owner: NamedDependency[str],
     request: Request[Any, Any, Any],
 ) -> Response[bytes]:
     """Search items under a namespace prefix (``filter``, ``query``, ``limit``, ``offset``)."""
@@ -196,10 +197,10 @@ async def search_items(
 
 @post("/store/namespaces", status_code=200, tags=["Store"])
 async def list_namespaces(
-    memory: httpx.AsyncClient | None,
-    settings: Settings,
-    auth: AuthHandlers,
-    owner: str,
+    memory: NamedDependency[httpx.AsyncClient | None],
+    settings: NamedDependency[Settings],
+    auth: NamedDependency[AuthHandlers],
+    owner: NamedDependency[str],
     request: Request[Any, Any, Any],
 ) -> Response[bytes]:
     """List namespaces (``prefix``, ``suffix``, ``max_depth``, ``limit``, ``offset``)."""
@@ -229,10 +230,10 @@ async def list_namespaces(
 
 @post("/memories/extract", status_code=200, tags=["Memory"])
 async def extract_memories(
-    memory: httpx.AsyncClient | None,
-    settings: Settings,
-    auth: AuthHandlers,
-    owner: str,
+    memory: NamedDependency[httpx.AsyncClient | None],
+    settings: NamedDependency[Settings],
+    auth: NamedDependency[AuthHandlers],
+    owner: NamedDependency[str],
     request: Request[Any, Any, Any],
 ) -> Response[bytes]:
     """Extract durable facts from a conversation and save them (``user_id``, ``conversation``)."""
@@ -242,10 +243,10 @@ async def extract_memories(
 
 @get("/memories/relevant", tags=["Memory"])
 async def relevant_memories(
-    memory: httpx.AsyncClient | None,
-    settings: Settings,
-    auth: AuthHandlers,
-    owner: str,
+    memory: NamedDependency[httpx.AsyncClient | None],
+    settings: NamedDependency[Settings],
+    auth: NamedDependency[AuthHandlers],
+    owner: NamedDependency[str],
     request: Request[Any, Any, Any],
 ) -> Response[bytes]:
     """A user's memories ranked by relevance to ``prompt`` (``user_id``, ``prompt``, ``limit``)."""

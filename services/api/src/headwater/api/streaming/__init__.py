@@ -8,7 +8,7 @@ the other fronts can become encoders over it too.
 
 from headwater.api.streaming.items import Ended, Idle, Part, StreamItem
 from headwater.api.streaming.reader import read_run, read_thread
-from headwater.api.streaming.sse import HEARTBEAT, error_frame, sse_frame
+from headwater.api.streaming.sse import HEARTBEAT, error_frame, event_frame, sse_frame
 from headwater.api.streaming.status_watch import RunStatusProbe, RunStatusWatch
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "RunStatusWatch",
     "StreamItem",
     "error_frame",
+    "event_frame",
     "read_run",
     "read_thread",
     "sse_frame",

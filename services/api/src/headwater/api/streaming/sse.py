@@ -22,6 +22,12 @@ _HEADS: dict[str, bytes] = {}
 """``event: …\\r\\ndata: `` per event name (a handful of names: one per stream mode)."""
 
 
+def event_frame(event: str, data: bytes) -> bytes:
+    """``event: …\\r\\ndata: …\\r\\n\\r\\n``: an event without an id (errors, the console's
+    live feed), which a rejoin does not resume from."""
+    return b"event: %s\r\ndata: %s\r\n\r\n" % (event.encode(), data)
+
+
 def sse_frame(event: str, data: bytes, seq: int) -> bytes:
     """``event: …\\r\\ndata: …\\r\\nid: …\\r\\n\\r\\n`` as langgraph-api frames it."""
     head = _HEADS.get(event)
@@ -35,7 +41,7 @@ def sse_frame(event: str, data: bytes, seq: int) -> bytes:
 def error_frame(ended: Ended) -> bytes:
     """The ``error`` event (no id: a rejoin resumes after the last real one)."""
     body = orjson.dumps({"error": "StreamInterrupted", "message": _MESSAGES[ended.reason]})
-    return b"event: error\r\ndata: %s\r\n\r\n" % body
+    return event_frame("error", body)
 
 
 def part_frames(parts: Iterable[Part], keep: Callable[[str], bool] | None = None) -> bytes:

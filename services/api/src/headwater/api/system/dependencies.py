@@ -4,8 +4,8 @@ The lifespan builds the resources once (an :class:`ApiContext` on ``app.state``)
 declares the parts it uses (``bus``, ``sessions``, ``settings``, ``memory``, ``auth``,
 ``graph_ids``, ``webhook_policy``, ``owner``, and ``runs``: the run service), so its signature
 says what it touches and a test can hand it others. No handler takes the whole context; run
-admission inside ``RunService`` and the lifespan's background tasks (cron scheduling, the
-thread TTL sweep) still do (see docs/architecture.md).
+admission inside ``RunService`` still does. The lifespan's background tasks (cron scheduling,
+the thread TTL sweep) take the ``RunService`` the lifespan builds.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 from litestar import Response, get
+from litestar.di import NamedDependency
 from sqlalchemy import text
 
 from headwater.api.shared.context import Sessions
@@ -63,7 +64,9 @@ async def _check(probe: Awaitable[bool]) -> str:
 
 
 @get("/readyz", tags=["System"])
-async def readyz(bus: Bus, sessions: Sessions) -> Response[dict[str, Any]]:
+async def readyz(
+    bus: NamedDependency[Bus], sessions: NamedDependency[Sessions]
+) -> Response[dict[str, Any]]:
     """Readiness: the bus and the database answer; ``checks`` names the one that does not."""
     bus_check, database = await asyncio.gather(
         _check(bus.healthy()), _check(_database_answers(sessions))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Response, get
+from litestar.di import NamedDependency
 from litestar.enums import ScopeType
 from litestar.plugins import InitPluginProtocol
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -43,7 +44,9 @@ def http_metrics(app: ASGIApp) -> ASGIApp:
 
 
 @get("/metrics", tags=["System"], include_in_schema=False)
-async def metrics(bus: Bus, sessions: async_sessionmaker[AsyncSession]) -> Response[bytes]:
+async def metrics(
+    bus: NamedDependency[Bus], sessions: NamedDependency[async_sessionmaker[AsyncSession]]
+) -> Response[bytes]:
     """Prometheus text format; the queue's gauges are read from the bus on each scrape."""
     try:
         await record_queue(bus, sessions)

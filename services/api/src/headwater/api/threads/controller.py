@@ -7,10 +7,11 @@ stops the thread's runs, a ``runs`` service); the work is :mod:`headwater.api.th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Response, delete, get, patch, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from headwater.api.auth.authorization import AuthHandlers
 from headwater.api.runs.service import RunService
@@ -45,7 +46,12 @@ class ThreadsController(Controller):
 
     @post("/", status_code=200)
     async def create_thread(
-        self, sessions: Sessions, bus: Bus, auth: AuthHandlers, owner: str, data: ThreadCreate
+        self,
+        sessions: NamedDependency[Sessions],
+        bus: NamedDependency[Bus],
+        auth: NamedDependency[AuthHandlers],
+        owner: NamedDependency[str],
+        data: JSONBody[ThreadCreate],
     ) -> dict[str, Any]:
         """Create a thread (200, as langgraph-api answers).
 
@@ -56,7 +62,11 @@ class ThreadsController(Controller):
 
     @post("/search", status_code=200)
     async def search_threads(
-        self, sessions: Sessions, auth: AuthHandlers, owner: str, data: ThreadSearch
+        self,
+        sessions: NamedDependency[Sessions],
+        auth: NamedDependency[AuthHandlers],
+        owner: NamedDependency[str],
+        data: JSONBody[ThreadSearch],
     ) -> Response[list[dict[str, Any]]]:
         """Search by metadata, values, status and ids; newest first by default; ``select``
         fields, ``extract`` paths (``{"last": "values.messages[-1]"}``)."""
@@ -66,7 +76,11 @@ class ThreadsController(Controller):
 
     @post("/count", status_code=200)
     async def count_threads(
-        self, sessions: Sessions, auth: AuthHandlers, owner: str, data: ThreadSearch
+        self,
+        sessions: NamedDependency[Sessions],
+        auth: NamedDependency[AuthHandlers],
+        owner: NamedDependency[str],
+        data: JSONBody[ThreadSearch],
     ) -> int:
         """How many threads match."""
         _, total = await service.search_threads(sessions, auth, owner, data, count_only=True)
@@ -75,11 +89,11 @@ class ThreadsController(Controller):
     @get("/{thread_id:str}")
     async def get_thread(
         self,
-        sessions: Sessions,
-        auth: AuthHandlers,
-        owner: str,
-        thread_id: str,
-        include: list[str] | None = None,
+        sessions: NamedDependency[Sessions],
+        auth: NamedDependency[AuthHandlers],
+        owner: NamedDependency[str],
+        thread_id: FromPath[str],
+        include: FromQuery[list[str] | None] = None,
     ) -> dict[str, Any]:
         """One thread (``?include=ttl``: with its time to live)."""
         thread = await owned_thread(sessions, auth, thread_id, owner)
@@ -90,13 +104,23 @@ class ThreadsController(Controller):
 
     @patch("/{thread_id:str}")
     async def patch_thread(
-        self, sessions: Sessions, auth: AuthHandlers, owner: str, thread_id: str, data: ThreadPatch
+        self,
+        sessions: NamedDependency[Sessions],
+        auth: NamedDependency[AuthHandlers],
+        owner: NamedDependency[str],
+        thread_id: FromPath[str],
+        data: JSONBody[ThreadPatch],
     ) -> dict[str, Any]:
         """Merge metadata; a ``ttl`` starts the thread's time to live again."""
         return thread_json(await service.patch_thread(sessions, auth, owner, thread_id, data))
 
     @delete("/{thread_id:str}", status_code=204)
-    async def delete_thread(self, runs: RunService, owner: str, thread_id: str) -> None:
+    async def delete_thread(
+        self,
+        runs: NamedDependency[RunService],
+        owner: NamedDependency[str],
+        thread_id: FromPath[str],
+    ) -> None:
         """Delete a thread, its runs (stopping any in flight) and its checkpoints."""
         thread = await owned_thread(runs.sessions, runs.auth, thread_id, owner, "delete")
         await erase_threads(runs, [thread], owner)
@@ -104,13 +128,13 @@ class ThreadsController(Controller):
     @get("/{thread_id:str}/state")
     async def get_state(
         self,
-        sessions: Sessions,
-        bus: Bus,
-        settings: Settings,
-        auth: AuthHandlers,
-        owner: str,
-        thread_id: str,
-        subgraphs: bool = False,
+        sessions: NamedDependency[Sessions],
+        bus: NamedDependency[Bus],
+        settings: NamedDependency[Settings],
+        auth: NamedDependency[AuthHandlers],
+        owner: NamedDependency[str],
+        thread_id: FromPath[str],
+        subgraphs: FromQuery[bool] = False,
     ) -> Response[bytes]:
         """The thread's current state."""
         thread = await owned_thread(sessions, auth, thread_id, owner)
@@ -121,14 +145,14 @@ class ThreadsController(Controller):
     @get("/{thread_id:str}/history")
     async def get_history(
         self,
-        sessions: Sessions,
-        bus: Bus,
-        settings: Settings,
-        auth: AuthHandlers,
-        owner: str,
-        thread_id: str,
-        limit: int = Parameter(default=10, ge=1, le=1000),
-        before: str | None = None,
+        sessions: NamedDependency[Sessions],
+        bus: NamedDependency[Bus],
+        settings: NamedDependency[Settings],
+        auth: NamedDependency[AuthHandlers],
+        owner: NamedDependency[str],
+        thread_id: FromPath[str],
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 10,
+        before: FromQuery[str | None] = None,
     ) -> Response[bytes]:
         """Checkpoints of the thread, newest first."""
         thread = await owned_thread(sessions, auth, thread_id, owner)
@@ -138,13 +162,13 @@ class ThreadsController(Controller):
     @post("/{thread_id:str}/history", status_code=200)
     async def search_history(
         self,
-        sessions: Sessions,
-        bus: Bus,
-        settings: Settings,
-        auth: AuthHandlers,
-        owner: str,
-        thread_id: str,
-        data: HistorySearch,
+        sessions: NamedDependency[Sessions],
+        bus: NamedDependency[Bus],
+        settings: NamedDependency[Settings],
+        auth: NamedDependency[AuthHandlers],
+        owner: NamedDependency[str],
+        thread_id: FromPath[str],
+        data: JSONBody[HistorySearch],
     ) -> Response[bytes]:
         """Checkpoints of the thread, filtered; newest first."""
         thread = await owned_thread(sessions, auth, thread_id, owner)
@@ -153,13 +177,13 @@ class ThreadsController(Controller):
     @post("/{thread_id:str}/state", status_code=200)
     async def update_state(
         self,
-        sessions: Sessions,
-        bus: Bus,
-        settings: Settings,
-        auth: AuthHandlers,
-        owner: str,
-        thread_id: str,
-        data: StateUpdate,
+        sessions: NamedDependency[Sessions],
+        bus: NamedDependency[Bus],
+        settings: NamedDependency[Settings],
+        auth: NamedDependency[AuthHandlers],
+        owner: NamedDependency[str],
+        thread_id: FromPath[str],
+        data: JSONBody[StateUpdate],
     ) -> Response[bytes]:
         """Write values into the thread's state as if ``as_node`` had returned them."""
         thread = await owned_thread(sessions, auth, thread_id, owner, "update")
@@ -170,13 +194,13 @@ class ThreadsController(Controller):
     @post("/{thread_id:str}/state/checkpoint", status_code=200)
     async def state_at_checkpoint(
         self,
-        sessions: Sessions,
-        bus: Bus,
-        settings: Settings,
-        auth: AuthHandlers,
-        owner: str,
-        thread_id: str,
-        data: CheckpointQuery,
+        sessions: NamedDependency[Sessions],
+        bus: NamedDependency[Bus],
+        settings: NamedDependency[Settings],
+        auth: NamedDependency[AuthHandlers],
+        owner: NamedDependency[str],
+        thread_id: FromPath[str],
+        data: JSONBody[CheckpointQuery],
     ) -> Response[bytes]:
         """The thread's state at ``checkpoint``."""
         thread = await owned_thread(sessions, auth, thread_id, owner)
@@ -194,14 +218,14 @@ class ThreadsController(Controller):
     @get("/{thread_id:str}/state/{checkpoint_id:str}")
     async def get_state_at(
         self,
-        sessions: Sessions,
-        bus: Bus,
-        settings: Settings,
-        auth: AuthHandlers,
-        owner: str,
-        thread_id: str,
-        checkpoint_id: str,
-        subgraphs: bool = False,
+        sessions: NamedDependency[Sessions],
+        bus: NamedDependency[Bus],
+        settings: NamedDependency[Settings],
+        auth: NamedDependency[AuthHandlers],
+        owner: NamedDependency[str],
+        thread_id: FromPath[str],
+        checkpoint_id: FromPath[str],
+        subgraphs: FromQuery[bool] = False,
     ) -> Response[bytes]:
         """The thread's state at a checkpoint."""
         thread = await owned_thread(sessions, auth, thread_id, owner)

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 
 from headwater.api.runs.service import RunService
 from headwater.api.shared.wire import thread_json
@@ -29,13 +31,21 @@ class ThreadMaintenanceController(Controller):
     tags = ["Threads"]
 
     @post("/{thread_id:str}/copy", status_code=200)
-    async def copy_thread(self, runs: RunService, owner: str, thread_id: str) -> dict[str, Any]:
+    async def copy_thread(
+        self,
+        runs: NamedDependency[RunService],
+        owner: NamedDependency[str],
+        thread_id: FromPath[str],
+    ) -> dict[str, Any]:
         """A new thread with the same metadata, state and checkpoint history."""
         return thread_json(await copy_thread(runs, thread_id, owner))
 
     @post("/prune", status_code=200)
     async def prune_threads(
-        self, runs: RunService, owner: str, data: ThreadPrune
+        self,
+        runs: NamedDependency[RunService],
+        owner: NamedDependency[str],
+        data: JSONBody[ThreadPrune],
     ) -> dict[str, int]:
         """``delete``: the threads go entirely; ``keep_latest``: only their latest state stays."""
         return {"pruned_count": await prune_threads(runs, data.thread_ids, data.strategy, owner)}

@@ -18,7 +18,8 @@ from collections.abc import AsyncGenerator
 from typing import Annotated
 
 from litestar import Controller, get
-from litestar.params import HeaderParameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, HeaderParameter
 from litestar.response import Stream
 
 from headwater.api.auth.authorization import AuthHandlers
@@ -120,16 +121,16 @@ class ThreadStreamController(Controller):
     @get("/")
     async def join_thread_stream(
         self,
-        bus: Bus,
-        sessions: Sessions,
-        auth: AuthHandlers,
-        owner: str,
-        thread_id: str,
+        bus: NamedDependency[Bus],
+        sessions: NamedDependency[Sessions],
+        auth: NamedDependency[AuthHandlers],
+        owner: NamedDependency[str],
+        thread_id: FromPath[str],
         last_event_id: Annotated[
             str | None, HeaderParameter(name="Last-Event-ID", pattern=STREAM_ID_PATTERN)
         ] = None,
-        stream_mode: list[str] | None = None,
-        stream_modes: list[str] | None = None,
+        stream_mode: FromQuery[list[str] | None] = None,
+        stream_modes: FromQuery[list[str] | None] = None,
     ) -> Stream:
         """Stream every run of the thread, current and future (``run_modes``, ``lifecycle``,
         ``state_update``); resume after ``Last-Event-ID``."""

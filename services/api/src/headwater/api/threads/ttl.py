@@ -16,7 +16,6 @@ import logging
 from collections.abc import AsyncIterator
 
 from headwater.api.runs.service import RunService
-from headwater.api.shared.context import ApiContext
 from headwater.api.shared.errors import ApiError
 from headwater.api.threads.maintenance import erase_threads, prune_checkpoints
 from headwater.common.db import repository
@@ -26,37 +25,37 @@ log = logging.getLogger(__name__)
 BATCH = 100
 
 
-async def sweep_expired(ctx: ApiContext) -> int:
+async def sweep_expired(runs: RunService) -> int:
     """Delete or prune the threads whose TTL has passed; how many this replica took."""
-    async with ctx.sessions() as session:
+    async with runs.sessions() as session:
         due = list(await repository.expired_threads(session, utcnow(), BATCH))
     taken = 0
     for thread in due:
         assert thread.expires_at is not None
-        async with ctx.sessions.begin() as session:
+        async with runs.sessions.begin() as session:
             if not await repository.claim_expiry(session, thread.thread_id, thread.expires_at):
                 continue  # another replica has it
         taken += 1
         try:
-            await _expire(ctx, thread)
+            await _expire(runs, thread)
         except (ApiError, OSError) as exc:
             log.warning("thread %s: its TTL passed but it could not go: %s", thread.thread_id, exc)
     return taken
 
 
-async def _expire(ctx: ApiContext, thread: ThreadRow) -> None:
+async def _expire(runs: RunService, thread: ThreadRow) -> None:
     if thread.ttl_strategy == "keep_latest":
-        await prune_checkpoints(RunService.of(ctx), [thread], thread.owner, "keep_latest")
+        await prune_checkpoints(runs, [thread], thread.owner, "keep_latest")
         log.info("thread %s pruned to its latest state (TTL)", thread.thread_id)
         return
-    await erase_threads(RunService.of(ctx), [thread], thread.owner)
+    await erase_threads(runs, [thread], thread.owner)
     log.info("thread %s deleted (TTL)", thread.thread_id)
 
 
 @contextlib.asynccontextmanager
-async def sweeping(ctx: ApiContext) -> AsyncIterator[None]:
+async def sweeping(runs: RunService) -> AsyncIterator[None]:
     """Sweep beside the app; not at all with ``HEADWATER_THREAD_SWEEP_S=0``."""
-    every = ctx.settings.thread_sweep_s
+    every = runs.settings.thread_sweep_s
     if every <= 0:
         yield
         return
@@ -65,7 +64,7 @@ async def sweeping(ctx: ApiContext) -> AsyncIterator[None]:
         while True:
             await asyncio.sleep(every)
             try:
-                await sweep_expired(ctx)
+                await sweep_expired(runs)
             except Exception:  # a sweep that fails is retried at the next tick
                 log.warning("thread TTL sweep failed", exc_info=True)
 

@@ -38,20 +38,8 @@ def plot(data: dict[str, Any], out: Path, title: str) -> None:
     for mode, levels in by_mode.items():
         concurrency = [level["concurrency"] for level in levels]
         style = "--" if "@" in mode else "-"
-        rate.plot(
-            concurrency,
-            [level["aggregate_tokens_per_s"] for level in levels],
-            style,
-            marker="o",
-            label=mode,
-        )
-        ttft.plot(
-            concurrency,
-            [level["ttft_p50_ms"] for level in levels],
-            style,
-            marker="o",
-            label=mode,
-        )
+        for axis, key in ((rate, "aggregate_tokens_per_s"), (ttft, "ttft_p50_ms")):
+            axis.plot(concurrency, [level[key] for level in levels], style, marker="o", label=mode)
     rate.set(xscale="log", xlabel="concurrent runs", ylabel="tokens/s (all runs)")
     rate.set_title("throughput")
     ttft.set(xscale="log", yscale="log", xlabel="concurrent runs", ylabel="TTFT p50 (ms)")

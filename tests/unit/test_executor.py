@@ -198,36 +198,48 @@ async def test_a_delayed_run_cancelled_before_it_is_due_never_runs(
     assert thread is not None and not (thread.values or {}).get("log")
 
 
-async def test_lost_request_is_republished_even_while_the_queue_is_busy(
-    parts: tuple[InProcessBus, RunExecutor, object], tmp_path: Path
-) -> None:
-    import datetime as dt
-
-    from headwater.worker.reaper import StuckRunReaper
-
-    bus, executor, sessions = parts
+async def add_counter_run(
+    sessions: object, *, created_at: dt.datetime, **columns: object
+) -> tuple[str, str]:
+    """A run row of the counter graph on a new thread, written as it is (no bus request)."""
     thread_id, run_id = uuid7(), uuid7()
-    long_ago = utcnow() - dt.timedelta(minutes=5)
     async with sessions.begin() as session:  # type: ignore[attr-defined]
         session.add(repository.new_thread(thread_id, {"graph_id": "counter"}, ""))
         await repository.ensure_system_assistant(
             session, assistant_id_for_graph("counter"), "counter", "counter"
         )
+        row = {
+            "metadata_": {},
+            "multitask_strategy": "enqueue",
+            "attempt": 0,
+            "owner": "",
+            "updated_at": created_at,
+        }
         session.add(
             RunRow(
                 run_id=run_id,
                 thread_id=thread_id,
                 assistant_id=assistant_id_for_graph("counter"),
-                status="pending",
-                metadata_={},
-                kwargs={"input": {"steps": 1}, "stream_mode": ["values"]},
-                multitask_strategy="enqueue",
-                attempt=0,
-                owner="",
-                created_at=long_ago,
-                updated_at=long_ago,
+                created_at=created_at,
+                **(row | columns),
             )
         )
+    return thread_id, run_id
+
+
+async def test_lost_request_is_republished_even_while_the_queue_is_busy(
+    parts: tuple[InProcessBus, RunExecutor, object], tmp_path: Path
+) -> None:
+    from headwater.worker.reaper import StuckRunReaper
+
+    bus, executor, sessions = parts
+    long_ago = utcnow() - dt.timedelta(minutes=5)
+    _, run_id = await add_counter_run(
+        sessions,
+        status="pending",
+        kwargs={"input": {"steps": 1}, "stream_mode": ["values"]},
+        created_at=long_ago,
+    )
     reaper = StuckRunReaper(bus, sessions, pending_after_s=60)  # type: ignore[arg-type]
     busy = await submit(bus, sessions, uuid7(), {"steps": 1})
     assert await reaper.sweep() == 1, "the queue is busy, but it does not hold this request"
@@ -275,41 +287,18 @@ async def test_a_running_run_without_a_live_holder_or_a_delivery_is_failed(
     """Its deliveries ran out while its worker lived (fenced during an outage), then that
     worker died: nothing would bring the run back, so the sweep fails it visibly. A run whose
     holder beats, or whose request the queue still holds, is left alone."""
-    import datetime as dt
-
     from headwater.worker.reaper import StuckRunReaper
 
     bus, _executor, sessions = parts
     silent = utcnow() - dt.timedelta(seconds=30)
 
-    async def running_run(heartbeat_at: dt.datetime) -> tuple[str, str]:
-        thread_id, run_id = uuid7(), uuid7()
-        async with sessions.begin() as session:  # type: ignore[attr-defined]
-            session.add(repository.new_thread(thread_id, {"graph_id": "counter"}, ""))
-            await repository.ensure_system_assistant(
-                session, assistant_id_for_graph("counter"), "counter", "counter"
-            )
-            session.add(
-                RunRow(
-                    run_id=run_id,
-                    thread_id=thread_id,
-                    assistant_id=assistant_id_for_graph("counter"),
-                    status="running",
-                    metadata_={},
-                    kwargs={"input": {"steps": 1}},
-                    multitask_strategy="enqueue",
-                    attempt=3,
-                    owner="",
-                    worker_id="gone-1-abc",
-                    heartbeat_at=heartbeat_at,
-                    created_at=silent,
-                    updated_at=silent,
-                )
-            )
-        return thread_id, run_id
-
-    orphan_thread, orphan = await running_run(silent)
-    _, beating = await running_run(utcnow())
+    running = {"status": "running", "kwargs": {"input": {"steps": 1}}, "attempt": 3}
+    orphan_thread, orphan = await add_counter_run(
+        sessions, **running, created_at=silent, worker_id="gone-1-abc", heartbeat_at=silent
+    )
+    _, beating = await add_counter_run(
+        sessions, **running, created_at=silent, worker_id="gone-1-abc", heartbeat_at=utcnow()
+    )
     queued = await submit(bus, sessions, uuid7(), {"steps": 1})
     async with sessions.begin() as session:  # type: ignore[attr-defined]
         await session.execute(
